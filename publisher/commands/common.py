@@ -1,0 +1,34 @@
+"""What every command shares: the --config option, loading settings, clear usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, TypeAlias
+
+from publisher.errors import ConfigError
+from publisher.settings import Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="YAML config file (default: $PUBLISHER_CONFIG; PUBLISHER__SECTION__KEY overrides)",
+    )
+
+
+def settings_or_exit(args: argparse.Namespace) -> Settings:
+    """Load the settings, or print why not and exit 2."""
+    try:
+        return load_settings(args.config)
+    except ConfigError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None

@@ -1,0 +1,192 @@
+"""`partner-publisher send FILE|-`: publish NDJSON events through the whole engine, then exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+import orjson
+
+from publisher.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    settings_or_exit,
+)
+from publisher.engine import open_pipeline
+from publisher.errors import ConfigError, InputFull
+from publisher.inputs.memory import MemoryInput
+from publisher.metrics import Metrics
+from publisher.settings import Settings
+
+if TYPE_CHECKING:
+    from publisher.commands.common import Subparsers
+
+READ_CHUNK_LINES = 1000
+FEED_LIMIT_EVENTS = 50_000
+LEASE_S = 300.0
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "send",
+        help="publish NDJSON events from a file or stdin and exit when all are settled",
+        description=(
+            "Publish one event per line through validation, batching, retries and dead letters. "
+            "Exit 0 when every event was published, 1 when any was dead-lettered, 2 on bad "
+            "usage or config. The last stdout line is a JSON summary."
+        ),
+    )
+    parser.add_argument("file", help="NDJSON file, or - for stdin")
+    parser.add_argument(
+        "--progress-interval-s",
+        type=float,
+        default=2.0,
+        help="seconds between progress lines on stderr (0 turns them off)",
+    )
+    add_config_option(parser)
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class _Tally:
+    """Counts settled events; `done` fires once every line put in has been settled."""
+
+    total: int = 0
+    sealed: bool = False
+    published: int = 0
+    dead_lettered: int = 0
+    started: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    progressed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def settled(self) -> int:
+        return self.published + self.dead_lettered
+
+    def on_settled(self, published: int, dead_lettered: int) -> None:
+        self.published += published
+        self.dead_lettered += dead_lettered
+        self.progressed.set()
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.sealed and self.settled >= self.total:
+            self.done.set()
+
+    def summary(self, settings: Settings) -> dict[str, object]:
+        elapsed = time.monotonic() - self.started
+        return {
+            "published": self.published,
+            "dead_lettered": self.dead_lettered,
+            "total": self.total,
+            "elapsed_s": round(elapsed, 3),
+            "events_per_s": round(self.settled / elapsed, 1) if elapsed > 0 else 0.0,
+            "dead_letters_path": str(settings.dead_letter.path),
+        }
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(args)
+    try:
+        with _open_lines(args.file) as handle:
+            tally = asyncio.run(_send(settings, handle, args.progress_interval_s))
+    except FileNotFoundError:
+        print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(orjson.dumps(tally.summary(settings)).decode() + "\n")
+    return EXIT_OK if tally.dead_lettered == 0 else EXIT_FAILED
+
+
+@contextmanager
+def _open_lines(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as handle:
+        yield handle
+
+
+async def _send(settings: Settings, handle: IO[bytes], progress_interval_s: float) -> _Tally:
+    source = MemoryInput(visibility_timeout_s=LEASE_S, max_events=FEED_LIMIT_EVENTS)
+    tally = _Tally()
+    stop = asyncio.Event()
+    async with open_pipeline(
+        settings, source, Metrics(), lease_renew_s=LEASE_S / 3, on_settled=tally.on_settled
+    ) as pipeline:
+        publishing = asyncio.create_task(
+            pipeline.run(stop, settings.publish.shutdown_grace_s), name="send-pipeline"
+        )
+        progress = asyncio.create_task(
+            _report_progress(tally, progress_interval_s), name="send-progress"
+        )
+        all_settled = asyncio.create_task(tally.done.wait(), name="send-all-settled")
+        try:
+            await _feed(handle, source, tally, publishing)
+            await asyncio.wait([all_settled, publishing], return_when="FIRST_COMPLETED")
+        finally:
+            stop.set()
+            progress.cancel()
+            all_settled.cancel()
+            await publishing
+    return tally
+
+
+async def _feed(
+    handle: IO[bytes], source: MemoryInput, tally: _Tally, publishing: asyncio.Task[None]
+) -> None:
+    """Put the lines into the input, waiting for room when it is full."""
+    while True:
+        lines = await asyncio.to_thread(_read_lines, handle, READ_CHUNK_LINES)
+        if not lines:
+            break
+        while True:
+            try:
+                await source.put(lines)
+                break
+            except InputFull:
+                if publishing.done():
+                    return
+                tally.progressed.clear()
+                await tally.progressed.wait()
+        tally.total += len(lines)
+    source.seal()
+    tally.sealed = True
+    tally.check_done()
+
+
+def _read_lines(handle: IO[bytes], limit: int) -> list[bytes]:
+    lines: list[bytes] = []
+    while len(lines) < limit:
+        line = handle.readline()
+        if not line:
+            break
+        stripped = line.strip()
+        if stripped:
+            lines.append(stripped)
+    return lines
+
+
+async def _report_progress(tally: _Tally, interval_s: float) -> None:
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        elapsed = time.monotonic() - tally.started
+        print(
+            f"send: {tally.settled}/{tally.total}{'' if tally.sealed else '+'} settled "
+            f"({tally.published} published, {tally.dead_lettered} dead-lettered), "
+            f"{tally.settled / elapsed:,.0f} events/s",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -1,0 +1,100 @@
+"""Dead letters: events that can never be published, kept with the reason, replayable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+
+from publisher.inputs.base import Message
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message: Message
+    reason: str
+    error_code: str
+    error_message: str
+    attempts: int
+
+
+class DeadLetterSink(Protocol):
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        """Store durably before returning; the messages are acknowledged only afterwards."""
+
+
+def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
+    """The JSON record of DESIGN.md; `event` is the original object, or the raw text if not JSON."""
+    body = letter.message.body
+    try:
+        event: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        event = body.decode("utf-8", errors="backslashreplace")
+    return {
+        "event": event,
+        "reason": letter.reason,
+        "error_code": letter.error_code,
+        "error_message": letter.error_message,
+        "attempts": letter.attempts,
+        "first_received_at": iso_time(letter.message.enqueued_at),
+        "dead_lettered_at": iso_time(now),
+        "message_id": letter.message.id,
+    }
+
+
+def iso_time(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
+
+
+class JsonlDeadLetters:
+    """Appends one JSON object per line and fsyncs before returning."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._file: IO[bytes] | None = None
+        self._lock = asyncio.Lock()
+        self.written = 0
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        now = self._clock()
+        data = b"".join(orjson.dumps(dead_letter_record(x, now)) + b"\n" for x in letters)
+        async with self._lock:
+            await asyncio.to_thread(self._append, data)
+            self.written += len(letters)
+
+    def _append(self, data: bytes) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the process's life
+        self._file.write(data)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_dead_letters(path: Path) -> Iterator[dict[str, Any]]:
+    """Every record in the file, in order; a torn last line (crash mid-write) is skipped."""
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue

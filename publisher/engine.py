@@ -1,0 +1,44 @@
+"""Builds the publishing engine (pipeline and its parts) from settings, for `send` and `run`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from publisher.deadletter import JsonlDeadLetters
+from publisher.eventbridge import SdkRegionClients
+from publisher.inputs.base import Input
+from publisher.metrics import Metrics
+from publisher.pipeline import Pipeline, SettledCallback
+from publisher.ratelimit import AdaptiveRateLimiter
+from publisher.retry import RetryPolicy
+from publisher.settings import Settings
+from publisher.tenants import TenantRegistry
+
+
+@asynccontextmanager
+async def open_pipeline(
+    settings: Settings,
+    source: Input,
+    metrics: Metrics,
+    lease_renew_s: float,
+    on_settled: SettledCallback | None = None,
+) -> AsyncIterator[Pipeline]:
+    """A pipeline with AWS clients and the dead-letter file open for the block's duration."""
+    dead_letters = JsonlDeadLetters(settings.dead_letter.path)
+    try:
+        async with SdkRegionClients(settings.aws, settings.publish) as clients:
+            yield Pipeline(
+                source=source,
+                clients=clients,
+                router=TenantRegistry(settings.tenants, settings.aws.region),
+                dead_letters=dead_letters,
+                metrics=metrics,
+                publish=settings.publish,
+                policy=RetryPolicy(settings.retry),
+                limiter=AdaptiveRateLimiter(settings.publish.rate_limit_rps),
+                lease_renew_s=lease_renew_s,
+                on_settled=on_settled,
+            )
+    finally:
+        dead_letters.close()

@@ -1,0 +1,31 @@
+"""The project's exceptions: one root, subclasses carry data."""
+
+from __future__ import annotations
+
+
+class PublisherError(Exception):
+    """partner-publisher failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigError(PublisherError):
+    """The configuration is invalid."""
+
+
+class InvalidEvent(PublisherError):
+    """An event breaks a rule; `field` names where and `rule` says which."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class InputFull(PublisherError):
+    """The input is full; try again later."""
+
+
+class InputUnavailable(PublisherError):
+    """The input cannot be reached."""

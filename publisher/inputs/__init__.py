@@ -1,0 +1,1 @@
+"""Where events wait before publishing: the Input protocol and its adapters."""

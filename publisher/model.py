@@ -1,0 +1,228 @@
+"""Events as the app sends them and entries as PutPartnerEvents takes them: validation, size.
+
+Pure: no I/O. Each event is decoded once, its Detail encoded once and its AWS size computed
+once; the checks follow AWS's rules (CONTRACT section 1) so that what we send is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from publisher.errors import InvalidEvent
+
+SOURCE_MAX_CHARS = 256
+DETAIL_TYPE_MAX_CHARS = 128
+RESOURCE_MAX_CHARS = 2048
+DETAIL_MAX_DEPTH = 1000
+TIME_ENTRY_BYTES = 14
+MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+# A signed 64-bit integer has at most 19 digits: without such a run no integer can overflow.
+_LONG_DIGIT_RUN = re.compile(rb"\d{19}")
+_FIELDS = frozenset({"tenant", "detail_type", "detail", "resources", "time", "id", "source"})
+
+
+class InvalidJson(InvalidEvent):
+    """The message is not a JSON object."""
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """A validated event; `detail` is already the JSON text PutPartnerEvents sends."""
+
+    tenant: str
+    detail_type: str
+    detail: str
+    detail_bytes: int
+    resources: tuple[str, ...] = ()
+    time: int | None = None
+    id: str | None = None
+    source: str | None = None
+
+
+def decode_event(body: bytes) -> Event:
+    """Parse and validate one event object; raise InvalidEvent naming the field and rule."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson("event", f"not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise InvalidJson("event", f"must be a JSON object, not {_json_type(obj)}")
+    return event_from_object(obj, body)
+
+
+def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
+    """Validate an already-decoded event object (body, when given, speeds up rare checks)."""
+    unknown = obj.keys() - _FIELDS
+    if unknown:
+        raise InvalidEvent(sorted(unknown)[0], "unknown field")
+    tenant = _required_text(obj, "tenant", 256)
+    detail_type = _required_text(obj, "detail_type", DETAIL_TYPE_MAX_CHARS)
+    detail = obj.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidEvent("detail", f"must be a JSON object, not {_json_type(detail)}")
+    _check_detail_limits(detail, body)
+    detail_json = orjson.dumps(detail)
+    return Event(
+        tenant=tenant,
+        detail_type=detail_type,
+        detail=detail_json.decode(),
+        detail_bytes=len(detail_json),
+        resources=_resources(obj.get("resources")),
+        time=_epoch_seconds(obj.get("time")),
+        id=_optional_text(obj, "id", 256),
+        source=_optional_source(obj.get("source")),
+    )
+
+
+def entry_size(source: str, event: Event) -> int:
+    """AWS's size of one entry: UTF-8 bytes of its strings, 14 for Time when present."""
+    size = _utf8_len(source) + _utf8_len(event.detail_type) + event.detail_bytes
+    for resource in event.resources:
+        size += _utf8_len(resource)
+    if event.time is not None:
+        size += TIME_ENTRY_BYTES
+    return size
+
+
+def request_entry(source: str, event: Event) -> dict[str, Any]:
+    """The PutPartnerEvents entry for this event sent to `source`."""
+    entry: dict[str, Any] = {
+        "Source": source,
+        "DetailType": event.detail_type,
+        "Detail": event.detail,
+    }
+    if event.resources:
+        entry["Resources"] = list(event.resources)
+    if event.time is not None:
+        entry["Time"] = event.time
+    return entry
+
+
+def is_valid_source(source: str) -> bool:
+    return len(source) <= SOURCE_MAX_CHARS and SOURCE_PATTERN.fullmatch(source) is not None
+
+
+def _required_text(obj: dict[str, Any], field: str, max_chars: int) -> str:
+    value = obj.get(field)
+    if value is None:
+        raise InvalidEvent(field, "is required")
+    if not isinstance(value, str):
+        raise InvalidEvent(field, f"must be a string, not {_json_type(value)}")
+    if not value:
+        raise InvalidEvent(field, "must not be empty")
+    if len(value) > max_chars:
+        raise InvalidEvent(field, f"must be at most {max_chars} characters, got {len(value)}")
+    return value
+
+
+def _optional_text(obj: dict[str, Any], field: str, max_chars: int) -> str | None:
+    return None if obj.get(field) is None else _required_text(obj, field, max_chars)
+
+
+def _optional_source(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_valid_source(value):
+        raise InvalidEvent(
+            "source",
+            "must match aws.partner/<partner>/<name>... (letters, digits, . - _; "
+            f"at most {SOURCE_MAX_CHARS} characters)",
+        )
+    return value
+
+
+def _resources(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidEvent("resources", f"must be a list of strings, not {_json_type(value)}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise InvalidEvent(f"resources[{index}]", "must be a string")
+        if len(item) > RESOURCE_MAX_CHARS:
+            raise InvalidEvent(
+                f"resources[{index}]", f"must be at most {RESOURCE_MAX_CHARS} characters"
+            )
+    return tuple(value)
+
+
+def _epoch_seconds(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidEvent("time", "must be an RFC 3339 string or epoch seconds")
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidEvent("time", f"{value!r} is not an RFC 3339 timestamp") from None
+        if moment.tzinfo is None:
+            raise InvalidEvent("time", "an RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
+        value = moment.timestamp()
+    if not 0 <= value <= MAX_EPOCH_S:
+        raise InvalidEvent("time", "must be between 1970 and 9999")
+    return int(value)
+
+
+def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
+    """Nesting <= 1000 and integers within signed 64 bits, walking only when they might not be."""
+    may_nest_deep = body is None or body.count(b"{") + body.count(b"[") > DETAIL_MAX_DEPTH
+    if may_nest_deep and _depth(detail) > DETAIL_MAX_DEPTH:
+        raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
+    if body is None or _LONG_DIGIT_RUN.search(body):
+        # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
+        exact = json.loads(body)["detail"] if body is not None else detail
+        if _has_int_outside_int64(exact):
+            raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _has_int_outside_int64(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, int) and not _INT64_MIN <= node <= _INT64_MAX:
+            return True
+    return False
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

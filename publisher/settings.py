@@ -1,0 +1,193 @@
+"""Typed configuration: one YAML file, every key overridable by PUBLISHER__SECTION__KEY."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from publisher.errors import ConfigError
+
+ENV_PREFIX = "PUBLISHER__"
+CONFIG_ENV = "PUBLISHER_CONFIG"
+
+# AWS's rules for partner event source names and account ids (CONTRACT section 2).
+SOURCE_NAME_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
+ACCOUNT_PATTERN = re.compile(r"\d{12}")
+AWS_MAX_REQUEST_BYTES = 1_048_576
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AwsSettings(_Section):
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+class SpoolInputSettings(_Section):
+    kind: Literal["spool"] = "spool"
+    path: Path = Path("data/spool.db")
+    max_events: int = Field(default=1_000_000, ge=1)
+    max_bytes: int = Field(default=1 << 30, ge=1024)
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+
+
+InputSettings = Annotated[SpoolInputSettings, Field(discriminator="kind")]
+
+
+class IngestSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+    token: SecretStr | None = None
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> IngestSettings:
+        if self.enabled and self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"ingest.token is required when ingest.host ({self.host}) is not a loopback address"
+            )
+        return self
+
+
+class AdminSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class PublishSettings(_Section):
+    max_entries: int = Field(default=20, ge=1, le=20)
+    max_request_bytes: int = Field(default=262_144, ge=1024, le=AWS_MAX_REQUEST_BYTES)
+    linger_ms: float = Field(default=20, ge=0)
+    max_in_flight: int = Field(default=32, ge=1, le=1024)
+    rate_limit_rps: float = Field(default=1400, gt=0)
+    max_buffered_events: int = Field(default=10_000, ge=1)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(default=12, ge=1)
+    base_delay_ms: float = Field(default=100, ge=0)
+    max_delay_ms: float = Field(default=30_000, ge=0)
+    max_age_s: float = Field(default=86_400, gt=0)
+    max_unknown_attempts: int = Field(default=3, ge=1)
+
+
+class DeadLetterSettings(_Section):
+    path: Path = Path("data/dead-letters.jsonl")
+
+
+class TenantSettings(_Section):
+    account: str
+    source: str
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _aws_rules(self) -> TenantSettings:
+        if not ACCOUNT_PATTERN.fullmatch(self.account):
+            raise ValueError(f"account {self.account!r} must be 12 digits")
+        if len(self.source) > 256 or not SOURCE_NAME_PATTERN.fullmatch(self.source):
+            raise ValueError(
+                f"source {self.source!r} must match aws.partner/<partner>/<name>... "
+                "(letters, digits, . - _; at most 256 characters)"
+            )
+        return self
+
+
+class Settings(_Section):
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    input: InputSettings = Field(default_factory=SpoolInputSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective config as plain data, secrets replaced by '***'."""
+        data = self.model_dump(mode="json")
+        if data["ingest"].get("token") is not None:
+            data["ingest"]["token"] = "***"
+        return data
+
+
+def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML file (or PUBLISHER_CONFIG), apply environment overrides, validate."""
+    env = os.environ if environ is None else environ
+    path = path or env.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    if path:
+        data = _read_yaml(Path(path))
+    _apply_env_overrides(data, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections")
+    return data
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """PUBLISHER__AWS__ENDPOINT_URL=x sets data['aws']['endpoint_url']; values parse as YAML."""
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if len(keys) < 2:
+            raise ConfigError(f"{name}: expected {ENV_PREFIX}<SECTION>__<KEY>")
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {key} is not a section")
+            node = child
+        try:
+            node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            node[keys[-1]] = raw
+
+
+def _describe(exc: ValidationError, path: str | Path | None) -> str:
+    where = f"config {path}" if path else "config"
+    lines = [f"{where} is invalid:"]
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,353 @@
+"""The pipeline against an in-memory input and a scripted PutPartnerEvents client."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from publisher.deadletter import DeadLetter
+from publisher.eventbridge import CallFailed, EntryResult
+from publisher.inputs.memory import MemoryInput
+from publisher.metrics import Metrics
+from publisher.pipeline import Pipeline
+from publisher.ratelimit import AdaptiveRateLimiter
+from publisher.retry import RetryPolicy
+from publisher.settings import PublishSettings, RetrySettings, TenantSettings
+from publisher.tenants import TenantRegistry
+
+SOURCE = "aws.partner/example.com/acme/orders"
+TENANTS = {"acme": TenantSettings(account="111122223333", source=SOURCE)}
+FAST_RETRY = RetrySettings(max_attempts=8, base_delay_ms=1, max_delay_ms=5, max_unknown_attempts=3)
+
+Outcome = list[EntryResult] | CallFailed
+Decide = Callable[[list[dict[str, Any]]], Outcome]
+
+
+def ok(entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+    return [EntryResult(event_id=f"id-{key(e)}") for e in entries]
+
+
+def key(entry: dict[str, Any]) -> int:
+    value: int = orjson.loads(entry["Detail"])["n"]
+    return value
+
+
+def body(n: int, tenant: str = "acme", **extra: Any) -> bytes:
+    return orjson.dumps(
+        {"tenant": tenant, "detail_type": "OrderCreated", "detail": {"n": n}, **extra}
+    )
+
+
+@dataclass
+class ScriptedClients:
+    decide: Decide
+    latency_s: float = 0.0
+    calls: list[list[dict[str, Any]]] = field(default_factory=list)
+    accepted: Counter[int] = field(default_factory=Counter)
+    called: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def get(self, region: str) -> ScriptedClients:
+        return self
+
+    async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+        sent = list(entries)
+        self.calls.append(sent)
+        self.called.set()
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        outcome = self.decide(sent)
+        if isinstance(outcome, CallFailed):
+            raise outcome
+        for entry, result in zip(sent, outcome, strict=True):
+            if result.error_code is None:
+                self.accepted[key(entry)] += 1
+        return outcome
+
+
+@dataclass
+class MemoryDeadLetters:
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    async def write(self, letters: Sequence[DeadLetter]) -> None:
+        self.letters.extend(letters)
+
+
+@dataclass
+class Run:
+    source: MemoryInput
+    clients: ScriptedClients
+    dead: MemoryDeadLetters
+    metrics: Metrics
+    published: int = 0
+    dead_lettered: int = 0
+
+
+async def publish(
+    bodies: Sequence[bytes],
+    clients: ScriptedClients,
+    publish_settings: PublishSettings | None = None,
+    retry: RetrySettings = FAST_RETRY,
+    timeout_s: float = 20.0,
+    tenants: dict[str, TenantSettings] = TENANTS,
+) -> Run:
+    """Feed bodies through a pipeline and return once every one of them is settled."""
+    run = Run(MemoryInput(visibility_timeout_s=30), clients, MemoryDeadLetters(), Metrics())
+    done = asyncio.Event()
+
+    def on_settled(published: int, dead: int) -> None:
+        run.published += published
+        run.dead_lettered += dead
+        if run.published + run.dead_lettered >= len(bodies):
+            done.set()
+
+    pipeline = Pipeline(
+        source=run.source,
+        clients=clients,
+        router=TenantRegistry(tenants, "us-east-1"),
+        dead_letters=run.dead,
+        metrics=run.metrics,
+        publish=publish_settings or PublishSettings(linger_ms=2),
+        policy=RetryPolicy(retry, random.Random(7)),
+        limiter=AdaptiveRateLimiter(100_000),
+        lease_renew_s=5,
+        on_settled=on_settled,
+    )
+    await run.source.put(list(bodies))
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=5))
+    await asyncio.wait_for(done.wait(), timeout_s)
+    stop.set()
+    await task
+    return run
+
+
+def metric(run: Run, name: str, **labels: str) -> float:
+    value = run.metrics.registry.get_sample_value(name, labels or None)
+    return value or 0.0
+
+
+async def test_publishes_everything_in_batches_within_limits() -> None:
+    clients = ScriptedClients(ok)
+    run = await publish([body(n) for n in range(205)], clients)
+    assert run.published == 205
+    assert sorted(clients.accepted) == list(range(205))
+    assert all(1 <= len(call) <= 20 for call in clients.calls)
+    assert len(clients.calls) <= 15  # mostly full batches, not one call per event
+    assert await run.source.backlog() == 0
+    assert metric(run, "publisher_events_published_total") == 205
+    assert metric(run, "publisher_put_requests_total", outcome="ok") == len(clients.calls)
+
+
+async def test_batches_respect_the_byte_limit() -> None:
+    big = "x" * 3000
+    bodies = [
+        orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": {"n": n, "pad": big}})
+        for n in range(30)
+    ]
+    clients = ScriptedClients(ok)
+    await publish(bodies, clients, PublishSettings(max_request_bytes=10_000, linger_ms=2))
+    for call in clients.calls:
+        size = sum(len(e["Source"]) + len(e["DetailType"]) + len(e["Detail"]) for e in call)
+        assert size <= 10_000
+    assert sum(len(call) for call in clients.calls) == 30
+
+
+async def test_only_failed_entries_are_resent() -> None:
+    failed_once: set[int] = set()
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        results = []
+        for entry in entries:
+            n = key(entry)
+            if n % 3 == 0 and n not in failed_once:
+                failed_once.add(n)
+                results.append(EntryResult(error_code="ThrottlingException", error_message="slow"))
+            else:
+                results.append(EntryResult(event_id=f"id-{n}"))
+        return results
+
+    clients = ScriptedClients(decide)
+    run = await publish([body(n) for n in range(60)], clients)
+    assert run.published == 60
+    sends = Counter(key(entry) for call in clients.calls for entry in call)
+    assert all(sends[n] == (2 if n % 3 == 0 else 1) for n in range(60))
+    assert set(clients.accepted.values()) == {1}
+    assert metric(run, "publisher_events_retried_total", error_code="ThrottlingException") == 20
+    assert metric(run, "publisher_put_requests_total", outcome="partial") >= 1
+
+
+async def test_permanent_entry_errors_are_dead_lettered_without_resending() -> None:
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        return [
+            EntryResult(error_code="MalformedDetail", error_message="Detail is malformed.")
+            if key(e) == 4
+            else EntryResult(event_id="x")
+            for e in entries
+        ]
+
+    clients = ScriptedClients(decide)
+    run = await publish([body(n) for n in range(10)], clients)
+    assert (run.published, run.dead_lettered) == (9, 1)
+    [letter] = run.dead.letters
+    assert letter.reason == "rejected"
+    assert letter.error_code == "MalformedDetail"
+    assert orjson.loads(letter.message.body)["detail"] == {"n": 4}
+    assert sum(1 for call in clients.calls for e in call if key(e) == 4) == 1
+
+
+async def test_source_gone_is_dead_lettered_as_source_deleted() -> None:
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        return [EntryResult(error_code="ResourceNotFoundException", error_message="gone")] * len(
+            entries
+        )
+
+    run = await publish([body(n) for n in range(3)], ScriptedClients(decide))
+    assert {letter.reason for letter in run.dead.letters} == {"source_deleted"}
+
+
+async def test_whole_call_throttling_lowers_the_rate_and_retries() -> None:
+    calls = 0
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return CallFailed("ThrottlingException", "Rate exceeded", 400)
+        return ok(entries)
+
+    run = await publish([body(n) for n in range(5)], ScriptedClients(decide))
+    assert run.published == 5
+    assert metric(run, "publisher_put_requests_total", outcome="throttled") == 2
+    assert metric(run, "publisher_send_rate_limit_rps") < 100_000
+
+
+async def test_poison_entry_failing_the_whole_call_is_isolated_by_splitting() -> None:
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        if any(key(e) == 13 for e in entries):
+            return CallFailed(
+                "ValidationException",
+                "Total size of the entries in the request is over the limit.",
+                400,
+            )
+        return ok(entries)
+
+    clients = ScriptedClients(decide)
+    run = await publish([body(n) for n in range(20)], clients)
+    assert (run.published, run.dead_lettered) == (19, 1)
+    [letter] = run.dead.letters
+    assert letter.reason == "too_large"
+    assert orjson.loads(letter.message.body)["detail"] == {"n": 13}
+    assert set(clients.accepted.values()) == {1}
+
+
+async def test_retryable_errors_run_out_of_attempts() -> None:
+    clients = ScriptedClients(lambda entries: CallFailed("InternalException", "boom", 500))
+    run = await publish([body(1)], clients, retry=FAST_RETRY.model_copy(update={"max_attempts": 3}))
+    [letter] = run.dead.letters
+    assert (letter.reason, letter.attempts) == ("attempts_exhausted", 3)
+    assert len(clients.calls) == 3
+
+
+async def test_bad_input_is_dead_lettered_with_its_reason() -> None:
+    bodies = [
+        b"not json",
+        orjson.dumps({"tenant": "ghost", "detail_type": "T", "detail": {}}),
+        orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": "a string"}),
+        orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": {"pad": "x" * 300_000}}),
+        body(1),
+    ]
+    clients = ScriptedClients(ok)
+    run = await publish(bodies, clients)
+    reasons = sorted(letter.reason for letter in run.dead.letters)
+    assert reasons == ["invalid_event", "invalid_json", "too_large", "unknown_tenant"]
+    assert run.published == 1
+    assert metric(run, "publisher_events_dead_lettered_total", reason="invalid_json") == 1
+
+
+async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
+    source = MemoryInput(visibility_timeout_s=30)
+    await source.put([body(n) for n in range(40)])
+    clients = ScriptedClients(lambda entries: CallFailed("InternalException", "down", 500))
+    pipeline = Pipeline(
+        source=source,
+        clients=clients,
+        router=TenantRegistry(TENANTS, "us-east-1"),
+        dead_letters=MemoryDeadLetters(),
+        metrics=Metrics(),
+        publish=PublishSettings(linger_ms=1),
+        policy=RetryPolicy(RetrySettings(base_delay_ms=10_000, max_delay_ms=10_000)),
+        limiter=AdaptiveRateLimiter(1000),
+        lease_renew_s=5,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=1))
+    while len(clients.calls) < 2:
+        clients.called.clear()
+        await clients.called.wait()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert await source.backlog() == 40
+    released = await source.fetch(100, wait_s=0)
+    assert len(released) == 40  # visible again at once, not after the 30 s lease
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    count=st.integers(1, 120),
+    call_failure_rate=st.sampled_from([0.0, 0.2, 0.5]),
+)
+def test_every_event_is_settled_exactly_once_whatever_the_responses(
+    seed: int, count: int, call_failure_rate: float
+) -> None:
+    rng = random.Random(seed)
+    codes = ["InternalFailure", "ThrottlingException", "MalformedDetail", "SomethingNew"]
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        if rng.random() < call_failure_rate:
+            return rng.choice(
+                [
+                    CallFailed("ThrottlingException", "slow down", 400),
+                    CallFailed("ServiceUnavailable", "unavailable", 503),
+                    CallFailed("NetworkError", "reset"),
+                ]
+            )
+        return [
+            EntryResult(event_id="x")
+            if rng.random() < 0.7
+            else EntryResult(error_code=rng.choice(codes), error_message="injected")
+            for _ in entries
+        ]
+
+    clients = ScriptedClients(decide)
+    run = asyncio.run(publish([body(n) for n in range(count)], clients, timeout_s=60))
+    dead = Counter(orjson.loads(letter.message.body)["detail"]["n"] for letter in run.dead.letters)
+    assert run.published + run.dead_lettered == count
+    assert all(times == 1 for times in clients.accepted.values())
+    assert all(times == 1 for times in dead.values())
+    assert set(clients.accepted).isdisjoint(dead)
+    assert set(clients.accepted) | set(dead) == set(range(count))
+    assert all(len(call) <= 20 for call in clients.calls)
+
+
+@pytest.mark.parametrize("tenant_region", ["us-east-1", "eu-west-1"])
+async def test_events_go_to_their_tenants_region(tenant_region: str) -> None:
+    regions: list[str] = []
+
+    class RegionRecorder(ScriptedClients):
+        async def get(self, region: str) -> ScriptedClients:
+            regions.append(region)
+            return self
+
+    tenants = {"acme": TenantSettings(account="111122223333", source=SOURCE, region=tenant_region)}
+    await publish([body(1)], RegionRecorder(ok), tenants=tenants)
+    assert set(regions) == {tenant_region}
