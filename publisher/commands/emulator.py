@@ -1,0 +1,104 @@
+"""`partner-publisher emulator`: serve the local strict EventBridge emulator until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import structlog
+
+from publisher.emulator.options import EmulatorOptions
+from publisher.emulator.server import running_emulator
+
+log = structlog.get_logger(__name__)
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"rate must be between 0 and 1, got {text}")
+    return value
+
+
+def _entry_fault(text: str) -> tuple[str, float]:
+    code, sep, rate = text.partition("=")
+    if not sep or not code:
+        raise argparse.ArgumentTypeError(f"expected CODE=RATE, got {text!r}")
+    return code, _rate(rate)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `emulator` subcommand."""
+    p = subparsers.add_parser("emulator", help="run the local strict EventBridge emulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=4010, help="0 picks a free port")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--access-key-id", help="accept only this access key")
+    p.add_argument("--secret-access-key", help="verify SigV4 signatures with this secret")
+    p.add_argument("--max-request-bytes", type=int, default=1_048_576)
+    p.add_argument(
+        "--require-sources", action="store_true", help="unknown sources fail instead of delivering"
+    )
+    p.add_argument(
+        "--fault-entry", action="append", type=_entry_fault, default=[], metavar="CODE=RATE",
+        help="fail this share of entries with this error code (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--fault-throttle", type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--fault-500", type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--fault-503", type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--fault-drop", type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--fault-drop-after", type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument(
+        "--max-recorded-events", type=int, default=200_000,
+        help="events kept for /_emulator/events; the oldest half is forgotten when full",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
+    """The EmulatorOptions the parsed flags describe."""
+    return EmulatorOptions(
+        region=args.region,
+        access_key_id=args.access_key_id,
+        secret_access_key=args.secret_access_key,
+        max_request_bytes=args.max_request_bytes,
+        require_sources=args.require_sources,
+        entry_error_rates=dict(args.fault_entry),
+        throttle_rate=args.fault_throttle,
+        error_500_rate=args.fault_500,
+        error_503_rate=args.fault_503,
+        drop_rate=args.fault_drop,
+        drop_after_rate=args.fault_drop_after,
+        latency_ms=args.latency_ms,
+        seed=args.seed,
+        max_recorded_events=args.max_recorded_events,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; exit status 0."""
+    asyncio.run(_serve(options_from_args(args), args.host, args.port))
+    return 0
+
+
+async def _serve(options: EmulatorOptions, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with running_emulator(options, host, port) as emulator:
+            # Tests and scripts wait for this exact line to learn the (possibly chosen) port.
+            sys.stdout.write(f"emulator listening on {emulator.url}\n")
+            sys.stdout.flush()
+            log.info("emulator_started", url=emulator.url, region=options.region)
+            await stop.wait()
+            log.info("emulator_stopping", url=emulator.url)
+    finally:
+        # Restore default handling so a second signal during shutdown really stops the process.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

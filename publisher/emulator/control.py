@@ -1,0 +1,109 @@
+"""Control endpoints under `/_emulator` (not AWS): events, counters, reset, faults, sources."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from publisher.emulator.faults import FaultConfig
+from publisher.emulator.sources import SourceState
+from publisher.emulator.state import EmulatorState
+from publisher.emulator.validation import ACCOUNT_PATTERN, SOURCE_PATTERN
+
+StateKey = web.AppKey[EmulatorState]
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _bad_request(message: str) -> web.Response:
+    return _json({"error": message}, status=400)
+
+
+def _bad_request_error(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=orjson.dumps({"error": message}).decode(), content_type="application/json"
+    )
+
+
+def _offset(request: web.Request, name: str) -> int:
+    raw = request.query.get(name, "0")
+    if not raw.isdigit():
+        raise _bad_request_error(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def _read_json(request: web.Request) -> object:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise _bad_request_error("body must be JSON") from None
+
+
+def add_routes(app: web.Application, key: StateKey) -> None:
+    """Register the control endpoints on the emulator's app."""
+
+    async def events(request: web.Request) -> web.Response:
+        log = request.app[key].events
+        source = request.query.get("source")
+        since, dropped_since = _offset(request, "since"), _offset(request, "dropped_since")
+        return _json(
+            {
+                "events": log.delivered.select(since, source),
+                "dropped": log.dropped.select(dropped_since, source),
+                "next": log.delivered.end,
+                "dropped_next": log.dropped.end,
+            }
+        )
+
+    async def stats(request: web.Request) -> web.Response:
+        return _json(request.app[key].stats.to_json())
+
+    async def reset(request: web.Request) -> web.Response:
+        request.app[key].reset()
+        return _json({"reset": True})
+
+    async def get_faults(request: web.Request) -> web.Response:
+        return _json(request.app[key].faults.config.to_json())
+
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            config = FaultConfig.from_json(await _read_json(request))
+        except ValueError as error:
+            return _bad_request(str(error))
+        request.app[key].faults.configure(config)
+        return _json(config.to_json())
+
+    async def get_sources(request: web.Request) -> web.Response:
+        return _json({"sources": request.app[key].sources.snapshot()})
+
+    async def set_source(request: web.Request) -> web.Response:
+        return _force_source(request.app[key], await _read_json(request))
+
+    app.router.add_get("/_emulator/events", events)
+    app.router.add_get("/_emulator/stats", stats)
+    app.router.add_post("/_emulator/reset", reset)
+    app.router.add_get("/_emulator/faults", get_faults)
+    app.router.add_post("/_emulator/faults", set_faults)
+    app.router.add_get("/_emulator/sources", get_sources)
+    app.router.add_post("/_emulator/sources", set_source)
+
+
+def _force_source(state: EmulatorState, data: object) -> web.Response:
+    if not isinstance(data, dict):
+        return _bad_request("body must be a JSON object {name, account, state}")
+    name, account = data.get("name"), data.get("account", state.options.default_account)
+    if not isinstance(name, str) or re.fullmatch(SOURCE_PATTERN, name) is None:
+        return _bad_request(f"name must match {SOURCE_PATTERN}")
+    if not isinstance(account, str) or re.fullmatch(ACCOUNT_PATTERN, account) is None:
+        return _bad_request("account must be 12 digits")
+    try:
+        source_state = SourceState(data.get("state", "ACTIVE"))
+    except ValueError:
+        return _bad_request("state must be PENDING, ACTIVE or DELETED")
+    source = state.sources.force(name, account, source_state)
+    return _json({"name": source.name, "account": source.account, "state": source.state.value})

@@ -1,0 +1,61 @@
+"""The emulator's whole mutable state, shared by the AWS handlers and the control endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from publisher.emulator.faults import FaultConfig, FaultInjector
+from publisher.emulator.options import EmulatorOptions
+from publisher.emulator.recorder import EventLog, Stats
+from publisher.emulator.sources import SourceRegistry
+
+
+def faults_from_options(options: EmulatorOptions) -> FaultConfig:
+    """The fault settings the CLI flags asked for."""
+    return FaultConfig(
+        entry_error_rates=dict(options.entry_error_rates),
+        throttle_rate=options.throttle_rate,
+        error_500_rate=options.error_500_rate,
+        error_503_rate=options.error_503_rate,
+        drop_rate=options.drop_rate,
+        drop_after_rate=options.drop_after_rate,
+        latency_ms=options.latency_ms,
+        seed=options.seed,
+    )
+
+
+@dataclass(slots=True)
+class EmulatorState:
+    """Sources, recorded events, counters and fault settings of one emulator."""
+
+    options: EmulatorOptions
+    sources: SourceRegistry = field(default_factory=SourceRegistry)
+    events: EventLog = field(default_factory=EventLog)
+    stats: Stats = field(default_factory=Stats)
+    faults: FaultInjector = field(default_factory=FaultInjector)
+    custom_buses: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, options: EmulatorOptions) -> EmulatorState:
+        """A fresh state with the options' faults in force."""
+        return cls(
+            options=options,
+            events=EventLog(options.max_recorded_events),
+            faults=FaultInjector(faults_from_options(options)),
+        )
+
+    def reset(self) -> None:
+        """Back to empty: no events, counters, sources or faults."""
+        self.sources.clear()
+        self.custom_buses.clear()
+        self.events.clear()
+        self.stats = Stats()
+        self.faults.configure(FaultConfig())
+
+    def source_arn(self, name: str) -> str:
+        """The partner event source ARN (its account field is empty)."""
+        return f"arn:aws:events:{self.options.region}::event-source/{name}"
+
+    def bus_arn(self, account: str, name: str) -> str:
+        """An event bus ARN."""
+        return f"arn:aws:events:{self.options.region}:{account}:event-bus/{name}"

@@ -1,0 +1,143 @@
+"""The emulator's pure parts: size rule, Detail checks, fault draws, source transitions, flags."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from publisher.commands.emulator import options_from_args, register
+from publisher.emulator.faults import CallFault, FaultConfig, FaultInjector
+from publisher.emulator.protocol import new_ids
+from publisher.emulator.recorder import RecordList
+from publisher.emulator.sources import InvalidState, SourceExists, SourceRegistry, SourceState
+from publisher.emulator.validation import check_entry, entries_size, parse_detail
+
+SOURCE = "aws.partner/example.com/acme/orders"
+
+
+def test_size_rule() -> None:
+    entries = [
+        {"Source": "ab", "DetailType": "c", "Detail": "é", "Resources": ["xy", "z"], "Time": 1},
+        {"Source": "ab", "DetailType": "c", "Detail": "{}"},
+    ]
+    assert entries_size(entries) == (2 + 1 + 2 + 3 + 14) + (2 + 1 + 2)
+
+
+def test_detail_depth_boundary() -> None:
+    assert parse_detail('{"a":' + "[" * 999 + "]" * 999 + "}") is not None
+    assert parse_detail('{"a":' + "[" * 1000 + "]" * 1000 + "}") is None
+    assert parse_detail('{"a":' + "[" * 2000 + "]" * 2000 + "}") is None
+
+
+def test_detail_integer_bounds() -> None:
+    assert parse_detail('{"a": -9223372036854775808}') == {"a": -(2**63)}
+    assert parse_detail('{"a": 18446744073709551615}') is None
+    assert parse_detail('{"a": 1.5e300, "b": "99999999999999999999"}') is not None
+
+
+def test_check_entry_reports_first_problem() -> None:
+    error, detail = check_entry({"Source": SOURCE, "DetailType": "", "Detail": "{}"})
+    assert detail is None
+    assert error == (
+        "InvalidArgument",
+        "Parameter DetailType is not valid. Reason: DetailType is a required argument.",
+    )
+    error, detail = check_entry({"Source": SOURCE, "DetailType": "t", "Detail": '{"x": 1}'})
+    assert (error, detail) == (None, {"x": 1})
+
+
+def test_new_ids_are_version_4_uuids() -> None:
+    ids = new_ids(50)
+    assert len(set(ids)) == 50
+    for event_id in ids:
+        parts = event_id.split("-")
+        assert [len(p) for p in parts] == [8, 4, 4, 4, 12]
+        assert parts[2][0] == "4"
+        assert parts[3][0] in "89ab"
+
+
+def test_same_seed_same_faults() -> None:
+    config = FaultConfig(throttle_rate=0.3, entry_error_rates={"InternalFailure": 0.5}, seed=9)
+    draws = []
+    for _ in range(2):
+        injector = FaultInjector(config)
+        draws.append([(injector.call_fault(), injector.entry_fault()) for _ in range(200)])
+    assert draws[0] == draws[1]
+    calls = [call for call, _ in draws[0]]
+    assert 30 < calls.count(CallFault.THROTTLE) < 90
+
+
+def test_fault_order_and_extremes() -> None:
+    injector = FaultInjector(FaultConfig(drop_rate=1.0, throttle_rate=1.0))
+    assert injector.call_fault() is CallFault.DROP
+    injector.configure(FaultConfig())
+    assert injector.call_fault() is CallFault.NONE
+    assert injector.entry_fault() is None
+
+
+def test_source_transitions() -> None:
+    registry = SourceRegistry()
+    source = registry.create(SOURCE, "111122223333")
+    assert source.state is SourceState.PENDING
+    with pytest.raises(SourceExists):
+        registry.create(SOURCE, "111122223333")
+    registry.create_bus(SOURCE)
+    assert source.state is SourceState.ACTIVE
+    with pytest.raises(SourceExists):
+        registry.create_bus(SOURCE)
+    assert registry.delete_bus(SOURCE)
+    assert source.state is SourceState.PENDING
+    registry.delete(SOURCE, "999999999999")  # another account: no effect
+    assert source.state is SourceState.PENDING
+    registry.delete(SOURCE, "111122223333")
+    assert source.state is SourceState.DELETED
+    with pytest.raises(InvalidState):
+        registry.set_active(SOURCE, True)
+    assert registry.with_prefix("aws.partner/") == []
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["emulator", *argv])
+
+
+def test_flags_become_options() -> None:
+    options = options_from_args(
+        parse(
+            "--region", "eu-west-1", "--require-sources", "--max-request-bytes", "262144",
+            "--fault-entry", "ThrottlingException=0.1", "--fault-entry", "InternalFailure=0.05",
+            "--fault-throttle", "0.2", "--fault-500", "0.01", "--fault-503", "0.02",
+            "--fault-drop", "0.03", "--fault-drop-after", "0.04", "--latency-ms", "5",
+            "--seed", "7",
+        )
+    )  # fmt: skip
+    assert options.region == "eu-west-1"
+    assert options.require_sources
+    assert options.max_request_bytes == 262144
+    assert options.entry_error_rates == {"ThrottlingException": 0.1, "InternalFailure": 0.05}
+    assert (options.throttle_rate, options.error_500_rate, options.error_503_rate) == (
+        0.2,
+        0.01,
+        0.02,
+    )
+    assert (options.drop_rate, options.drop_after_rate) == (0.03, 0.04)
+    assert (options.latency_ms, options.seed) == (5, 7)
+
+
+def test_bad_entry_fault_flag() -> None:
+    with pytest.raises(SystemExit):
+        parse("--fault-entry", "InternalFailure")
+
+
+def test_record_list_forgets_oldest_half_but_keeps_absolute_indexes() -> None:
+    records = RecordList(max_records=10)
+    for i in range(11):
+        records.append({"i": i, "source": "a" if i % 2 else "b"})
+    assert records.end == 11
+    assert [r["i"] for r in records.select(0, None)] == [6, 7, 8, 9, 10]
+    assert [r["i"] for r in records.select(9, None)] == [9, 10]
+    assert [r["i"] for r in records.select(0, "a")] == [7, 9]
+    records.clear()
+    assert (records.end, records.select(0, None)) == (0, [])
