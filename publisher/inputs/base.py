@@ -44,8 +44,8 @@ class Input(Protocol):
     async def extend(self, messages: Sequence[Message]) -> None:
         """Renew the leases of messages that are still being worked on."""
 
-    async def release(self, messages: Sequence[Message]) -> None:
-        """Give unsettled messages back so they can be fetched again at once."""
+    async def release(self, messages: Sequence[Message], delay_s: float = 0.0) -> None:
+        """Give unsettled messages back, to be fetched again after delay_s (at once if 0)."""
 
     async def backlog(self) -> int:
         """Messages stored and not yet acknowledged (leased ones included)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
@@ -27,18 +29,16 @@ class _Stored:
     """Changes with every lease or renewal, so stale entries of `_leases` can be told apart."""
 
 
-@dataclass(slots=True, frozen=True)
-class _Lease:
+class _Lease(NamedTuple):
     until: float
-    message_id: int
     token: int
+    message_id: int
 
 
 class MemoryInput:
-    """Holds messages in a deque (visible, in order) and a dict (all stored); O(1) per message.
+    """Holds messages in a deque (visible, in order), a dict (all stored) and a heap (leases).
 
-    `clock` must never go backwards: leases are kept in a deque in the order they run out,
-    which is the order they were taken because every lease lasts `visibility_timeout_s`.
+    `clock` times leases; `wall_clock` stamps `enqueued_at`, which is epoch seconds.
     """
 
     def __init__(
@@ -46,13 +46,15 @@ class MemoryInput:
         visibility_timeout_s: float = 60.0,
         max_events: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._visibility_timeout_s = visibility_timeout_s
         self._max_events = max_events
         self._clock = clock
+        self._wall_clock = wall_clock
         self._stored: dict[int, _Stored] = {}
         self._visible: deque[int] = deque()
-        self._leases: deque[_Lease] = deque()
+        self._leases: list[_Lease] = []
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
         self._changed = asyncio.Event()
@@ -79,8 +81,7 @@ class MemoryInput:
             raise InputUnavailable("the memory input is sealed: no more messages can be put")
         if self._max_events is not None and len(self._stored) + len(bodies) > self._max_events:
             raise InputFull(f"the memory input holds at most {self._max_events} events")
-        # enqueued_at is wall-clock time (the age budget), unlike the lease clock.
-        now = time.time()
+        now = self._wall_clock()
         for body in bodies:
             message_id = next(self._ids)
             self._stored[message_id] = _Stored(body=body, enqueued_at=now)
@@ -117,14 +118,19 @@ class MemoryInput:
         for message in messages:
             entry = self._stored.get(int(message.id))
             if entry is not None and entry.lease_until is not None and entry.lease_until > now:
-                self._hold(int(message.id), entry, now)
+                self._hold(int(message.id), entry, now + self._visibility_timeout_s)
 
-    async def release(self, messages: Sequence[Message]) -> None:
-        """Make still-leased messages visible at once, ahead of the messages never fetched."""
+    async def release(self, messages: Sequence[Message], delay_s: float = 0.0) -> None:
+        """Give still-leased messages back after delay_s; at once, ahead of unfetched ones."""
         released: list[int] = []
+        now = self._clock()
         for message in messages:
             entry = self._stored.get(int(message.id))
-            if entry is not None and entry.lease_until is not None:
+            if entry is None or entry.lease_until is None:
+                continue
+            if delay_s > 0:
+                self._hold(int(message.id), entry, now + delay_s)
+            else:
                 entry.lease_until = None
                 released.append(int(message.id))
         if released:
@@ -145,19 +151,19 @@ class MemoryInput:
             if entry is None or entry.lease_until is not None:
                 continue  # acked or leased again since it was queued here
             entry.deliveries += 1
-            self._hold(message_id, entry, now)
+            self._hold(message_id, entry, now + self._visibility_timeout_s)
             batch.append(Message(str(message_id), entry.body, entry.enqueued_at, entry.deliveries))
         return batch
 
-    def _hold(self, message_id: int, entry: _Stored, now: float) -> None:
-        entry.lease_until = now + self._visibility_timeout_s
+    def _hold(self, message_id: int, entry: _Stored, until: float) -> None:
+        entry.lease_until = until
         entry.lease_token = next(self._tokens)
-        self._leases.append(_Lease(entry.lease_until, message_id, entry.lease_token))
+        heapq.heappush(self._leases, _Lease(until, entry.lease_token, message_id))
 
     def _expire_leases(self, now: float) -> None:
         expired: list[int] = []
         while self._leases and self._leases[0].until <= now:
-            lease = self._leases.popleft()
+            lease = heapq.heappop(self._leases)
             entry = self._stored.get(lease.message_id)
             if (
                 entry is not None
@@ -167,7 +173,7 @@ class MemoryInput:
                 entry.lease_until = None
                 expired.append(lease.message_id)
         # Redeliveries go first: they are the oldest messages and their age budget is running.
-        self._visible.extendleft(reversed(expired))
+        self._visible.extendleft(reversed(sorted(expired)))
 
     def _until_next_expiry(self) -> float:
         if not self._leases:

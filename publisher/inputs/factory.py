@@ -1,0 +1,20 @@
+"""Builds the configured input adapter from its settings."""
+
+from __future__ import annotations
+
+from publisher.inputs.base import Input
+from publisher.settings import InputSettings, SpoolInputSettings
+
+
+def build_input(settings: InputSettings) -> Input:
+    """The adapter for `input.kind`; call start() before use and close() after."""
+    if isinstance(settings, SpoolInputSettings):
+        from publisher.inputs.spool import SpoolInput
+
+        return SpoolInput(settings)
+    raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
+
+
+def lease_renew_interval_s(settings: InputSettings) -> float:
+    """How often to renew leases: a third of the visibility timeout leaves two chances."""
+    return settings.visibility_timeout_s / 3

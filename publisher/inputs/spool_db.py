@@ -1,0 +1,179 @@
+"""The spool's SQLite file: schema, pragmas and every statement; synchronous, one thread only."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import structlog
+
+from publisher.errors import InputFull
+from publisher.inputs.base import Message
+
+log = structlog.get_logger(__name__)
+
+Synchronous = Literal["NORMAL", "FULL"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_visible_at ON messages (visible_at);
+CREATE TABLE IF NOT EXISTS totals (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
+"""
+# AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
+# message that happened to get the same rowid.
+
+_LEASE = """
+UPDATE messages SET visible_at = :lease_until, deliveries = deliveries + 1
+WHERE id IN (
+    SELECT id FROM messages WHERE visible_at <= :now ORDER BY visible_at, id LIMIT :limit
+)
+RETURNING id, body, enqueued_at, deliveries
+"""
+# One constant statement per operation whatever the batch size, so each stays prepared.
+_IDS = "SELECT value FROM json_each(:ids)"
+_DELETE = f"DELETE FROM messages WHERE id IN ({_IDS}) RETURNING length(body)"
+_EXTEND = f"UPDATE messages SET visible_at = :until WHERE id IN ({_IDS}) AND visible_at > :now"
+_RELEASE = f"UPDATE messages SET visible_at = :at WHERE id IN ({_IDS}) AND visible_at > :now"
+
+# Give space back only once at least this many pages are free and they are half the file:
+# while a steady flow runs, freed pages are reused by new puts and moving pages would be waste.
+_RECLAIM_MIN_FREE_PAGES = 256
+_RECLAIM_MAX_PAGES_PER_PASS = 4096
+_JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+
+
+class SpoolDb:
+    """One connection to the spool file; every method must run on the thread that opened it.
+
+    The operations do not commit: the caller wraps one or more of them in `transaction()`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, max_events: int, max_bytes: int) -> None:
+        self._conn = conn
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._acked_since_reclaim_check = False
+
+    @classmethod
+    def open(cls, path: Path, max_events: int, max_bytes: int, synchronous: Synchronous) -> SpoolDb:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+        try:
+            # auto_vacuum only takes effect before the first table exists, so it comes first.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a commit is written to the WAL file (the OS page cache) before
+            # COMMIT returns, and only checkpoints fsync. A killed process loses nothing the
+            # kernel already holds, so an acknowledged put survives SIGKILL; only an OS crash
+            # or power loss may roll back the last commits. FULL (an fsync per commit) also
+            # covers those, at the cost measured in bench/spool_rate.py.
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
+            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                log.warning("spool_without_incremental_vacuum", path=str(path))
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, max_events, max_bytes)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction around any number of the operations below."""
+        # IMMEDIATE takes the write lock up front: a bound check and its insert see one state.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def after_commit(self) -> None:
+        """Housekeeping that must run outside a transaction."""
+        if self._acked_since_reclaim_check:
+            self._acked_since_reclaim_check = False
+            self._reclaim_if_mostly_free()
+
+    def put(self, bodies: Sequence[bytes], now: float) -> None:
+        """Insert all bodies, or raise InputFull before writing anything."""
+        size = sum(map(len, bodies))
+        events, used = self._totals()
+        if events + len(bodies) > self._max_events:
+            raise InputFull(f"the spool holds at most {self._max_events} events")
+        if used + size > self._max_bytes:
+            raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
+        self._conn.executemany(
+            "INSERT INTO messages (body, enqueued_at, visible_at) VALUES (?, ?, ?)",
+            [(body, now, now) for body in bodies],
+        )
+        self._add_totals(len(bodies), size)
+
+    def lease(self, limit: int, now: float, lease_until: float) -> list[Message]:
+        """Lease the messages visible longest, returned oldest first."""
+        rows = self._conn.execute(
+            _LEASE, {"now": now, "lease_until": lease_until, "limit": limit}
+        ).fetchall()
+        rows.sort()
+        return [Message(str(row[0]), row[1], row[2], row[3]) for row in rows]
+
+    def next_visible_at(self) -> float | None:
+        row = self._conn.execute("SELECT min(visible_at) FROM messages").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def ack(self, ids: str) -> None:
+        sizes = self._conn.execute(_DELETE, {"ids": ids}).fetchall()
+        if sizes:
+            self._add_totals(-len(sizes), -sum(size for (size,) in sizes))
+            self._acked_since_reclaim_check = True
+
+    def extend(self, ids: str, now: float, until: float) -> None:
+        self._conn.execute(_EXTEND, {"ids": ids, "now": now, "until": until})
+
+    def release(self, ids: str, now: float, visible_at: float) -> None:
+        self._conn.execute(_RELEASE, {"ids": ids, "now": now, "at": visible_at})
+
+    def backlog(self) -> int:
+        return self._totals()[0]
+
+    def _totals(self) -> tuple[int, int]:
+        events, used = self._conn.execute("SELECT events, bytes FROM totals").fetchone()
+        return int(events), int(used)
+
+    def _add_totals(self, events: int, size: int) -> None:
+        # A counter row updated in the same transaction as the rows it counts stays exact even
+        # when another process (the `enqueue` command) writes to the same file.
+        self._conn.execute(
+            "UPDATE totals SET events = events + ?, bytes = bytes + ?", (events, size)
+        )
+
+    def _reclaim_if_mostly_free(self) -> None:
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free < _RECLAIM_MIN_FREE_PAGES:
+            return
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        if free * 2 < pages:
+            return
+        # execute() would step this pragma once, freeing one page; executescript runs it through.
+        self._conn.executescript(f"PRAGMA incremental_vacuum({_RECLAIM_MAX_PAGES_PER_PASS})")
+        # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))

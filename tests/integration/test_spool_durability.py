@@ -1,0 +1,171 @@
+"""Spool-only behaviour: survives reopen and SIGKILL, bounds bytes, gives disk space back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from publisher.errors import InputFull
+from publisher.inputs.base import Message
+from publisher.inputs.spool import SpoolInput
+from publisher.settings import SpoolInputSettings
+
+CHILD = Path(__file__).with_name("spool_child.py")
+
+
+@asynccontextmanager
+async def opened_spool(
+    path: Path, clock: Callable[[], float] = time.time, **settings: float
+) -> AsyncIterator[SpoolInput]:
+    spool = SpoolInput(SpoolInputSettings(path=path, **settings), clock=clock)
+    await spool.start()
+    try:
+        yield spool
+    finally:
+        await spool.close()
+
+
+def later(seconds: float) -> Callable[[], float]:
+    """A wall clock running `seconds` ahead: every lease taken before now has run out."""
+    return lambda: time.time() + seconds
+
+
+async def drain(spool: SpoolInput) -> list[Message]:
+    got: list[Message] = []
+    while batch := await spool.fetch(500, wait_s=0):
+        got += batch
+    return got
+
+
+async def test_reopen_keeps_unacked_messages_and_leases(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "spool.db"
+    async with opened_spool(path, visibility_timeout_s=60) as spool:
+        await spool.put([b"a", b"b", b"c", b"d", b"e"])
+        leased = await spool.fetch(2, wait_s=0)
+        await spool.ack(leased[:1])
+
+    async with opened_spool(path, visibility_timeout_s=60) as spool:
+        assert await spool.backlog() == 4
+        assert [m.body for m in await drain(spool)] == [b"c", b"d", b"e"]  # b is still leased
+
+    async with opened_spool(path, clock=later(61), visibility_timeout_s=60) as spool:
+        back = await drain(spool)
+        assert [(m.body, m.deliveries) for m in back] == [
+            (b"b", 2),
+            (b"c", 2),
+            (b"d", 2),
+            (b"e", 2),
+        ]
+        assert back[0].enqueued_at == leased[1].enqueued_at
+
+
+async def test_put_over_max_bytes_raises_input_full(tmp_path: Path) -> None:
+    async with opened_spool(tmp_path / "spool.db", max_bytes=2048) as spool:
+        await spool.put([b"x" * 1000, b"y" * 1000])
+        with pytest.raises(InputFull):
+            await spool.put([b"z" * 100])
+        assert await spool.backlog() == 2
+
+
+async def test_file_shrinks_after_a_large_backlog_drains(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+
+    def size_on_disk() -> int:
+        return sum(p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith("spool.db"))
+
+    async with opened_spool(path) as spool:
+        for _ in range(40):
+            await spool.put([os.urandom(1000) for _ in range(1000)])
+        full = size_on_disk()
+        while batch := await spool.fetch(500, wait_s=0):
+            await spool.ack(batch)
+        drained = size_on_disk()
+
+    assert full > 40_000_000
+    assert drained < 4_000_000, (full, drained)
+
+
+async def test_fetch_sees_messages_put_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    async with opened_spool(path) as spool:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), "put", str(path), "3", stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            messages = await spool.fetch(3, wait_s=10.0)
+        finally:
+            child.kill()
+            await child.wait()
+        assert [m.body for m in messages] == [b"0:0", b"0:1", b"0:2"]
+
+
+def run_child_and_kill(mode: str, path: Path, batch: int, seed: int) -> list[str]:
+    """Run the child, SIGKILL it at a random moment once it is working; its stdout lines."""
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), mode, str(path), str(batch)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        while (line := child.stdout.readline()) != "ready\n":
+            assert line, "the child exited before it was ready"
+        time.sleep(random.Random(seed).uniform(0.05, 0.6))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    # Read through the same buffered reader: communicate() would skip what readline() buffered.
+    output = child.stdout.read()
+    child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    return output.splitlines()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_sigkill_mid_put_loses_no_committed_batch(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "spool.db"
+    lines = run_child_and_kill("put", path, batch=50, seed=seed)
+    committed = {int(line.split()[1]) for line in lines if line.startswith("committed ")}
+
+    async with opened_spool(path) as spool:
+        stored = [m.body.decode().split(":") for m in await drain(spool)]
+        assert await spool.backlog() == len(stored)
+    batches: dict[int, set[int]] = {}
+    for number, index in stored:
+        batches.setdefault(int(number), set()).add(int(index))
+
+    assert committed, "the child was killed before it committed anything"
+    assert committed <= batches.keys()
+    assert all(indexes == set(range(50)) for indexes in batches.values())  # no partial batch
+    assert len(batches.keys() - committed) <= 1  # at most the one committing when killed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_sigkill_mid_consume_loses_nothing_and_acks_once(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "spool.db"
+    async with opened_spool(path) as spool:
+        for _ in range(20):
+            await spool.put([b"%d" % i for i in range(1000)])
+    lines = run_child_and_kill("consume", path, batch=100, seed=seed)
+    assert "done" not in lines, "the child drained the spool before it was killed"
+    acked = [i for line in lines if line.startswith("acked ") for i in line[6:].split(",")]
+    fetched = [line[8:].split(",") for line in lines if line.startswith("fetched ")]
+
+    async with opened_spool(path, clock=later(31)) as spool:
+        remaining = [m.id for m in await drain(spool)]
+
+    assert acked, "the child was killed before it acked anything"
+    assert len(acked) == len(set(acked))  # no message acked twice
+    assert not set(acked) & set(remaining)  # an ack survives the crash
+    unaccounted = {str(i) for i in range(1, 20_001)} - set(acked) - set(remaining)
+    assert not unaccounted or (fetched and unaccounted <= set(fetched[-1]))  # the last ack only
