@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         event = body.decode("utf-8", errors="backslashreplace")
     return {
+        "dead_letter_id": uuid.uuid4().hex,
         "event": event,
         "reason": letter.reason,
         "error_code": letter.error_code,
@@ -84,6 +86,33 @@ class JsonlDeadLetters:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def replay_log_path(path: Path) -> Path:
+    """Where the ids of replayed dead letters are kept: the store itself stays append-only."""
+    return path.with_name(path.name + ".replayed")
+
+
+def replayed_ids(path: Path) -> set[str]:
+    log_path = replay_log_path(path)
+    if not log_path.exists():
+        return set()
+    return {line.strip() for line in log_path.read_text().splitlines() if line.strip()}
+
+
+def mark_replayed(path: Path, ids: Sequence[str]) -> None:
+    with open(replay_log_path(path), "a", encoding="utf-8") as handle:
+        handle.writelines(f"{dead_letter_id}\n" for dead_letter_id in ids)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def replay_body(record: dict[str, Any]) -> bytes:
+    """The input body that puts this dead letter's event back, id and all, as it was."""
+    event = record.get("event")
+    if isinstance(event, str):
+        return event.encode()
+    return orjson.dumps(event)
 
 
 def read_dead_letters(path: Path) -> Iterator[dict[str, Any]]:

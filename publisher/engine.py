@@ -13,7 +13,8 @@ from publisher.pipeline import Pipeline, SettledCallback
 from publisher.ratelimit import AdaptiveRateLimiter
 from publisher.retry import RetryPolicy
 from publisher.settings import Settings
-from publisher.tenants import TenantRegistry
+from publisher.source_states import SourceStates
+from publisher.tenants import TenantRegistry, registry_for
 
 
 @asynccontextmanager
@@ -23,6 +24,8 @@ async def open_pipeline(
     metrics: Metrics,
     lease_renew_s: float,
     on_settled: SettledCallback | None = None,
+    router: TenantRegistry | None = None,
+    states: SourceStates | None = None,
 ) -> AsyncIterator[Pipeline]:
     """A pipeline with AWS clients and the dead-letter file open for the block's duration."""
     dead_letters = JsonlDeadLetters(settings.dead_letter.path)
@@ -31,13 +34,15 @@ async def open_pipeline(
             yield Pipeline(
                 source=source,
                 clients=clients,
-                router=TenantRegistry(settings.tenants, settings.aws.region),
+                router=router or registry_for(settings),
                 dead_letters=dead_letters,
                 metrics=metrics,
                 publish=settings.publish,
                 policy=RetryPolicy(settings.retry),
                 limiter=AdaptiveRateLimiter(settings.publish.rate_limit_rps),
                 lease_renew_s=lease_renew_s,
+                states=states,
+                sources=settings.sources,
                 on_settled=on_settled,
             )
     finally:

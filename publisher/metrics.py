@@ -16,6 +16,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # Label values are bounded: error codes come from AWS's short list (anything else is "other"),
 # reasons and outcomes from the enums below. No tenant ids as labels.
 PUT_OUTCOMES = ("ok", "partial", "throttled", "retryable_error", "rejected")
+INGEST_CODES = ("202", "400", "401", "404", "405", "413", "500", "503")
 KNOWN_ERROR_CODES = frozenset(
     {
         "InternalFailure",
@@ -114,5 +115,37 @@ class Metrics:
             "Current PutPartnerEvents rate limit (lowered on throttling).",
             registry=r,
         )
+        self.events_sent_to_pending = Counter(
+            "publisher_events_sent_to_pending",
+            "Events sent to a PENDING source: AWS accepts and silently drops them.",
+            registry=r,
+        )
+        self.events_held = Counter(
+            "publisher_events_held",
+            "Times an event for a PENDING source was put back to wait (sources.pending: hold).",
+            registry=r,
+        )
+        self.tenants = Gauge(
+            "publisher_tenants",
+            "Tenants by the state of their partner event source.",
+            ["state"],
+            registry=r,
+        )
+        self.ingest_requests = Counter(
+            "publisher_ingest_requests",
+            "HTTP ingest requests, by status code.",
+            ["code"],
+            registry=r,
+        )
+        self.ingest_events = Counter(
+            "publisher_ingest_events",
+            "Events in HTTP ingest requests: accepted (stored) or rejected (invalid).",
+            ["outcome"],
+            registry=r,
+        )
         for outcome in PUT_OUTCOMES:
             self.put_requests.labels(outcome=outcome)
+        for code in INGEST_CODES:
+            self.ingest_requests.labels(code=code)
+        for outcome in ("accepted", "rejected"):
+            self.ingest_events.labels(outcome=outcome)

@@ -29,7 +29,8 @@ from publisher.model import InvalidJson, decode_event, entry_size, request_entry
 from publisher.ratelimit import AdaptiveRateLimiter
 from publisher.retry import DeadLetter as DeadLetterDecision
 from publisher.retry import Reason, RetryAfter, RetryPolicy, Split, is_throttling
-from publisher.settings import PublishSettings
+from publisher.settings import PublishSettings, SourcesSettings
+from publisher.source_states import PENDING, SourceStates, is_gone
 from publisher.tenants import TenantRegistry, UnknownTenant
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,8 @@ class Pipeline:
         policy: RetryPolicy,
         limiter: AdaptiveRateLimiter,
         lease_renew_s: float,
+        states: SourceStates | None = None,
+        sources: SourcesSettings | None = None,
         on_settled: SettledCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -82,6 +85,8 @@ class Pipeline:
         self._policy = policy
         self._limiter = limiter
         self._lease_renew_s = lease_renew_s
+        self._states = states or SourceStates()
+        self._sources = sources or SourcesSettings()
         self._on_settled = on_settled
         self._clock = clock
         self._wall_clock = wall_clock
@@ -188,6 +193,7 @@ class Pipeline:
         now = self._clock()
         wall = self._wall_clock()
         rejected: list[DeadLetter] = []
+        waiting: list[Message] = []
         received = 0
         for message in messages:
             if message.id in self._held:
@@ -195,6 +201,9 @@ class Pipeline:
             received += 1
             try:
                 entry = self._entry_for(message, wall)
+            except _Hold:
+                waiting.append(message)
+                continue
             except InvalidEvent as exc:
                 rejected.append(_rejection(message, exc))
                 continue
@@ -203,6 +212,9 @@ class Pipeline:
         self._metrics.events_received.inc(received)
         self._metrics.buffered_events.set(len(self._held))
         self._wake.set()
+        if waiting:
+            self._metrics.events_held.inc(len(waiting))
+            await self._input.release(waiting, delay_s=self._sources.refresh_interval_s)
         if rejected:
             await self._dead_letter(rejected)
 
@@ -217,7 +229,21 @@ class Pipeline:
             )
         if wall - message.enqueued_at > self._policy.settings.max_age_s:
             raise _Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")
+        self._check_source_state(route.source)
         return Entry(message, route.region, request_entry(route.source, event), size, event.id)
+
+    def _check_source_state(self, source: str) -> None:
+        """Refuse or hold events that AWS would reject or silently drop."""
+        state = self._states.state(source)
+        if is_gone(state):
+            raise _Refused(Reason.SOURCE_DELETED, f"source {source} is {state}")
+        if state != PENDING:
+            return
+        if self._sources.pending == "dead_letter":
+            raise _Refused(Reason.SOURCE_PENDING, f"source {source} is PENDING")
+        if self._sources.pending == "hold":
+            raise _Hold()
+        self._metrics.events_sent_to_pending.inc()
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -325,6 +351,8 @@ class Pipeline:
             letter = self._apply(entry, decision, code, result.error_message or "")
             if letter is not None:
                 letters.append(letter)
+                if letter.reason == Reason.SOURCE_DELETED:
+                    self._states.mark_gone(entry.fields["Source"])
         await self._dead_letter(letters)
 
     async def _settle_call_failure(self, batch: Batch[Entry], error: CallFailed) -> None:
@@ -445,6 +473,10 @@ class Pipeline:
         while True:
             self._metrics.backlog_events.set(await self._input.backlog())
             await asyncio.sleep(GAUGE_INTERVAL_S)
+
+
+class _Hold(Exception):
+    """The event waits in the input until its source leaves PENDING."""
 
 
 class _Refused(InvalidEvent):

@@ -69,6 +69,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     REJECTED = "rejected"
     SOURCE_DELETED = "source_deleted"
+    SOURCE_PENDING = "source_pending"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
     TOO_OLD = "too_old"
     UNKNOWN_ERROR = "unknown_error"

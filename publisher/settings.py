@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from publisher.errors import ConfigError
 
@@ -99,6 +107,15 @@ class DeadLetterSettings(_Section):
     path: Path = Path("data/dead-letters.jsonl")
 
 
+class SourcesSettings(_Section):
+    """How the daemon tracks partner event source states (ListPartnerEventSourceAccounts)."""
+
+    refresh: bool = True
+    refresh_interval_s: float = Field(default=300.0, ge=1)
+    pending: Literal["send", "hold", "dead_letter"] = "send"
+    control_plane_rps: float = Field(default=10.0, gt=0, le=50)
+
+
 class TenantSettings(_Section):
     account: str
     source: str
@@ -116,6 +133,9 @@ class TenantSettings(_Section):
         return self
 
 
+_TENANTS_ADAPTER: TypeAdapter[dict[str, TenantSettings]] = TypeAdapter(dict[str, TenantSettings])
+
+
 class Settings(_Section):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     input: InputSettings = Field(default_factory=SpoolInputSettings)
@@ -124,7 +144,10 @@ class Settings(_Section):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    tenants_file: Path | None = None
+    """Optional YAML mapping of more tenants, re-read on SIGHUP without a restart."""
 
     def redacted(self) -> dict[str, Any]:
         """The effective config as plain data, secrets replaced by '***'."""
@@ -144,6 +167,15 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
     _apply_env_overrides(data, env)
     try:
         return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
+    """The tenants of a tenants file: a YAML mapping like the config's `tenants` section."""
+    data = _read_yaml(path)
+    try:
+        return _TENANTS_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
 
@@ -170,7 +202,7 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX):
             continue
         keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
-        if len(keys) < 2:
+        if not keys:
             raise ConfigError(f"{name}: expected {ENV_PREFIX}<SECTION>__<KEY>")
         node = data
         for key in keys[:-1]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from publisher.errors import InvalidEvent
+from publisher.errors import ConfigError, InvalidEvent
 from publisher.model import Event
-from publisher.settings import TenantSettings
+from publisher.settings import Settings, TenantSettings, load_tenants_file
 
 
 class UnknownTenant(InvalidEvent):
@@ -26,8 +26,16 @@ class TenantRegistry:
     """Maps tenant ids to routes; an event can only ever reach its own tenant's source."""
 
     def __init__(self, tenants: Mapping[str, TenantSettings], default_region: str) -> None:
-        self._routes = {
-            name: Route(name, t.source, t.account, t.region or default_region)
+        self._default_region = default_region
+        self._routes = self._build(tenants)
+
+    def replace(self, tenants: Mapping[str, TenantSettings]) -> None:
+        """Swap in a new set of tenants at once (SIGHUP reload); in-flight events are unaffected."""
+        self._routes = self._build(tenants)
+
+    def _build(self, tenants: Mapping[str, TenantSettings]) -> dict[str, Route]:
+        return {
+            name: Route(name, t.source, t.account, t.region or self._default_region)
             for name, t in tenants.items()
         }
 
@@ -46,3 +54,20 @@ class TenantRegistry:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+
+def configured_tenants(settings: Settings) -> dict[str, TenantSettings]:
+    """The config's tenants plus those of tenants_file (read now); a name may appear once."""
+    tenants = dict(settings.tenants)
+    if settings.tenants_file is not None:
+        for name, tenant in load_tenants_file(settings.tenants_file).items():
+            if name in tenants:
+                raise ConfigError(
+                    f"tenant {name!r} is in both the config and {settings.tenants_file}"
+                )
+            tenants[name] = tenant
+    return tenants
+
+
+def registry_for(settings: Settings) -> TenantRegistry:
+    return TenantRegistry(configured_tenants(settings), settings.aws.region)

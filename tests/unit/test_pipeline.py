@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -76,9 +77,16 @@ class ScriptedClients:
 @dataclass
 class MemoryDeadLetters:
     letters: list[DeadLetter] = field(default_factory=list)
+    written: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def write(self, letters: Sequence[DeadLetter]) -> None:
         self.letters.extend(letters)
+        self.written.set()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.letters) < count:
+            self.written.clear()
+            await self.written.wait()
 
 
 @dataclass
@@ -351,3 +359,106 @@ async def test_events_go_to_their_tenants_region(tenant_region: str) -> None:
     tenants = {"acme": TenantSettings(account="111122223333", source=SOURCE, region=tenant_region)}
     await publish([body(1)], RegionRecorder(ok), tenants=tenants)
     assert set(regions) == {tenant_region}
+
+
+async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
+    """Publish one event whose source is in `state` under the `pending` policy."""
+    from publisher.settings import SourcesSettings
+    from publisher.source_states import SourceStates
+
+    states = SourceStates()
+    states.set(SOURCE, state)
+    source = MemoryInput(visibility_timeout_s=30)
+    run = Run(source, ScriptedClients(ok), MemoryDeadLetters(), Metrics())
+    settled = asyncio.Event()
+
+    def on_settled(published: int, dead: int) -> None:
+        run.published += published
+        run.dead_lettered += dead
+        settled.set()
+
+    pipeline = Pipeline(
+        source=source,
+        clients=run.clients,
+        router=TenantRegistry(TENANTS, "us-east-1"),
+        dead_letters=run.dead,
+        metrics=run.metrics,
+        publish=PublishSettings(linger_ms=1),
+        policy=RetryPolicy(FAST_RETRY),
+        limiter=AdaptiveRateLimiter(1000),
+        lease_renew_s=5,
+        states=states,
+        sources=SourcesSettings(pending=pending, refresh_interval_s=60),  # type: ignore[arg-type]
+        on_settled=on_settled,
+    )
+    await source.put([body(1)])
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=1))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), 1.0)
+    stop.set()
+    await task
+    return run, source
+
+
+@pytest.mark.parametrize("state", ["DELETED", "MISSING"])
+async def test_events_for_a_gone_source_are_dead_lettered_without_a_call(state: str) -> None:
+    run, _ = await run_with_state(state, "send")
+    assert [letter.reason for letter in run.dead.letters] == ["source_deleted"]
+    assert run.clients.calls == []
+
+
+async def test_pending_policy_send_sends_and_counts() -> None:
+    run, _ = await run_with_state("PENDING", "send")
+    assert run.published == 1
+    assert metric(run, "publisher_events_sent_to_pending_total") == 1
+
+
+async def test_pending_policy_dead_letter() -> None:
+    run, _ = await run_with_state("PENDING", "dead_letter")
+    assert [letter.reason for letter in run.dead.letters] == ["source_pending"]
+    assert run.clients.calls == []
+
+
+async def test_pending_policy_hold_keeps_the_event_in_the_input() -> None:
+    run, source = await run_with_state("PENDING", "hold")
+    assert (run.published, run.dead_lettered, run.clients.calls) == (0, 0, [])
+    assert metric(run, "publisher_events_held_total") >= 1
+    assert await source.backlog() == 1
+    assert await source.fetch(10, wait_s=0) == []  # put back with a delay, not at once
+
+
+async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
+    from publisher.source_states import SourceStates
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        return [
+            EntryResult(error_code="ResourceNotFoundException", error_message="Event bus not found")
+        ] * len(entries)
+
+    states = SourceStates()
+    clients = ScriptedClients(decide)
+    run = Run(MemoryInput(), clients, MemoryDeadLetters(), Metrics())
+    pipeline = Pipeline(
+        source=run.source,
+        clients=clients,
+        router=TenantRegistry(TENANTS, "us-east-1"),
+        dead_letters=run.dead,
+        metrics=run.metrics,
+        publish=PublishSettings(linger_ms=1),
+        policy=RetryPolicy(FAST_RETRY),
+        limiter=AdaptiveRateLimiter(1000),
+        lease_renew_s=5,
+        states=states,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=1))
+    await run.source.put([body(1)])
+    await asyncio.wait_for(run.dead.wait_for(1), 5)
+    assert states.state(SOURCE) == "MISSING"
+    await run.source.put([body(2)])
+    await asyncio.wait_for(run.dead.wait_for(2), 5)
+    stop.set()
+    await task
+    assert len(clients.calls) == 1  # the second event never reached AWS
+    assert [letter.reason for letter in run.dead.letters] == ["source_deleted", "source_deleted"]

@@ -1,0 +1,195 @@
+"""`partner-publisher sources ...`: manage the partner event sources of your customers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from publisher.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    settings_or_exit,
+)
+from publisher.partner_sources import (
+    PartnerSources,
+    SourceAdminError,
+    open_partner_sources,
+    validate_account,
+    validate_source_name,
+)
+from publisher.settings import Settings
+from publisher.source_sync import sync_sources
+from publisher.tenants import TenantRegistry
+
+if TYPE_CHECKING:
+    from publisher.commands.common import Subparsers
+
+Action = Callable[[PartnerSources, argparse.Namespace], Awaitable[int]]
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sources",
+        help="create, inspect and delete partner event sources; sync them with the tenants",
+    )
+    actions = parser.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    create = _action(actions, "create", "create a source for one customer account (idempotent)")
+    create.add_argument("--name", required=True, help="aws.partner/<partner>/<namespace>/<name>")
+    create.add_argument("--account", required=True, help="the customer's 12-digit account id")
+    describe = _action(actions, "describe", "show a source's name and ARN")
+    describe.add_argument("--name", required=True)
+    listing = _action(actions, "list", "list sources whose name starts with a prefix")
+    listing.add_argument("--prefix", required=True, help="e.g. aws.partner/example.com/")
+    accounts = _action(actions, "accounts", "show the account a source was offered to, its state")
+    accounts.add_argument("--name", required=True)
+    delete = _action(actions, "delete", "delete a source (the customer's bus turns DELETED)")
+    delete.add_argument("--name", required=True)
+    delete.add_argument("--account", required=True)
+    sync = _action(actions, "sync", "create missing sources for the tenants; report states")
+    sync.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+
+
+def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+    add_config_option(parser)
+    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
+    parser.add_argument("--output", choices=["table", "json"], default="table")
+    parser.set_defaults(func=run, action_name=name)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if getattr(args, "name", None) is not None:
+            validate_source_name(args.name)
+        if getattr(args, "account", None) is not None:
+            validate_account(args.account)
+    except ValueError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_or_exit(args)
+    try:
+        if args.action_name == "sync":
+            return asyncio.run(_sync(settings, args))
+        return asyncio.run(_single(settings, args, _ACTIONS[args.action_name]))
+    except SourceAdminError as exc:
+        print(f"partner-publisher: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _single(settings: Settings, args: argparse.Namespace, action: Action) -> int:
+    async with open_partner_sources(settings.aws, args.region) as sources:
+        return await action(sources, args)
+
+
+async def _create(sources: PartnerSources, args: argparse.Namespace) -> int:
+    result = await sources.create(args.name, args.account)
+    status = "created" if result.created else "exists"
+    _emit(args, [{"name": args.name, "account": args.account, "arn": result.arn, "status": status}])
+    return EXIT_OK
+
+
+async def _describe(sources: PartnerSources, args: argparse.Namespace) -> int:
+    _emit(args, [await sources.describe(args.name)])
+    return EXIT_OK
+
+
+async def _list(sources: PartnerSources, args: argparse.Namespace) -> int:
+    _emit(args, await sources.list_by_prefix(args.prefix), empty=f"no sources start with {args.prefix}")
+    return EXIT_OK
+
+
+async def _accounts(sources: PartnerSources, args: argparse.Namespace) -> int:
+    rows = [asdict(account) for account in await sources.accounts(args.name)]
+    _emit(args, rows, empty=f"{args.name} was offered to no account")
+    return EXIT_OK
+
+
+async def _delete(sources: PartnerSources, args: argparse.Namespace) -> int:
+    await sources.delete(args.name, args.account)
+    _emit(args, [{"name": args.name, "account": args.account, "status": "deleted"}])
+    return EXIT_OK
+
+
+_ACTIONS: dict[str, Action] = {
+    "create": _create,
+    "describe": _describe,
+    "list": _list,
+    "accounts": _accounts,
+    "delete": _delete,
+}
+
+
+async def _sync(settings: Settings, args: argparse.Namespace) -> int:
+    registry = TenantRegistry(settings.tenants, args.region or settings.aws.region)
+    if not len(registry):
+        print("partner-publisher: no tenants in the config: nothing to sync", file=sys.stderr)
+        return EXIT_USAGE
+    async with AsyncExitStack() as stack:
+        opened: dict[str, PartnerSources] = {}
+
+        async def sources_for(region: str) -> PartnerSources:
+            if region not in opened:
+                opened[region] = await stack.enter_async_context(
+                    open_partner_sources(settings.aws, region)
+                )
+            return opened[region]
+
+        report = await sync_sources(registry, sources_for, dry_run=args.dry_run)
+    if args.output == "json":
+        print(
+            orjson.dumps(
+                {
+                    "tenants": [asdict(t) for t in report.tenants],
+                    "unused_sources": report.unused_sources,
+                }
+            ).decode()
+        )
+        return EXIT_OK
+    _table([asdict(t) for t in report.tenants])
+    for name in report.unused_sources:
+        print(f"unused: {name} (no tenant routes to it)")
+    return EXIT_OK
+
+
+def _emit(args: argparse.Namespace, rows: Sequence[dict[str, Any]], empty: str = "") -> None:
+    if args.output == "json":
+        for row in rows:
+            print(orjson.dumps(row, default=_json_default).decode())
+    elif rows:
+        _table(rows)
+    elif empty:
+        print(empty, file=sys.stderr)
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> None:
+    columns = list(rows[0])
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(r[i]) for r in cells)) for i, column in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
