@@ -6,12 +6,15 @@ from publisher.inputs.base import Input
 from publisher.settings import InputSettings, SpoolInputSettings
 
 
-def build_input(settings: InputSettings) -> Input:
-    """The adapter for `input.kind`; call start() before use and close() after."""
+def build_input(settings: InputSettings, consumer: bool = True) -> Input:
+    """The adapter for `input.kind`; call start() before use and close() after.
+
+    consumer=False is for processes that only put (dlq replay, enqueue).
+    """
     if isinstance(settings, SpoolInputSettings):
         from publisher.inputs.spool import SpoolInput
 
-        return SpoolInput(settings)
+        return SpoolInput(settings, consumer=consumer)
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -44,10 +46,13 @@ class SpoolInput:
         clock: Callable[[], float] = time.time,
         *,
         synchronous: Synchronous = "NORMAL",
+        consumer: bool = False,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._synchronous: Synchronous = synchronous
+        self._consumer = consumer
+        self._consumer_lock: int | None = None
         self._worker: SpoolWorker | None = None
         self._arrived = asyncio.Event()
 
@@ -63,16 +68,46 @@ class SpoolInput:
         open_db = partial(
             SpoolDb.open, settings.path, settings.max_events, settings.max_bytes, self._synchronous
         )
+        if self._consumer:
+            self._lock_as_consumer()
         worker = SpoolWorker(open_db, self._translate)
         await worker.start()
         self._worker = worker
-        log.info("spool_opened", path=str(settings.path), backlog=await self.backlog())
+        recovered = 0
+        if self._consumer:
+            now = self._clock()
+            recovered = await self._call(lambda db: db.release_all(now))
+        log.info(
+            "spool_opened",
+            path=str(settings.path),
+            backlog=await self.backlog(),
+            recovered_leases=recovered,
+        )
+
+    def _lock_as_consumer(self) -> None:
+        """One consumer per spool file: then leases left by a crashed one can be taken back
+        at once instead of after the visibility timeout. Writers (dlq replay) need no lock."""
+        path = self._settings.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = path.with_name(path.name + ".consumer.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputUnavailable(
+                f"another process is already publishing from the spool {path}"
+            ) from None
+        self._consumer_lock = fd
 
     async def close(self) -> None:
         """Close the file; leased messages stay leased until their visibility timeout."""
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop()
+        if self._consumer_lock is not None:
+            os.close(self._consumer_lock)  # closing the descriptor drops the flock
+            self._consumer_lock = None
 
     async def put(self, bodies: Sequence[bytes]) -> None:
         """Store all bodies in one transaction, or none (InputFull over max_events/max_bytes)."""

@@ -151,6 +151,14 @@ class SpoolDb:
     def release(self, ids: str, now: float, visible_at: float) -> None:
         self._conn.execute(_RELEASE, {"ids": ids, "now": now, "at": visible_at})
 
+    def release_all(self, now: float) -> int:
+        """Make every leased message visible now: the previous consumer is gone."""
+        cursor = self._conn.execute(
+            "UPDATE messages SET visible_at = :now WHERE visible_at > :now AND deliveries > 0",
+            {"now": now},
+        )
+        return cursor.rowcount
+
     def backlog(self) -> int:
         return self._totals()[0]
 

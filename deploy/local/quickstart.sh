@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Quick start, no AWS account needed: installs the project into .venv, starts the local
+# emulator on 127.0.0.1:4010 and the daemon on the embedded spool (config/local.yaml).
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+
+# The emulator accepts any credentials; the AWS SDK only needs some to sign with.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+
+.venv/bin/partner-publisher --log-level warning emulator --host 127.0.0.1 --port 4010 &
+emulator=$!
+trap 'kill "$emulator" 2> /dev/null || true' EXIT
+
+cat <<'TXT'
+
+partner-publisher is starting: ingest on http://127.0.0.1:8088, metrics on http://127.0.0.1:9464.
+In another terminal, post an event and watch it arrive:
+
+  curl -s -X POST http://127.0.0.1:8088/v1/events \
+    -H 'Content-Type: application/json' \
+    -d '{"tenant": "acme", "detail_type": "OrderCreated", "detail": {"order_id": "ord-1001"}}'
+  curl -s http://127.0.0.1:4010/_emulator/events
+  curl -s http://127.0.0.1:9464/metrics | grep '^publisher_events_published_total'
+
+TXT
+.venv/bin/partner-publisher --log-format console run --config config/local.yaml

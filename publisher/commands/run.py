@@ -1,0 +1,48 @@
+"""`partner-publisher run`: the long-running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.errors import ConfigError
+from publisher.settings import Settings
+
+if TYPE_CHECKING:
+    from publisher.commands.common import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the daemon: ingest, publish, serve /metrics /healthz /readyz",
+        description=(
+            "Run until SIGTERM or SIGINT, then drain for up to publish.shutdown_grace_s and exit "
+            "0; a second signal exits at once. Exit 2 on bad config, 1 if a part of the daemon "
+            "dies."
+        ),
+    )
+    add_config_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(args)
+    try:
+        asyncio.run(_main(settings))
+    except ConfigError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+async def _main(settings: Settings) -> None:
+    # Imported here so that other commands start without loading the servers.
+    from publisher.app import DaemonState, serve, stop_on_signals
+
+    state = DaemonState()
+    with stop_on_signals(state):
+        await serve(settings, state)
