@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +32,10 @@ _INT64_MAX = 2**63 - 1
 # A signed 64-bit integer has at most 19 digits: without such a run no integer can overflow.
 _LONG_DIGIT_RUN = re.compile(rb"\d{19}")
 _FIELDS = frozenset({"tenant", "detail_type", "detail", "resources", "time", "id", "source"})
+# orjson encodes at most 254 levels and the stdlib's C code counts each level as a Python call;
+# AWS allows 1000, so the rare deep event goes through the stdlib with headroom (one at a time).
+_RECURSION_LOCK = threading.Lock()
+_RECURSION_HEADROOM = 2 * DETAIL_MAX_DEPTH
 
 
 class InvalidJson(InvalidEvent):
@@ -71,7 +78,7 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
     if not isinstance(detail, dict):
         raise InvalidEvent("detail", f"must be a JSON object, not {_json_type(detail)}")
     _check_detail_limits(detail, body)
-    detail_json = orjson.dumps(detail)
+    detail_json = encode_json(detail)
     return Event(
         tenant=tenant,
         detail_type=detail_type,
@@ -181,9 +188,28 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or _LONG_DIGIT_RUN.search(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
-        exact = json.loads(body)["detail"] if body is not None else detail
+        exact = _with_headroom(json.loads, body)["detail"] if body is not None else detail
         if _has_int_outside_int64(exact):
             raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON; past orjson's nesting limit (about 254) the stdlib takes over."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        text = _with_headroom(json.dumps, value, ensure_ascii=False, separators=(",", ":"))
+        return str(text).encode()
+
+
+def _with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with _RECURSION_LOCK:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _RECURSION_HEADROOM)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 def _depth(value: Any) -> int:

@@ -1,0 +1,97 @@
+"""Admin HTTP: `GET /metrics` (Prometheus text), `GET /healthz` (alive), `GET /readyz` (ready).
+
+/healthz answers 200 whenever the event loop gets to run the handler: a wedged loop is what a
+liveness probe should catch. /readyz answers 200 only when every readiness check is True, and
+503 with the checks otherwise (also when the checks themselves fail or take too long), so a
+load balancer stops sending to a daemon that cannot store or publish, or is draining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from publisher.metrics import Metrics
+from publisher.settings import AdminSettings
+
+log = structlog.get_logger(__name__)
+
+Readiness = Callable[[], Awaitable[dict[str, bool]]]
+
+# A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
+READINESS_TIMEOUT_S = 0.9
+
+
+class Admin:
+    """The admin HTTP server; `port` is the bound port once started (useful with port 0)."""
+
+    def __init__(self, settings: AdminSettings, metrics: Metrics, readiness: Readiness) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._readiness = readiness
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("admin is not started")
+        return self._port
+
+    async def start(self) -> None:
+        """Bind settings.host:settings.port and start answering."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics_text)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._settings.host, self._settings.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        log.info("admin_started", host=self._settings.host, port=self._port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            log.info("admin_stopped")
+
+    async def _metrics_text(self, request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(self._metrics.registry))
+        # CONTENT_TYPE_LATEST carries a charset, which aiohttp's content_type argument refuses.
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_S):
+                checks = await self._readiness()
+        except TimeoutError:
+            log.warning("readiness_timeout", timeout_s=READINESS_TIMEOUT_S)
+            return _json(503, {"ready": False, "checks": {}, "error": "readiness checks timed out"})
+        except Exception as exc:
+            log.warning("readiness_failed", error=repr(exc))
+            return _json(
+                503, {"ready": False, "checks": {}, "error": f"readiness checks failed: {exc!r}"}
+            )
+        ready = all(checks.values())
+        return _json(200 if ready else 503, {"ready": ready, "checks": checks})
+
+
+def _json(status: int, payload: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
