@@ -15,6 +15,30 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_
 .venv/bin/partner-publisher --log-level warning emulator --host 127.0.0.1 --port 4010 &
 emulator=$!
 trap 'kill "$emulator" 2> /dev/null || true' EXIT
+.venv/bin/python - <<'PY'
+import time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen("http://127.0.0.1:4010/_emulator/stats", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
+
+# Onboarding, as with real AWS: the partner creates the tenant's source (PENDING) ...
+.venv/bin/partner-publisher --log-level warning sources sync --config config/local.yaml
+# ... and the customer creates the matching partner event bus, which makes it ACTIVE.
+.venv/bin/python - <<'PY'
+import botocore.session
+source = "aws.partner/example.com/acme/orders"
+events = botocore.session.get_session().create_client(
+    "events", region_name="us-east-1", endpoint_url="http://127.0.0.1:4010"
+)
+try:
+    events.create_event_bus(Name=source, EventSourceName=source)
+except events.exceptions.ResourceAlreadyExistsException:
+    pass
+PY
 
 cat <<'TXT'
 
