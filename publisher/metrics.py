@@ -102,6 +102,11 @@ class Metrics:
         self.backlog_events = Gauge(
             "publisher_backlog_events", "Events stored in the input, not yet settled.", registry=r
         )
+        self.input_lag_events = Gauge(
+            "publisher_input_lag_events",
+            "Events in the input not yet settled, as the input counts them (what to scale on).",
+            registry=r,
+        )
         self.in_flight_requests = Gauge(
             "publisher_in_flight_requests", "PutPartnerEvents calls under way.", registry=r
         )

@@ -21,7 +21,7 @@ import structlog
 
 from publisher.batching import Batch, Batcher
 from publisher.deadletter import DeadLetter, DeadLetterSink
-from publisher.errors import InvalidEvent
+from publisher.errors import InputUnavailable, InvalidEvent
 from publisher.eventbridge import CallFailed, EntryResult, RegionClients
 from publisher.inputs.base import Input, Message
 from publisher.metrics import Metrics, error_code_label
@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 FETCH_CHUNK = 500
 FETCH_WAIT_S = 0.25
 GAUGE_INTERVAL_S = 2.0
+INPUT_RETRY_MIN_S = 0.1
+INPUT_RETRY_MAX_S = 5.0
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
@@ -170,6 +172,7 @@ class Pipeline:
     # -- fetch ---------------------------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
+        outage_s = 0.0
         while not self._stopping:
             free = self._publish.max_buffered_events - len(self._held)
             if free <= 0:
@@ -177,12 +180,24 @@ class Pipeline:
                 await self._space.wait()
                 continue
             started = self._clock()
-            messages = await self._input.fetch(min(free, FETCH_CHUNK), FETCH_WAIT_S)
+            try:
+                messages = await self._input.fetch(min(free, FETCH_CHUNK), FETCH_WAIT_S)
+            except InputUnavailable as exc:
+                outage_s = await self._wait_out_input_outage(exc, outage_s)
+                continue
+            outage_s = 0.0
             if messages:
                 await self._intake(messages)
             elif self._clock() - started < FETCH_WAIT_S / 2:
                 # An input with nothing left may answer at once: don't spin on it.
                 await self._sleep_unless_stopping(FETCH_WAIT_S)
+
+    async def _wait_out_input_outage(self, exc: InputUnavailable, outage_s: float) -> float:
+        """Back off while the input is unreachable; what it holds waits there, nothing is lost."""
+        delay_s = min(INPUT_RETRY_MAX_S, max(INPUT_RETRY_MIN_S, outage_s * 2))
+        log.warning("input_unavailable", error=str(exc), retry_in_s=delay_s)
+        await self._sleep_unless_stopping(delay_s)
+        return delay_s
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         self._space.clear()
@@ -467,11 +482,21 @@ class Pipeline:
         while True:
             await asyncio.sleep(self._lease_renew_s)
             if self._held:
-                await self._input.extend(list(self._held.values()))
+                try:
+                    await self._input.extend(list(self._held.values()))
+                except InputUnavailable as exc:
+                    # A lease that runs out means a duplicate later, not a loss.
+                    log.warning("lease_renewal_failed", error=str(exc))
 
     async def _gauge_loop(self) -> None:
         while True:
-            self._metrics.backlog_events.set(await self._input.backlog())
+            try:
+                backlog = await self._input.backlog()
+            except InputUnavailable as exc:
+                log.warning("backlog_unavailable", error=str(exc))
+            else:
+                self._metrics.backlog_events.set(backlog)
+                self._metrics.input_lag_events.set(backlog)
             await asyncio.sleep(GAUGE_INTERVAL_S)
 
 

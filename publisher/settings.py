@@ -58,7 +58,38 @@ class SpoolInputSettings(_Section):
     visibility_timeout_s: float = Field(default=60.0, gt=0)
 
 
-InputSettings = Annotated[SpoolInputSettings, Field(discriminator="kind")]
+class RedisInputSettings(_Section):
+    """A Redis Stream read through a consumer group; each entry's field `event` is the JSON."""
+
+    kind: Literal["redis"]
+    url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "partner-events"
+    group: str = "publisher"
+    consumer: str | None = None
+    """Unique per replica; defaults to <hostname>-<pid>."""
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    max_events: int | None = Field(default=None, ge=1)
+    """Refuse puts (ingest 503) while the stream holds this many entries; None: unbounded."""
+    delete_acked: bool = True
+    """XDEL entries once acknowledged; turn off when other consumer groups read the stream."""
+
+
+class SqsInputSettings(_Section):
+    """An Amazon SQS queue; each message body is the event JSON."""
+
+    kind: Literal["sqs"]
+    queue_url: str
+    region: str | None = None
+    """Defaults to aws.region."""
+    endpoint_url: str | None = None
+    """Defaults to the queue's regional endpoint (set it for local stand-ins)."""
+    visibility_timeout_s: float = Field(default=60.0, ge=1, le=43_200)
+    wait_time_s: int = Field(default=20, ge=0, le=20)
+
+
+InputSettings = Annotated[
+    SpoolInputSettings | RedisInputSettings | SqsInputSettings, Field(discriminator="kind")
+]
 
 
 class IngestSettings(_Section):

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The container's interpreter, not necessarily the one running this script.
 TARGET_ENV = {
     "python_version": "3.11",
-    "python_full_version": "3.11.0",
+    "python_full_version": "3.11.14",  # the Dockerfile's base image
     "implementation_name": "cpython",
     "platform_python_implementation": "CPython",
     "sys_platform": "linux",
