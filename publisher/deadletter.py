@@ -77,6 +77,8 @@ class JsonlDeadLetters:
     def _append(self, data: bytes) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if _ends_torn(self.path):
+                data = b"\n" + data  # or the first new record would be glued to the torn line
             self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the process's life
         self._file.write(data)
         self._file.flush()
@@ -86,6 +88,16 @@ class JsonlDeadLetters:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether a crash mid-write left the last line without its newline."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except OSError:  # missing or empty
+        return False
 
 
 def replay_log_path(path: Path) -> Path:

@@ -133,7 +133,9 @@ class RetryPolicy:
     ) -> CallDecision:
         """Decide for an entry of a call that failed as a whole."""
         if code in CALL_PERMANENT:
-            if batch_len > 1:
+            # Only a validation failure can come from one entry; access and disabled-operation
+            # errors hold for the whole account, so splitting would just add calls.
+            if batch_len > 1 and code == "ValidationException":
                 return Split()
             too_large = code == "ValidationException" and "size" in message.lower()
             return DeadLetter(Reason.TOO_LARGE if too_large else Reason.REJECTED)

@@ -115,6 +115,8 @@ class AdminSettings(_Section):
 
 
 class PublishSettings(_Section):
+    client: Literal["fast", "sdk"] = "fast"
+    """fast: botocore's signer and endpoint over a pooled aiohttp session; sdk: aiobotocore."""
     max_entries: int = Field(default=20, ge=1, le=20)
     max_request_bytes: int = Field(default=262_144, ge=1024, le=AWS_MAX_REQUEST_BYTES)
     linger_ms: float = Field(default=20, ge=0)
@@ -228,7 +230,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    """PUBLISHER__AWS__ENDPOINT_URL=x sets data['aws']['endpoint_url']; values parse as YAML."""
+    """PUBLISHER__AWS__ENDPOINT_URL=x sets data['aws']['endpoint_url']."""
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -241,10 +243,22 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
             if not isinstance(child, dict):
                 raise ConfigError(f"{name}: {key} is not a section")
             node = child
+        node[keys[-1]] = _env_value(raw)
+
+
+def _env_value(raw: str) -> Any:
+    """Plain text stays text (pydantic turns "20" into 20 or "true" into True where a field
+    wants it, and keeps "0123" or a digit-only token as written); null, quoted scalars, lists
+    and maps parse as YAML."""
+    if raw.strip() in {"", "null", "~", "Null", "NULL"}:
+        return None
+    quoted = len(raw) >= 2 and raw[0] in "\"'" and raw[-1] == raw[0]
+    if quoted or raw.lstrip()[:1] in {"[", "{"}:
         try:
-            node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
+            return yaml.safe_load(raw)
         except yaml.YAMLError:
-            node[keys[-1]] = raw
+            return raw
+    return raw
 
 
 def _describe(exc: ValidationError, path: str | Path | None) -> str:

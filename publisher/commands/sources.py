@@ -105,7 +105,11 @@ async def _describe(sources: PartnerSources, args: argparse.Namespace) -> int:
 
 
 async def _list(sources: PartnerSources, args: argparse.Namespace) -> int:
-    _emit(args, await sources.list_by_prefix(args.prefix), empty=f"no sources start with {args.prefix}")
+    _emit(
+        args,
+        await sources.list_by_prefix(args.prefix),
+        empty=f"no sources start with {args.prefix}",
+    )
     return EXIT_OK
 
 
