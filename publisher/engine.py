@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from publisher.deadletter import JsonlDeadLetters
 from publisher.eventbridge import SdkRegionClients
+from publisher.fastclient import FastRegionClients
 from publisher.inputs.base import Input
 from publisher.metrics import Metrics
 from publisher.pipeline import Pipeline, SettledCallback
@@ -30,7 +31,8 @@ async def open_pipeline(
     """A pipeline with AWS clients and the dead-letter file open for the block's duration."""
     dead_letters = JsonlDeadLetters(settings.dead_letter.path)
     try:
-        async with SdkRegionClients(settings.aws, settings.publish) as clients:
+        clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
+        async with clients_type(settings.aws, settings.publish) as clients:
             yield Pipeline(
                 source=source,
                 clients=clients,
