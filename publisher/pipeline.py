@@ -441,8 +441,9 @@ class Pipeline:
         if not entries:
             return
         wall = self._wall_clock()
-        for entry in entries:
-            self._metrics.event_delivery.observe(max(0.0, wall - entry.message.enqueued_at))
+        self._metrics.event_delivery.observe_many(
+            max(0.0, wall - entry.message.enqueued_at) for entry in entries
+        )
         self._metrics.events_published.inc(len(entries))
         await self._acknowledge([entry.message for entry in entries], len(entries), 0)
 

@@ -24,7 +24,12 @@ from publisher.commands.send import _send
 from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.emulator.faults import FaultConfig
 from publisher.eventbridge import CallFailed, SdkRegionClients
-from publisher.fastclient import FastRegionClients, error_from_response, signed_request
+from publisher.fastclient import (
+    FastRegionClients,
+    RequestSigner,
+    error_from_response,
+    signing_key,
+)
 from publisher.settings import AwsSettings, PublishSettings, Settings
 
 SOURCE = "aws.partner/example.com/acme/orders"
@@ -44,6 +49,7 @@ def frozen_clock() -> Iterator[None]:
     with (
         mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN),
         mock.patch("aiobotocore.signers.get_current_datetime", return_value=FROZEN),
+        mock.patch("publisher.fastclient.get_current_datetime", return_value=FROZEN),
     ):
         yield
 
@@ -61,7 +67,7 @@ def entries(count: int = 3) -> list[dict[str, Any]]:
     ]
 
 
-async def sdk_request(sent: list[dict[str, Any]]) -> AWSRequest:
+async def sdk_request(sent: list[dict[str, Any]], token: str | None = None) -> AWSRequest:
     """The request aiobotocore would send, captured just before it goes on the wire."""
     captured: list[AWSRequest] = []
 
@@ -73,6 +79,9 @@ async def sdk_request(sent: list[dict[str, Any]]) -> AWSRequest:
         "events",
         region_name="us-east-1",
         endpoint_url="https://events.us-east-1.amazonaws.com",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        aws_session_token=token,
         config=AioConfig(retries={"total_max_attempts": 1}),
     ) as client:
         client.meta.events.register("before-send.events.PutPartnerEvents", before_send)
@@ -85,31 +94,52 @@ class _Captured(Exception):
     pass
 
 
-def frozen_credentials() -> ReadOnlyCredentials:
-    return ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None)
+def frozen_credentials(token: str | None = None) -> ReadOnlyCredentials:
+    return ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
 
 
 @pytest.mark.usefixtures("frozen_clock")
-async def test_fast_request_signs_exactly_as_botocore_does() -> None:
-    sdk = await sdk_request(entries())
-    ours = signed_request(
-        "https://events.us-east-1.amazonaws.com", "us-east-1", sdk.body, frozen_credentials()
-    )
-    assert ours.url == sdk.url
-    for header in ("X-Amz-Target", "Content-Type", "X-Amz-Date", "Authorization"):
-        assert _text(ours.headers[header]) == _text(sdk.headers[header]), header
-    # The canonical request is the same too (same signer, same signed headers, same body).
-    signed = ("X-Amz-Target", "Content-Type", "X-Amz-Date")
+@pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEBYaDk session token"])
+async def test_fast_request_signs_exactly_as_botocore_does(token: str | None) -> None:
+    sdk = await sdk_request(entries(), token)
+    signer = RequestSigner("https://events.us-east-1.amazonaws.com", "us-east-1")
+    ours = signer.headers(sdk.body, frozen_credentials(token))
+    assert signer.url == sdk.url
+    names = ["X-Amz-Target", "Content-Type", "X-Amz-Date", "Authorization"]
+    if token:
+        names.append("X-Amz-Security-Token")
+    for name in names:
+        assert ours[name] == _text(sdk.headers[name]), name
+
+
+@pytest.mark.parametrize("token", [None, "session-token"])
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://events.us-east-1.amazonaws.com", "http://127.0.0.1:4010", "https://h.example:8443"],
+)
+def test_canonical_request_and_signature_equal_botocores(endpoint: str, token: str | None) -> None:
+    body = orjson.dumps({"Entries": entries(20)})
+    signer = RequestSigner(endpoint, "eu-west-1")
+    amz_date = FROZEN.strftime("%Y%m%dT%H%M%SZ")
+    ours = signer.headers(body, frozen_credentials(token), now=FROZEN)
+
     theirs = AWSRequest(
-        method=sdk.method,
-        url=sdk.url,
-        data=sdk.body,
-        headers={name: _text(sdk.headers[name]) for name in signed},
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={
+            "X-Amz-Target": "AWSEvents.PutPartnerEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
-    del ours.headers["Authorization"]  # a signed request's canonical form leaves it out
-    signer = SigV4Auth(frozen_credentials(), "events", "us-east-1")
-    ours.context["timestamp"] = theirs.context["timestamp"] = FROZEN.strftime("%Y%m%dT%H%M%SZ")
-    assert signer.canonical_request(ours) == signer.canonical_request(theirs)
+    botocore_signer = SigV4Auth(frozen_credentials(token), "events", "eu-west-1")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN):
+        botocore_signer.add_auth(theirs)
+    assert ours["Authorization"] == theirs.headers["Authorization"]
+    del theirs.headers["Authorization"]
+    theirs.context["timestamp"] = amz_date
+    canonical, _ = signer.canonical_request(body, amz_date, token)
+    assert canonical == botocore_signer.canonical_request(theirs)
 
 
 @pytest.mark.usefixtures("frozen_clock")
@@ -120,24 +150,13 @@ async def test_fast_body_says_what_the_sdk_body_says() -> None:
     assert orjson.loads(ours) == json.loads(sdk.body)
 
 
-@pytest.mark.usefixtures("frozen_clock")
-def test_cached_signing_key_gives_botocores_signature_across_regions() -> None:
-    for region in ("us-east-1", "eu-west-1", "us-east-1"):
-        body = b'{"Entries":[]}'
-        ours = signed_request(
-            f"https://events.{region}.amazonaws.com", region, body, frozen_credentials()
-        )
-        plain = AWSRequest(
-            method="POST",
-            url=f"https://events.{region}.amazonaws.com/",
-            data=body,
-            headers={
-                "X-Amz-Target": "AWSEvents.PutPartnerEvents",
-                "Content-Type": "application/x-amz-json-1.1",
-            },
-        )
-        SigV4Auth(frozen_credentials(), "events", region).add_auth(plain)
-        assert ours.headers["Authorization"] == plain.headers["Authorization"]
+def test_signing_key_is_derived_once_per_day() -> None:
+    signer = RequestSigner("https://events.us-east-1.amazonaws.com", "us-east-1")
+    with mock.patch("publisher.fastclient.signing_key", wraps=signing_key) as derive:
+        for _ in range(3):
+            signer.headers(b"{}", frozen_credentials(), now=FROZEN)
+        signer.headers(b"{}", frozen_credentials(), now=FROZEN + datetime.timedelta(days=1))
+    assert derive.call_count == 2
 
 
 def test_error_codes_are_read_like_botocore_reads_them() -> None:
