@@ -1,0 +1,105 @@
+"""Core pinning (taskset) and CPU/RSS accounting of benchmark processes.
+
+The emulator (the stand-in for AWS) runs on core 0, the process under test on core 1, so
+one cannot steal cycles from the other. CPU time is read two ways: `os.wait4` rusage for
+children that run to completion, `/proc/<pid>/stat` utime+stime deltas for long-running ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SERVER_CORE = 0
+CLIENT_CORE = 1
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def can_pin() -> bool:
+    """Pinning needs taskset and two cores this process may use."""
+    return shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) >= 2
+
+
+def pinned(command: Sequence[str], core: int | None) -> list[str]:
+    """`command` prefixed with `taskset -c core` (taskset execs, so the pid stays the same)."""
+    if core is None or not can_pin():
+        return list(command)
+    return ["taskset", "-c", str(core), *command]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A child that ran to completion: exit status, CPU seconds (user+sys), peak RSS."""
+
+    returncode: int
+    cpu_s: float
+    user_s: float
+    sys_s: float
+    max_rss_kib: int
+
+
+def wait_with_rusage(proc: subprocess.Popen[bytes]) -> Finished:
+    """Reap the child with wait4 to get its own rusage (Popen.wait would discard it)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Finished(
+        returncode=proc.returncode,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        user_s=usage.ru_utime,
+        sys_s=usage.ru_stime,
+        max_rss_kib=usage.ru_maxrss,
+    )
+
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a running process, in seconds, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        stat = handle.read()
+    # The command name (field 2) may contain spaces; the fields after its ')' are fixed.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS
+
+
+def proc_status_kib(pid: int, key: str) -> int:
+    """A `kB` line of /proc/<pid>/status, e.g. VmHWM (peak RSS) or VmRSS."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(f"{key} not in /proc/{pid}/status")
+
+
+class CpuMeter:
+    """CPU seconds a running process spends between start() and stop()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._start = 0.0
+        self.cpu_s = 0.0
+
+    def start(self) -> None:
+        self._start = proc_cpu_s(self.pid)
+
+    def stop(self) -> float:
+        self.cpu_s = proc_cpu_s(self.pid) - self._start
+        return self.cpu_s
+
+
+def machine_busy_share(seconds: float = 1.0) -> float:
+    """The share of all CPUs' time spent busy over `seconds` (other work disturbs the figures)."""
+
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    busy0, total0 = snapshot()
+    time.sleep(seconds)
+    busy1, total1 = snapshot()
+    return (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0

@@ -1,0 +1,131 @@
+"""Load generators for the daemon's HTTP ingest, run as child processes.
+
+`flood`: POST N events in NDJSON bodies of 500 as fast as the daemon accepts them (a 503
+is retried), a few requests in flight. `paced`: a fixed offered load, a body of B events
+every B/rate seconds on an absolute schedule, each event carrying its send wall time in
+`detail.sent_at`. Both print one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import time
+
+import aiohttp
+import orjson
+
+from bench import events
+
+FLOOD_BODY_EVENTS = 500
+FLOOD_IN_FLIGHT = 4
+RETRY_SLEEP_S = 0.005
+HEADERS = {"Content-Type": "application/x-ndjson"}
+
+
+class Poster:
+    """POSTs bodies to ingest, retrying while the daemon answers 503 (full)."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self._session = session
+        self._url = url
+        self.retries_503 = 0
+        self.posts = 0
+
+    async def post(self, body: bytes, count: int) -> None:
+        while True:
+            async with self._session.post(self._url, data=body, headers=HEADERS) as response:
+                payload = await response.read()
+                if response.status == 503:
+                    self.retries_503 += 1
+                    await asyncio.sleep(RETRY_SLEEP_S)
+                    continue
+                if response.status != 202:
+                    raise RuntimeError(f"ingest answered {response.status}: {payload[:200]!r}")
+                accepted = orjson.loads(payload)["accepted"]
+                if accepted != count:
+                    raise RuntimeError(f"ingest accepted {accepted} of {count}")
+                self.posts += 1
+                return
+
+
+async def flood(url: str, total: int) -> dict[str, float]:
+    bodies = [
+        (events.ndjson(start, count), count)
+        for start, count in events.batches(total, FLOOD_BODY_EVENTS)
+    ]
+    queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    async with aiohttp.ClientSession() as session:
+        poster = Poster(session, url)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await poster.post(*queue.get_nowait())
+
+        cpu0, first_post_at = _cpu_s(), time.time()
+        await asyncio.gather(*(worker() for _ in range(FLOOD_IN_FLIGHT)))
+        return {
+            "first_post_at": first_post_at,
+            "last_accepted_at": time.time(),
+            "posts": poster.posts,
+            "retries_503": poster.retries_503,
+            "loop_cpu_s": _cpu_s() - cpu0,
+        }
+
+
+async def paced(url: str, rate: float, body_events: int, duration_s: float) -> dict[str, float]:
+    interval = body_events / rate
+    ticks = int(duration_s / interval)
+    async with aiohttp.ClientSession() as session:
+        poster = Poster(session, url)
+        pending: set[asyncio.Task[None]] = set()
+        max_lag = 0.0
+        started = time.perf_counter()
+        for tick in range(ticks):
+            delay = started + tick * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            max_lag = max(max_lag, -delay)
+            body = events.timed_ndjson(tick * body_events, body_events)
+            task = asyncio.create_task(poster.post(body, body_events))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.gather(*pending)
+        elapsed = time.perf_counter() - started
+    return {
+        "sent": ticks * body_events,
+        "offered_events_per_s": ticks * body_events / elapsed,
+        "posts": poster.posts,
+        "retries_503": poster.retries_503,
+        "max_schedule_lag_ms": max_lag * 1000,
+    }
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["flood", "paced"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--body-events", type=int, default=50)
+    parser.add_argument("--duration-s", type=float, default=10)
+    args = parser.parse_args()
+    if args.mode == "flood":
+        result = asyncio.run(flood(args.url, args.events))
+    else:
+        result = asyncio.run(paced(args.url, args.rate, args.body_events, args.duration_s))
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

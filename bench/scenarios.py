@@ -1,0 +1,115 @@
+"""The scenarios: what each runs, on which core, and the figures it reports.
+
+Every scenario returns a flat dict; throughput ones carry `events`, `events_per_s`, `cpu_s`
+(CPU seconds of the process under test) and `cpu_ms_per_1k`. The emulator always runs
+alone on core 0 and is reset before each run; `emulator_busy` is its CPU share of the run's
+wall time (near 1.0 means the emulator, not the client, was the limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.context import Context, Result, check_delivered, emulator_busy, per_1k_ms
+from bench.cpu import CLIENT_CORE
+from bench.procs import CLI, PYTHON, BenchError, write_config
+from bench.runner import run_child
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    run: Callable[[Context], Result]
+    what: str
+    default: bool = True
+
+
+def direct_client(kind: str) -> Callable[[Context], Result]:
+    """A scenario running bench.clients `kind` (sdk or http) on the client core."""
+
+    def run(ctx: Context) -> Result:
+        result: Result = {}
+        command = [*PYTHON, "-m", "bench.clients", kind, "--url", ctx.emulator.url]
+        with emulator_busy(ctx, result):
+            child = run_child(
+                [*command, "--events", str(ctx.events)],
+                CLIENT_CORE,
+                ctx.scratch(kind) / "client.log",
+                timeout_s=max(120, ctx.events / 500),
+            )
+        check_delivered(ctx, ctx.events)
+        summary = child.summary
+        result.update(
+            events=ctx.events,
+            events_per_s=summary["events_per_s"],
+            cpu_s=child.finished.cpu_s,
+            cpu_ms_per_1k=per_1k_ms(child.finished.cpu_s, ctx.events),
+            steady_cpu_ms_per_1k=per_1k_ms(summary["loop_cpu_s"], ctx.events),
+            startup_cpu_s=child.finished.cpu_s - summary["loop_cpu_s"],
+            max_rss_kib=child.finished.max_rss_kib,
+        )
+        return result
+
+    return run
+
+
+def send_file(ctx: Context) -> Result:
+    """`partner-publisher send FILE` end to end, the whole process on the client core."""
+    directory = ctx.scratch("send")
+    config_path, _ = write_config(directory, ctx.emulator.url)
+    path = ctx.ndjson_file()
+    result: Result = {}
+    command = [*CLI, "send", str(path), "--config", str(config_path), "--progress-interval-s", "0"]
+    with emulator_busy(ctx, result):
+        child = run_child(
+            command, CLIENT_CORE, directory / "send.log", max(120, ctx.events / 500), directory
+        )
+    summary = child.summary
+    if summary.get("published") != ctx.events:
+        raise BenchError(f"send published {summary.get('published')} of {ctx.events}")
+    check_delivered(ctx, ctx.events)
+    startup_cpu_s = _send_startup_cpu_s(directory, config_path)
+    result.update(
+        events=ctx.events,
+        events_per_s=summary["events_per_s"],
+        cpu_s=child.finished.cpu_s,
+        cpu_ms_per_1k=per_1k_ms(child.finished.cpu_s, ctx.events),
+        steady_cpu_ms_per_1k=per_1k_ms(child.finished.cpu_s - startup_cpu_s, ctx.events),
+        startup_cpu_s=startup_cpu_s,
+        send_wall_s=child.wall_s,
+        max_rss_kib=child.finished.max_rss_kib,
+    )
+    return result
+
+
+def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
+    """CPU of `send` on an empty file: interpreter, imports, engine start and stop."""
+    empty = directory / "empty.ndjson"
+    empty.write_bytes(b"")
+    command = [*CLI, "send", str(empty), "--config", str(config_path)]
+    idle = run_child(command, CLIENT_CORE, directory / "send-empty.log", 60, directory)
+    return idle.finished.cpu_s
+
+
+def _all() -> list[Scenario]:
+    # Imported here: the daemon scenarios build on the helpers above.
+    from bench import daemon_scenarios as daemon
+
+    return [
+        Scenario("sdk_loop", direct_client("sdk"), "plain aiobotocore loop: 20/call, 32 in flight"),
+        Scenario("aiohttp_unsigned", direct_client("http"), "same requests, unsigned aiohttp"),
+        Scenario("send", send_file, "partner-publisher send FILE, end to end"),
+        Scenario("daemon_ingest", daemon.ingest_flood, "daemon: HTTP ingest (spool) to emulator"),
+        Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
+        Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
+        Scenario(
+            "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
+        ),
+        Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
+    ]
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _all()}
+DEFAULT = [s.name for s in SCENARIOS.values() if s.default]
