@@ -69,7 +69,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         metrics,
         registry_for(settings),
         SourceStates(),
-        build_input(settings.input),
+        build_input(settings.input, aws=settings.aws),
     )
     if settings.admin.enabled:
         parts.admin = Admin(settings.admin, metrics, state.readiness)

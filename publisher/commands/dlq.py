@@ -115,7 +115,7 @@ def replay_letters(args: argparse.Namespace) -> int:
 
 
 async def _replay(settings: Settings, records: list[dict[str, Any]]) -> None:
-    target = build_input(settings.input, consumer=False)
+    target = build_input(settings.input, consumer=False, aws=settings.aws)
     await target.start()
     try:
         for start in range(0, len(records), REPLAY_CHUNK):

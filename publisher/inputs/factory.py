@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from publisher.inputs.base import Input
-from publisher.settings import InputSettings, SpoolInputSettings
+from publisher.settings import (
+    AwsSettings,
+    InputSettings,
+    RedisInputSettings,
+    SpoolInputSettings,
+    SqsInputSettings,
+)
 
 
-def build_input(settings: InputSettings, consumer: bool = True) -> Input:
+def build_input(
+    settings: InputSettings, consumer: bool = True, aws: AwsSettings | None = None
+) -> Input:
     """The adapter for `input.kind`; call start() before use and close() after.
 
     consumer=False is for processes that only put (dlq replay, enqueue).
@@ -15,6 +23,14 @@ def build_input(settings: InputSettings, consumer: bool = True) -> Input:
         from publisher.inputs.spool import SpoolInput
 
         return SpoolInput(settings, consumer=consumer)
+    if isinstance(settings, RedisInputSettings):
+        from publisher.inputs.redis_streams import RedisStreamsInput
+
+        return RedisStreamsInput(settings, consumer=consumer)
+    if isinstance(settings, SqsInputSettings):
+        from publisher.inputs.sqs import SqsInput
+
+        return SqsInput(settings, aws or AwsSettings())
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
 
 

@@ -37,7 +37,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import Counter, Histogram
 
 from publisher.metrics import Metrics
 
@@ -75,13 +74,13 @@ def free_port() -> int:
 def defined_series_names() -> set[str]:
     """Every series name the daemon's metrics can expose (counter _total, histogram parts)."""
     names = {"up"}
-    for collector in Metrics().registry._names_to_collectors.values():
-        if isinstance(collector, Counter):
-            names.add(collector._name + "_total")
-        elif isinstance(collector, Histogram):
-            names.update(collector._name + s for s in ("_bucket", "_sum", "_count"))
+    for family in Metrics().registry.collect():
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        elif family.type == "histogram":
+            names.update(family.name + s for s in ("_bucket", "_sum", "_count"))
         else:
-            names.add(collector._name)
+            names.add(family.name)
     return names
 
 

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
+import math
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+import redis.asyncio
+from aiobotocore.session import AioSession
+from moto.server import ThreadedMotoServer
+
 from publisher.inputs.base import Input
 from publisher.inputs.memory import MemoryInput
+from publisher.inputs.redis_streams import RedisStreamsInput
 from publisher.inputs.spool import SpoolInput
-from publisher.settings import SpoolInputSettings
+from publisher.inputs.sqs import SqsInput
+from publisher.settings import (
+    AwsSettings,
+    RedisInputSettings,
+    SpoolInputSettings,
+    SqsInputSettings,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,79 @@ async def spool_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
         await spool.close()
 
 
+@asynccontextmanager
+async def redis_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
+    """A fresh stream on the local Redis (127.0.0.1:6379), deleted afterwards."""
+    settings = RedisInputSettings(
+        kind="redis",
+        url=REDIS_URL,
+        stream=f"test-{uuid.uuid4().hex}",
+        consumer="behaviour",
+        visibility_timeout_s=options.visibility_timeout_s,
+        max_events=options.max_events,
+    )
+    stream = RedisStreamsInput(settings)
+    await stream.start()
+    try:
+        yield OpenedInput(stream, options.visibility_timeout_s)
+    finally:
+        await stream.close()
+        admin = redis.asyncio.Redis.from_url(REDIS_URL)
+        await admin.delete(settings.stream)
+        await admin.aclose()
+
+
+_moto: dict[str, str] = {}
+
+
+def moto_url() -> str:
+    """One in-process moto server for the test session, on a free port."""
+    if "url" not in _moto:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        atexit.register(server.stop)
+        host, port = server.get_host_and_port()
+        _moto["url"] = f"http://{host}:{port}"
+    return _moto["url"]
+
+
+def moto_session() -> AioSession:
+    """A session with moto's fake credentials, without touching the environment."""
+    session = AioSession()
+    session.set_credentials("testing", "testing")
+    return session
+
+
+@asynccontextmanager
+async def sqs_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
+    """A fresh queue on moto. SQS counts visibility in whole seconds and has no size bound."""
+    if options.max_events is not None:
+        pytest.skip("SQS queues are unbounded: there is no InputFull to test")
+    visibility_s = float(max(1, math.ceil(options.visibility_timeout_s)))
+    url = moto_url()
+    async with moto_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=url
+    ) as admin:
+        name = f"test-{uuid.uuid4().hex}"
+        queue_url = (await admin.create_queue(QueueName=name))["QueueUrl"]
+        settings = SqsInputSettings(
+            kind="sqs",
+            queue_url=queue_url,
+            endpoint_url=url,
+            visibility_timeout_s=visibility_s,
+        )
+        queue = SqsInput(settings, AwsSettings(), session=moto_session())
+        await queue.start()
+        try:
+            yield OpenedInput(queue, visibility_s)
+        finally:
+            await queue.close()
+            await admin.delete_queue(QueueUrl=queue_url)
+
+
 INPUT_FACTORIES: dict[str, InputFactory] = {
     "memory": memory_input,
     "spool": spool_input,
+    "redis": redis_input,
+    "sqs": sqs_input,
 }
