@@ -95,6 +95,18 @@ class SdkPartnerEventsClient:
         return parse_results(response, len(entries))
 
 
+async def require_credentials(session: AioSession) -> Any:
+    """The session's credentials, or a ConfigError that says how to provide them."""
+    credentials = await session.get_credentials()
+    if credentials is None:
+        raise ConfigError(
+            "no AWS credentials found in the default chain (environment, profile, web "
+            "identity, instance role); for the local emulator set "
+            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        )
+    return credentials
+
+
 def sdk_config(publish: PublishSettings) -> AioConfig:
     return AioConfig(
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -120,12 +132,7 @@ class SdkRegionClients:
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> SdkRegionClients:
-        if await self._session.get_credentials() is None:
-            raise ConfigError(
-                "no AWS credentials found in the default chain (environment, profile, web "
-                "identity, instance role); for the local emulator set "
-                "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-            )
+        await require_credentials(self._session)
         return self
 
     async def __aexit__(

@@ -25,8 +25,13 @@ from botocore.auth import SIGV4_TIMESTAMP, _host_from_url
 from botocore.compat import get_current_datetime
 
 from publisher import __version__
-from publisher.errors import ConfigError
-from publisher.eventbridge import CallFailed, EntryResult, parse_results, sdk_config
+from publisher.eventbridge import (
+    CallFailed,
+    EntryResult,
+    parse_results,
+    require_credentials,
+    sdk_config,
+)
 from publisher.settings import AwsSettings, PublishSettings
 
 TARGET = "AWSEvents.PutPartnerEvents"
@@ -174,13 +179,7 @@ class FastRegionClients:
         self._http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> FastRegionClients:
-        self._credentials = await self._session.get_credentials()
-        if self._credentials is None:
-            raise ConfigError(
-                "no AWS credentials found in the default chain (environment, profile, web "
-                "identity, instance role); for the local emulator set "
-                "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-            )
+        self._credentials = await require_credentials(self._session)
         connector = aiohttp.TCPConnector(
             limit=self._publish.max_in_flight, keepalive_timeout=30, enable_cleanup_closed=True
         )

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from publisher.errors import InvalidEvent, PublisherError
-from publisher.model import Event, encode_json, event_from_object
+from publisher.model import Event, encode_json, event_from_object, json_type
 
 NDJSON_CONTENT_TYPES = frozenset({"application/x-ndjson", "application/ndjson"})
 
@@ -91,7 +91,8 @@ def _decode_value(
         items = value
     else:
         raise MalformedBody(
-            f"the body must be a JSON object, a JSON array of objects or NDJSON, not {_kind(value)}"
+            "the body must be a JSON object, a JSON array of objects or NDJSON, "
+            f"not {json_type(value)}"
         )
     if not items:
         raise MalformedBody("the body is an empty array")
@@ -120,7 +121,7 @@ def _decode_exact(body: bytes, route: Router, single: bool, decoded: Decoded) ->
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
-                raise InvalidEvent("event", f"must be a JSON object, not {_kind(item)}")
+                raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
             # Validate before encoding: orjson cannot encode integers past 64 bits.
             event = event_from_object(item)
             route(event)
@@ -150,7 +151,7 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
         any_json = True
         try:
             if not isinstance(item, dict):
-                raise InvalidEvent("event", f"must be a JSON object, not {_kind(item)}")
+                raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
             route(event_from_object(item, line))
             encoded = line.strip()  # already a JSON object: stored as sent, no re-encoding
         except _ITEM_ERRORS as exc:
@@ -163,7 +164,7 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
 
 def _encode_object(item: Any) -> bytes:
     if not isinstance(item, dict):
-        raise InvalidEvent("event", f"must be a JSON object, not {_kind(item)}")
+        raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
     return encode_json(item)
 
 
@@ -182,17 +183,3 @@ def _item_error(exc: Exception) -> str:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

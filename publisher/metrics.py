@@ -11,6 +11,14 @@ from prometheus_client import (
 )
 
 from publisher.histogram import BatchHistogram
+from publisher.retry import (
+    CALL_PERMANENT,
+    CALL_RETRYABLE,
+    ENTRY_PERMANENT,
+    ENTRY_RETRYABLE,
+    SOURCE_GONE_CODES,
+    THROTTLING_CODES,
+)
 
 # The *_created series double the exposition size and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -19,25 +27,13 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # reasons and outcomes from the enums below. No tenant ids as labels.
 PUT_OUTCOMES = ("ok", "partial", "throttled", "retryable_error", "rejected")
 INGEST_CODES = ("202", "400", "401", "404", "405", "413", "500", "503")
-KNOWN_ERROR_CODES = frozenset(
-    {
-        "InternalFailure",
-        "ThrottlingException",
-        "AccessDeniedException",
-        "InvalidAccountIdException",
-        "InvalidArgument",
-        "MalformedDetail",
-        "RedactionFailure",
-        "NotAuthorizedForSourceException",
-        "NotAuthorizedForDetailTypeException",
-        "ResourceNotFoundException",
-        "InternalException",
-        "ServiceUnavailable",
-        "ValidationException",
-        "OperationDisabledException",
-        "NetworkError",
-        "Timeout",
-    }
+KNOWN_ERROR_CODES = (
+    ENTRY_RETRYABLE
+    | ENTRY_PERMANENT
+    | SOURCE_GONE_CODES
+    | THROTTLING_CODES
+    | CALL_RETRYABLE
+    | CALL_PERMANENT
 )
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)

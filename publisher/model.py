@@ -65,7 +65,7 @@ def decode_event(body: bytes) -> Event:
     except orjson.JSONDecodeError as exc:
         raise InvalidJson("event", f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
-        raise InvalidJson("event", f"must be a JSON object, not {_json_type(obj)}")
+        raise InvalidJson("event", f"must be a JSON object, not {json_type(obj)}")
     return event_from_object(obj, body)
 
 
@@ -85,7 +85,7 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
         detail_type = _required_text(obj, "detail_type", DETAIL_TYPE_MAX_CHARS)
     detail = obj.get("detail")
     if type(detail) is not dict:
-        raise InvalidEvent("detail", f"must be a JSON object, not {_json_type(detail)}")
+        raise InvalidEvent("detail", f"must be a JSON object, not {json_type(detail)}")
     _check_detail_limits(detail, body)
     detail_json = encode_json(detail)
     resources = obj.get("resources")
@@ -137,7 +137,7 @@ def _required_text(obj: dict[str, Any], field: str, max_chars: int) -> str:
     if value is None:
         raise InvalidEvent(field, "is required")
     if not isinstance(value, str):
-        raise InvalidEvent(field, f"must be a string, not {_json_type(value)}")
+        raise InvalidEvent(field, f"must be a string, not {json_type(value)}")
     if not value:
         raise InvalidEvent(field, "must not be empty")
     if len(value) > max_chars:
@@ -161,7 +161,7 @@ def _resources(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise InvalidEvent("resources", f"must be a list of strings, not {_json_type(value)}")
+        raise InvalidEvent("resources", f"must be a list of strings, not {json_type(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str):
             raise InvalidEvent(f"resources[{index}]", "must be a string")
@@ -249,7 +249,8 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How an error message names a JSON value's type."""
     if value is None:
         return "null"
     if isinstance(value, bool):

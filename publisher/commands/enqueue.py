@@ -18,7 +18,7 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
-from publisher.commands.send import _open_lines, _read_lines
+from publisher.commands.ndjson import add_ndjson_arguments, open_lines, read_lines
 from publisher.errors import ConfigError, InputFull, InputUnavailable
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
@@ -44,13 +44,7 @@ def register(subparsers: Subparsers) -> None:
             "it gave up, 2 on bad usage or config. The last stdout line is a JSON summary."
         ),
     )
-    parser.add_argument("file", help="NDJSON file, or - for stdin")
-    parser.add_argument(
-        "--progress-interval-s",
-        type=float,
-        default=2.0,
-        help="seconds between progress lines on stderr (0 turns them off)",
-    )
+    add_ndjson_arguments(parser)
     parser.add_argument(
         "--give-up-after-s",
         type=float,
@@ -79,7 +73,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     try:
-        with _open_lines(args.file) as handle:
+        with open_lines(args.file) as handle:
             progress = asyncio.run(_enqueue(settings, handle, args))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
@@ -101,7 +95,7 @@ async def _enqueue(settings: Settings, handle: IO[bytes], args: argparse.Namespa
     await target.start()
     try:
         while True:
-            lines = await asyncio.to_thread(_read_lines, handle, CHUNK_LINES)
+            lines = await asyncio.to_thread(read_lines, handle, CHUNK_LINES)
             if not lines:
                 break
             failure = await _put_patiently(target, lines, args.give_up_after_s)

@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
@@ -20,6 +18,7 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
+from publisher.commands.ndjson import add_ndjson_arguments, open_lines, read_lines
 from publisher.engine import open_pipeline
 from publisher.errors import ConfigError, InputFull
 from publisher.inputs.memory import MemoryInput
@@ -44,13 +43,7 @@ def register(subparsers: Subparsers) -> None:
             "usage or config. The last stdout line is a JSON summary."
         ),
     )
-    parser.add_argument("file", help="NDJSON file, or - for stdin")
-    parser.add_argument(
-        "--progress-interval-s",
-        type=float,
-        default=2.0,
-        help="seconds between progress lines on stderr (0 turns them off)",
-    )
+    add_ndjson_arguments(parser)
     add_config_option(parser)
     parser.set_defaults(func=run)
 
@@ -96,7 +89,7 @@ class _Tally:
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     try:
-        with _open_lines(args.file) as handle:
+        with open_lines(args.file) as handle:
             tally = asyncio.run(_send(settings, handle, args.progress_interval_s))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
@@ -106,15 +99,6 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     sys.stdout.write(orjson.dumps(tally.summary(settings)).decode() + "\n")
     return EXIT_OK if tally.dead_lettered == 0 else EXIT_FAILED
-
-
-@contextmanager
-def _open_lines(path: str) -> Iterator[IO[bytes]]:
-    if path == "-":
-        yield sys.stdin.buffer
-        return
-    with open(path, "rb") as handle:
-        yield handle
 
 
 async def _send(settings: Settings, handle: IO[bytes], progress_interval_s: float) -> _Tally:
@@ -147,7 +131,7 @@ async def _feed(
 ) -> None:
     """Put the lines into the input, waiting for room when it is full."""
     while True:
-        lines = await asyncio.to_thread(_read_lines, handle, READ_CHUNK_LINES)
+        lines = await asyncio.to_thread(read_lines, handle, READ_CHUNK_LINES)
         if not lines:
             break
         while True:
@@ -163,18 +147,6 @@ async def _feed(
     source.seal()
     tally.sealed = True
     tally.check_done()
-
-
-def _read_lines(handle: IO[bytes], limit: int) -> list[bytes]:
-    lines: list[bytes] = []
-    while len(lines) < limit:
-        line = handle.readline()
-        if not line:
-            break
-        stripped = line.strip()
-        if stripped:
-            lines.append(stripped)
-    return lines
 
 
 async def _report_progress(tally: _Tally, interval_s: float) -> None:
