@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "publisher.commands.sources",
     "publisher.commands.dlq",
     "publisher.commands.config",
+    "publisher.commands.connect",
 )
 
 

@@ -1,4 +1,4 @@
-"""Control endpoints under `/_emulator` (not AWS): events, counters, reset, faults, sources."""
+"""Control endpoints under `/_emulator` (not AWS): events, counters, reset, faults, sources, ...."""
 
 from __future__ import annotations
 
@@ -91,6 +91,49 @@ def add_routes(app: web.Application, key: StateKey) -> None:
     app.router.add_post("/_emulator/faults", set_faults)
     app.router.add_get("/_emulator/sources", get_sources)
     app.router.add_post("/_emulator/sources", set_source)
+    add_integration_routes(app, key)
+
+
+def add_integration_routes(app: web.Application, key: StateKey) -> None:
+    """Test hooks for AppIntegrations and Customer Profiles: associations, domains, errors."""
+
+    async def associate(request: web.Request) -> web.Response:
+        return _associate(request.app[key], await _read_json(request))
+
+    async def create_domain(request: web.Request) -> web.Response:
+        data = await _read_json(request)
+        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(name, str) or re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) is None:
+            return _bad_request("name must be 1..64 of [a-zA-Z0-9_-]")
+        request.app[key].profiles.create_domain(name)
+        return _json({"name": name})
+
+    async def rest_faults(request: web.Request) -> web.Response:
+        data = await _read_json(request)
+        if not isinstance(data, dict) or not isinstance(data.get("operation"), str):
+            return _bad_request('body must be {"operation": NAME, "codes": [CODE, ...]}')
+        codes = data.get("codes", [])
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            return _bad_request("codes must be a list of error codes")
+        request.app[key].rest_faults.add(data["operation"], codes)
+        return _json({"queued": request.app[key].rest_faults.queued})
+
+    app.router.add_post("/_emulator/associations", associate)
+    app.router.add_post("/_emulator/domains", create_domain)
+    app.router.add_post("/_emulator/rest-faults", rest_faults)
+
+
+def _associate(state: EmulatorState, data: object) -> web.Response:
+    if not isinstance(data, dict) or not isinstance(data.get("event_integration"), str):
+        return _bad_request('body must be {"event_integration": NAME, "client_id": ID}')
+    name = data["event_integration"]
+    if name not in state.app_integrations.integrations:
+        return _json({"error": f"no event integration {name}"}, status=404)
+    client_id, client_arn = data.get("client_id", "emulator"), data.get("client_arn")
+    if not isinstance(client_id, str) or not (client_arn is None or isinstance(client_arn, str)):
+        return _bad_request("client_id and client_arn must be strings")
+    state.app_integrations.associate(name, client_id, client_arn, state.options.region)
+    return _json({"associations": state.app_integrations.associations[name]})
 
 
 def _force_source(state: EmulatorState, data: object) -> web.Response:

@@ -202,6 +202,24 @@ def delete_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, An
     return {}
 
 
+def describe_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+    """A partner bus (its source has a bus) or a custom bus; ResourceNotFound otherwise."""
+    errors: list[str] = []
+    name = string_field(
+        body, "Name", "name", errors, required=False, pattern=EVENT_BUS_NAME_PATTERN, max_len=256
+    )
+    raise_if_any(errors)
+    name = name or "default"
+    source = state.sources.get(name)
+    if source is not None and source.has_bus:
+        return {"Name": name, "Arn": state.bus_arn(source.account, name)}
+    if name in state.custom_buses:
+        return {"Name": name, "Arn": state.custom_buses[name]}
+    if name == "default":
+        return {"Name": name, "Arn": state.bus_arn(state.options.default_account, name)}
+    raise AwsError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+
+
 def _set_active(state: EmulatorState, body: dict[str, Any], active: bool) -> dict[str, Any]:
     errors: list[str] = []
     name = _source_name(body, "Name", "name", errors)
@@ -256,6 +274,7 @@ OPERATIONS: dict[str, Handler] = {
     "ListPartnerEventSourceAccounts": list_partner_event_source_accounts,
     "CreateEventBus": create_event_bus,
     "DeleteEventBus": delete_event_bus,
+    "DescribeEventBus": describe_event_bus,
     "ActivateEventSource": activate_event_source,
     "DeactivateEventSource": deactivate_event_source,
     "DescribeEventSource": describe_event_source,

@@ -1,4 +1,4 @@
-"""The emulator app: AWS JSON 1.1 on `POST /`, control endpoints under `/_emulator`."""
+"""The emulator app: AWS JSON 1.1 on `POST /`, rest-json elsewhere, control under `/_emulator`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from publisher.emulator import control
+from publisher.emulator import control, rest_calls
 from publisher.emulator.faults import INTERNAL, THROTTLED, UNAVAILABLE, CallFault
 from publisher.emulator.operations import OPERATIONS
 from publisher.emulator.options import EmulatorOptions
@@ -126,6 +126,7 @@ def build_app(options: EmulatorOptions | None = None) -> web.Application:
     app[STATE_KEY] = EmulatorState.from_options(options)
     app.router.add_post("/", handle_aws_call)
     control.add_routes(app, STATE_KEY)
+    rest_calls.add_routes(app, STATE_KEY)  # the catch-all: last
     return app
 
 

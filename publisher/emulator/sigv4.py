@@ -75,12 +75,14 @@ def parse_authorization(header: str | None) -> ParsedAuthorization:
     )
 
 
-def check_scope(auth: ParsedAuthorization, region: str, access_key_id: str | None) -> None:
+def check_scope(
+    auth: ParsedAuthorization, region: str, access_key_id: str | None, service: str = SERVICE
+) -> None:
     """Refuse credentials scoped to another service or Region, or an unknown access key."""
-    if auth.service != SERVICE:
+    if auth.service != service:
         raise AwsError(
             "InvalidSignatureException",
-            f"Credential should be scoped to correct service: '{SERVICE}'.",
+            f"Credential should be scoped to correct service: '{service}'.",
         )
     if auth.region != region:
         raise AwsError(
@@ -142,7 +144,7 @@ def _expected_signature(
     url = f"http://{request.host}{request.raw_path}"
     aws_request = AWSRequest(method=request.method, url=url, data=body, headers=headers)
     aws_request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(auth.access_key, secret_key), SERVICE, auth.region)
+    signer = SigV4Auth(Credentials(auth.access_key, secret_key), auth.service, auth.region)
     canonical = signer.canonical_request(aws_request)
     string_to_sign = signer.string_to_sign(aws_request, canonical)
     return str(signer.signature(string_to_sign, aws_request))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from publisher.emulator.appintegrations import AppIntegrationsStore
 from publisher.emulator.faults import FaultConfig, FaultInjector
 from publisher.emulator.options import EmulatorOptions
+from publisher.emulator.profiles import ProfilesStore
 from publisher.emulator.recorder import EventLog, Stats
+from publisher.emulator.restjson import RestFaults
 from publisher.emulator.sources import SourceRegistry
 
 
@@ -26,7 +29,7 @@ def faults_from_options(options: EmulatorOptions) -> FaultConfig:
 
 @dataclass(slots=True)
 class EmulatorState:
-    """Sources, recorded events, counters and fault settings of one emulator."""
+    """Sources, integrations, recorded events, counters and fault settings of one emulator."""
 
     options: EmulatorOptions
     sources: SourceRegistry = field(default_factory=SourceRegistry)
@@ -34,6 +37,9 @@ class EmulatorState:
     stats: Stats = field(default_factory=Stats)
     faults: FaultInjector = field(default_factory=FaultInjector)
     custom_buses: dict[str, str] = field(default_factory=dict)
+    app_integrations: AppIntegrationsStore = field(default_factory=AppIntegrationsStore)
+    profiles: ProfilesStore = field(default_factory=ProfilesStore)
+    rest_faults: RestFaults = field(default_factory=RestFaults)
 
     @classmethod
     def from_options(cls, options: EmulatorOptions) -> EmulatorState:
@@ -45,8 +51,11 @@ class EmulatorState:
         )
 
     def reset(self) -> None:
-        """Back to empty: no events, counters, sources or faults."""
+        """Back to empty: no events, counters, sources, integrations, domains or faults."""
         self.sources.clear()
+        self.app_integrations.clear()
+        self.profiles.clear()
+        self.rest_faults.clear()
         self.custom_buses.clear()
         self.events.clear()
         self.stats = Stats()

@@ -1,0 +1,215 @@
+"""Emulated Amazon AppIntegrations: event integrations, their associations, ClientToken reuse.
+
+A ClientToken seen before returns the ARN of the first call when the request is the same and
+an InvalidRequestException when it differs. Deleting an event integration that still has
+associations is refused (InvalidRequestException, 400), as AWS does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from publisher.emulator.restjson import (
+    RestRequest,
+    Route,
+    check_string,
+    check_tags,
+    error,
+    page,
+    raise_if_any,
+    route,
+)
+
+if TYPE_CHECKING:
+    from publisher.emulator.state import EmulatorState
+
+NAME_PATTERN = r"[a-zA-Z0-9/._-]+"
+# botocore's EventFilter.Source pattern: partner sources, Cases, pipes and webhooks.
+FILTER_SOURCE_PATTERN = (
+    r"(aws\.(partner/.*|cases|cases-test))|Pipe\s.[a-zA-Z0-9/._-]+|"
+    r"app-integrations\.webhooks/[a-zA-Z0-9\-_./]+"
+)
+INVALID = "InvalidRequestException"
+
+
+@dataclass(slots=True)
+class EventIntegration:
+    name: str
+    arn: str
+    source: str
+    bus: str
+    description: str | None
+    tags: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "EventIntegrationArn": self.arn,
+            "Name": self.name,
+            "EventFilter": {"Source": self.source},
+            "EventBridgeBus": self.bus,
+        }
+        if self.description is not None:
+            result["Description"] = self.description
+        if self.tags:
+            result["Tags"] = self.tags
+        return result
+
+
+@dataclass(slots=True)
+class AppIntegrationsStore:
+    """Event integrations by name, associations by integration name, tokens seen."""
+
+    integrations: dict[str, EventIntegration] = field(default_factory=dict)
+    associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.integrations.clear()
+        self.associations.clear()
+        self.tokens.clear()
+
+    def by_arn(self, arn: str) -> EventIntegration | None:
+        return next((i for i in self.integrations.values() if i.arn == arn), None)
+
+    def associate(self, name: str, client_id: str, client_arn: str | None, region: str) -> None:
+        """Add an association (what a consuming service such as Customer Profiles creates)."""
+        found = self.associations.setdefault(name, [])
+        if any(a["ClientId"] == client_id for a in found):
+            return
+        association_id = str(uuid.uuid4())
+        integration = self.integrations[name]
+        account = integration.arn.split(":")[4]
+        found.append(
+            {
+                "EventIntegrationAssociationArn": (
+                    f"arn:aws:app-integrations:{region}:{account}:"
+                    f"event-integration-association/{name}/{association_id}"
+                ),
+                "EventIntegrationAssociationId": association_id,
+                "EventIntegrationName": name,
+                "ClientId": client_id,
+                "EventBridgeRuleName": f"{client_id}-{association_id}"[:2048],
+                "ClientAssociationMetadata": {"ClientArn": client_arn} if client_arn else {},
+            }
+        )
+
+    def disassociate(self, name: str, client_id: str) -> None:
+        self.associations[name] = [
+            a for a in self.associations.get(name, []) if a["ClientId"] != client_id
+        ]
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    request = {k: v for k, v in body.items() if k != "ClientToken"}
+    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _validated(body: dict[str, Any]) -> EventIntegration:
+    errors: list[str] = []
+    name = check_string(body, "Name", errors, pattern=NAME_PATTERN)
+    bus = check_string(body, "EventBridgeBus", errors, pattern=NAME_PATTERN)
+    description = check_string(body, "Description", errors, min_len=0, max_len=1000, required=False)
+    event_filter = body.get("EventFilter")
+    if not isinstance(event_filter, dict):
+        errors.append("EventFilter is required")
+        event_filter = {}
+    source = check_string(
+        event_filter, "Source", errors, pattern=FILTER_SOURCE_PATTERN, max_len=256
+    )
+    check_string(body, "ClientToken", errors, max_len=2048, required=False)
+    tags = check_tags(body, errors, max_tags=200)
+    raise_if_any(errors, INVALID)
+    return EventIntegration(str(name), "", str(source), str(bus), description, tags)
+
+
+def create_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    store = state.app_integrations
+    integration = _validated(request.body)
+    token = request.body.get("ClientToken")
+    fingerprint = _fingerprint(request.body)
+    # A token whose integration was deleted since is spent: the request creates afresh.
+    if isinstance(token, str) and token in store.tokens and store.by_arn(store.tokens[token][1]):
+        seen_fingerprint, arn = store.tokens[token]
+        if seen_fingerprint != fingerprint:
+            raise error(INVALID, "ClientToken was already used with a different request.")
+        return {"EventIntegrationArn": arn}
+    if integration.name in store.integrations:
+        raise error(
+            "DuplicateResourceException", f"EventIntegration {integration.name} already exists."
+        )
+    region, account = state.options.region, state.options.default_account
+    integration.arn = (
+        f"arn:aws:app-integrations:{region}:{account}:event-integration/{integration.name}"
+    )
+    store.integrations[integration.name] = integration
+    if isinstance(token, str):
+        store.tokens[token] = (fingerprint, integration.arn)
+    return {"EventIntegrationArn": integration.arn}
+
+
+def _existing(state: EmulatorState, name: str) -> EventIntegration:
+    integration = state.app_integrations.integrations.get(name)
+    if integration is None:
+        raise error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
+    return integration
+
+
+def get_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    return _existing(state, request.params["Name"]).to_json()
+
+
+def list_event_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    store = state.app_integrations
+    names, token, problem = page(
+        sorted(store.integrations), request.query, "nextToken", "maxResults", 50
+    )
+    raise_if_any([problem] if problem else [], INVALID)
+    result: dict[str, Any] = {"EventIntegrations": [store.integrations[n].to_json() for n in names]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def list_associations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    name = _existing(state, request.params["Name"]).name
+    found = state.app_integrations.associations.get(name, [])
+    by_id = {a["EventIntegrationAssociationId"]: a for a in found}
+    ids, token, problem = page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
+    raise_if_any([problem] if problem else [], INVALID)
+    result: dict[str, Any] = {"EventIntegrationAssociations": [by_id[i] for i in ids]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    name = _existing(state, request.params["Name"]).name
+    if state.app_integrations.associations.get(name):
+        raise error(
+            INVALID,
+            f"EventIntegration {name} cannot be deleted while it has associations; "
+            "remove the integrations that use it first.",
+        )
+    del state.app_integrations.integrations[name]
+    return {}
+
+
+ROUTES: list[Route] = [
+    route("CreateEventIntegration", "POST", "/eventIntegrations", create_event_integration),
+    route("ListEventIntegrations", "GET", "/eventIntegrations", list_event_integrations),
+    route("GetEventIntegration", "GET", "/eventIntegrations/{Name}", get_event_integration),
+    route(
+        "DeleteEventIntegration", "DELETE", "/eventIntegrations/{Name}", delete_event_integration
+    ),
+    route(
+        "ListEventIntegrationAssociations",
+        "GET",
+        "/eventIntegrations/{Name}/associations",
+        list_associations,
+    ),
+]

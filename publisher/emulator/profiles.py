@@ -1,0 +1,206 @@
+"""Emulated Amazon Connect Customer Profiles: domains, integrations, integration workflows.
+
+A PutIntegration whose Uri is an event integration's ARN associates that event integration
+(client `CustomerProfiles`), as the real service does when it subscribes to it. Workflows
+advance one status per GetWorkflow (NOT_STARTED, IN_PROGRESS, COMPLETE); a flow whose
+FlowName starts with "fail" ends FAILED instead, so progress displays can be tested.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from publisher.emulator.restjson import (
+    RestRequest,
+    Route,
+    check_string,
+    check_tags,
+    error,
+    page,
+    raise_if_any,
+    route,
+)
+
+if TYPE_CHECKING:
+    from publisher.emulator.state import EmulatorState
+
+BAD = "BadRequestException"
+DOMAIN_PATTERN = r"[a-zA-Z0-9_-]+"
+TYPE_NAME_PATTERN = r"[a-zA-Z_][a-zA-Z_0-9-]*"
+ROLE_ARN_PATTERN = r"arn:aws:iam:.*:[0-9]+:.*"
+FLOW_NAME_PATTERN = r"[a-zA-Z0-9][\w!@#.-]+"
+OBJECT_TYPE_KEYS = frozenset(
+    {
+        "SegmentIdentify",
+        "ShopifyCreateCustomers",
+        "ShopifyUpdateCustomers",
+        "ShopifyCreateDraftOrders",
+        "ShopifyUpdateDraftOrders",
+        "ShopifyCreateOrders",
+        "ShopifyUpdatedOrders",
+    }
+)
+PROFILES_CLIENT_ID = "CustomerProfiles"
+_PROGRESS = ("NOT_STARTED", "IN_PROGRESS", "COMPLETE")
+
+
+@dataclass(slots=True)
+class Workflow:
+    workflow_id: str
+    flow: dict[str, Any]
+    role_arn: str
+    total_steps: int
+    created_at: float
+    polls: int = 0
+
+    @property
+    def fails(self) -> bool:
+        return str(self.flow.get("FlowName", "")).startswith("fail")
+
+    @property
+    def status(self) -> str:
+        if self.polls >= len(_PROGRESS) - 1 and self.fails:
+            return "FAILED"
+        return _PROGRESS[min(self.polls, len(_PROGRESS) - 1)]
+
+
+@dataclass(slots=True)
+class ProfilesStore:
+    domains: dict[str, float] = field(default_factory=dict)
+    integrations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    workflows: dict[str, dict[str, Workflow]] = field(default_factory=dict)
+
+    def create_domain(self, name: str) -> float:
+        self.integrations.setdefault(name, {})
+        self.workflows.setdefault(name, {})
+        return self.domains.setdefault(name, time.time())
+
+    def clear(self) -> None:
+        self.domains.clear()
+        self.integrations.clear()
+        self.workflows.clear()
+
+
+def domain_name(state: EmulatorState, request: RestRequest) -> str:
+    name = request.params["DomainName"]
+    errors: list[str] = []
+    check_string({"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64)
+    raise_if_any(errors, BAD)
+    if name not in state.profiles.domains:
+        raise error("ResourceNotFoundException", f"Domain {name} does not exist.")
+    return name
+
+
+def create_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    name = request.params["DomainName"]
+    errors: list[str] = []
+    check_string({"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64)
+    days = request.body.get("DefaultExpirationDays")
+    if not isinstance(days, int) or not 1 <= days <= 1098:
+        errors.append("DefaultExpirationDays must be an integer from 1 to 1098")
+    raise_if_any(errors, BAD)
+    if name in state.profiles.domains:
+        raise error(BAD, f"Domain {name} already exists.")
+    created = state.profiles.create_domain(name)
+    return {"DomainName": name, "DefaultExpirationDays": days, "CreatedAt": created,
+            "LastUpdatedAt": created}  # fmt: skip
+
+
+def get_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    name = domain_name(state, request)
+    created = state.profiles.domains[name]
+    return {"DomainName": name, "CreatedAt": created, "LastUpdatedAt": created}
+
+
+def _object_type_names(body: dict[str, Any], errors: list[str]) -> dict[str, str] | None:
+    names = body.get("ObjectTypeNames")
+    if names is None:
+        return None
+    if not isinstance(names, dict):
+        errors.append("ObjectTypeNames must be a map")
+        return None
+    for key, value in names.items():
+        if key not in OBJECT_TYPE_KEYS:
+            errors.append(f"ObjectTypeNames key {key} is not supported")
+        check_string({key: value}, key, errors, pattern=TYPE_NAME_PATTERN)
+    return dict(names)
+
+
+def put_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    domain, body = domain_name(state, request), request.body
+    errors: list[str] = []
+    uri = str(check_string(body, "Uri", errors))
+    type_name = check_string(
+        body, "ObjectTypeName", errors, pattern=TYPE_NAME_PATTERN, required=False
+    )
+    type_names = _object_type_names(body, errors)
+    if type_name is None and type_names is None:
+        errors.append("ObjectTypeName or ObjectTypeNames is required")
+    tags = check_tags(body, errors, max_tags=50)
+    raise_if_any(errors, BAD)
+    event_integration = state.app_integrations.by_arn(uri)
+    if ":event-integration/" in uri and event_integration is None:
+        raise error(BAD, f"EventIntegration {uri} does not exist.")
+    now = time.time()
+    previous = state.profiles.integrations[domain].get(uri, {})
+    item: dict[str, Any] = {"DomainName": domain, "Uri": uri,
+                            "CreatedAt": previous.get("CreatedAt", now), "LastUpdatedAt": now,
+                            "IsUnstructured": False}  # fmt: skip
+    extras = {"ObjectTypeName": type_name, "ObjectTypeNames": type_names, "Tags": tags or None}
+    item.update({k: v for k, v in extras.items() if v is not None})
+    state.profiles.integrations[domain][uri] = item
+    if event_integration is not None:
+        options = state.options
+        arn = f"arn:aws:profile:{options.region}:{options.default_account}:domains/{domain}"
+        state.app_integrations.associate(
+            event_integration.name, PROFILES_CLIENT_ID, arn, state.options.region
+        )
+    return item
+
+
+def _integration(state: EmulatorState, request: RestRequest) -> tuple[str, dict[str, Any]]:
+    domain = domain_name(state, request)
+    errors: list[str] = []
+    uri = str(check_string(request.body, "Uri", errors))
+    raise_if_any(errors, BAD)
+    item = state.profiles.integrations[domain].get(uri)
+    if item is None:
+        raise error("ResourceNotFoundException", f"No integration for {uri} in domain {domain}.")
+    return domain, item
+
+
+def get_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    return _integration(state, request)[1]
+
+
+def list_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    items = state.profiles.integrations[domain_name(state, request)]
+    uris, token, problem = page(sorted(items), request.query, "next-token", "max-results", 100)
+    raise_if_any([problem] if problem else [], BAD)
+    result: dict[str, Any] = {"Items": [items[u] for u in uris]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def delete_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+    domain, item = _integration(state, request)
+    del state.profiles.integrations[domain][item["Uri"]]
+    event_integration = state.app_integrations.by_arn(item["Uri"])
+    if event_integration is not None:
+        state.app_integrations.disassociate(event_integration.name, PROFILES_CLIENT_ID)
+    return {"Message": f"Integration {item['Uri']} deleted."}
+
+
+ROUTES: list[Route] = [
+    route("CreateDomain", "POST", "/domains/{DomainName}", create_domain),
+    route("GetDomain", "GET", "/domains/{DomainName}", get_domain),
+    route("PutIntegration", "PUT", "/domains/{DomainName}/integrations", put_integration),
+    route("GetIntegration", "POST", "/domains/{DomainName}/integrations", get_integration),
+    route("ListIntegrations", "GET", "/domains/{DomainName}/integrations", list_integrations),
+    route(
+        "DeleteIntegration", "POST", "/domains/{DomainName}/integrations/delete", delete_integration
+    ),
+]
