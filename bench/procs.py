@@ -21,6 +21,8 @@ from bench.cpu import CLIENT_CORE, SERVER_CORE, CpuMeter, pinned
 
 CLI = [sys.executable, "-m", "publisher"]
 PYTHON = [sys.executable]
+# The emulator with its event log kept out of full garbage collections (see the module).
+EMULATOR = [sys.executable, "-m", "bench.emulator_proc", "emulator"]
 
 
 class BenchError(RuntimeError):
@@ -85,7 +87,7 @@ class Emulator:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Emulator:
-        command = [*CLI, "emulator", "--host", "127.0.0.1", "--port", "0", *self._flags]
+        command = [*EMULATOR, "--host", "127.0.0.1", "--port", "0", *self._flags]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 pinned(command, SERVER_CORE), stdout=log, stderr=subprocess.STDOUT, env=child_env()

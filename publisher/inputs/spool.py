@@ -70,7 +70,8 @@ class SpoolInput:
         )
         if self._consumer:
             self._lock_as_consumer()
-        worker = SpoolWorker(open_db, self._translate)
+        open_checkpointer = partial(SpoolDb.open_checkpointer, settings.path, self._synchronous)
+        worker = SpoolWorker(open_db, self._translate, open_checkpointer)
         await worker.start()
         self._worker = worker
         recovered = 0

@@ -11,13 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import structlog
+
 from publisher.inputs.spool_db import SpoolDb
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
 # Operations waiting when a transaction ends share the next one: under load, one commit (the
 # fixed cost of a WAL append) serves many puts, fetches and acks at once.
 _MAX_GROUP = 64
+# After a commit the checkpointer waits this long before copying the WAL into the file, so
+# that one checkpoint covers many commits.
+_CHECKPOINT_DELAY_S = 0.1
 
 
 @dataclass(slots=True)
@@ -35,12 +42,18 @@ class SpoolWorker:
     each of its operations run again in a transaction of its own, so only the culprit fails.
     """
 
-    def __init__(self, open_db: Callable[[], SpoolDb], translate: Callable[[Exception], Exception]):
+    def __init__(
+        self,
+        open_db: Callable[[], SpoolDb],
+        translate: Callable[[Exception], Exception],
+        open_checkpointer: Callable[[], sqlite3.Connection] | None = None,
+    ):
         self._open_db = open_db
         self._translate = translate
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="spool-sqlite", daemon=True)
         self._opened: asyncio.Future[None] | None = None
+        self._checkpointer = _Checkpointer(open_checkpointer) if open_checkpointer else None
 
     async def start(self) -> None:
         """Start the thread and open the file; raises what opening raised."""
@@ -69,10 +82,17 @@ class SpoolWorker:
             opened.get_loop().call_soon_threadsafe(_settle, opened, None, self._translate(exc))
             return
         opened.get_loop().call_soon_threadsafe(_settle, opened, None, None)
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            checkpointer.start()
         try:
             while (group := self._next_group()) is not None:
                 self._execute(db, group)
+                if checkpointer is not None:
+                    checkpointer.committed()
         finally:
+            if checkpointer is not None:
+                checkpointer.stop()  # first: the last connection to close checkpoints it all
             db.close()
 
     def _next_group(self) -> list[_Job[Any]] | None:
@@ -100,6 +120,50 @@ class SpoolWorker:
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
         with contextlib.suppress(sqlite3.Error):  # housekeeping only; the next group retries
             db.after_commit()
+
+
+class _Checkpointer:
+    """Checkpoints the WAL shortly after commits, on its own thread and connection.
+
+    SQLite runs the checkpoint without the GIL, and a PASSIVE one neither waits for nor blocks
+    the worker's transactions, so puts and fetches no longer queue behind it.
+    """
+
+    def __init__(self, open_conn: Callable[[], sqlite3.Connection]) -> None:
+        self._open_conn = open_conn
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spool-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def committed(self) -> None:
+        self._dirty.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            conn = self._open_conn()
+        except sqlite3.Error:
+            log.warning("spool_checkpointer_unavailable", exc_info=True)
+            return  # the worker's commit-time checkpoints still bound the WAL
+        try:
+            while True:
+                self._dirty.wait()
+                if self._stopping.wait(_CHECKPOINT_DELAY_S):
+                    return
+                self._dirty.clear()
+                try:
+                    SpoolDb.checkpoint(conn)
+                except sqlite3.Error as exc:  # the next commit tries again
+                    log.warning("spool_checkpoint_failed", error=str(exc))
+        finally:
+            conn.close()
 
 
 def _run_group(
