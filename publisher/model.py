@@ -192,7 +192,10 @@ def _epoch_seconds(value: Any) -> int | None:
 
 def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
     """Nesting <= 1000 and integers within signed 64 bits, walking only when they might not be."""
-    may_nest_deep = body is None or body.count(b"{") + body.count(b"[") > DETAIL_MAX_DEPTH
+    # Nesting past the limit takes more opening brackets, so more bytes, than the limit.
+    may_nest_deep = body is None or (
+        len(body) > DETAIL_MAX_DEPTH and body.count(b"{") + body.count(b"[") > DETAIL_MAX_DEPTH
+    )
     if may_nest_deep and _depth(detail) > DETAIL_MAX_DEPTH:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or _LONG_DIGIT_RUN.search(body):
