@@ -120,20 +120,13 @@ def sdk_config(publish: PublishSettings) -> AioConfig:
     )
 
 
-class SdkRegionClients:
-    """One aiobotocore `events` client per Region, created on first use, closed together."""
+class RegionClientPool:
+    """One client per Region, created on first use under a lock, closed together on exit."""
 
-    def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
-        self._aws = aws
-        self._config = sdk_config(publish)
-        self._session = AioSession(profile=aws.profile)
+    def __init__(self) -> None:
         self._stack = AsyncExitStack()
-        self._clients: dict[str, SdkPartnerEventsClient] = {}
+        self._clients: dict[str, PartnerEventsClient] = {}
         self._lock = asyncio.Lock()
-
-    async def __aenter__(self) -> SdkRegionClients:
-        await require_credentials(self._session)
-        return self
 
     async def __aexit__(
         self,
@@ -145,17 +138,37 @@ class SdkRegionClients:
 
     async def get(self, region: str) -> PartnerEventsClient:
         client = self._clients.get(region)
-        if client is not None:
-            return client
-        async with self._lock:
-            if region not in self._clients:
-                raw = await self._stack.enter_async_context(
-                    self._session.create_client(
-                        "events",
-                        region_name=region,
-                        endpoint_url=self._aws.endpoint_url,
-                        config=self._config,
-                    )
-                )
-                self._clients[region] = SdkPartnerEventsClient(raw)
-            return self._clients[region]
+        if client is None:
+            async with self._lock:
+                if region not in self._clients:
+                    self._clients[region] = await self._create(region)
+                client = self._clients[region]
+        return client
+
+    async def _create(self, region: str) -> PartnerEventsClient:
+        raise NotImplementedError
+
+
+class SdkRegionClients(RegionClientPool):
+    """One aiobotocore `events` client per Region."""
+
+    def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
+        super().__init__()
+        self._aws = aws
+        self._config = sdk_config(publish)
+        self._session = AioSession(profile=aws.profile)
+
+    async def __aenter__(self) -> SdkRegionClients:
+        await require_credentials(self._session)
+        return self
+
+    async def _create(self, region: str) -> PartnerEventsClient:
+        raw = await self._stack.enter_async_context(
+            self._session.create_client(
+                "events",
+                region_name=region,
+                endpoint_url=self._aws.endpoint_url,
+                config=self._config,
+            )
+        )
+        return SdkPartnerEventsClient(raw)

@@ -9,13 +9,10 @@ CallFailed the SDK path raises, so retry decisions are the same.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from datetime import datetime
 from hashlib import sha256
-from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -28,6 +25,7 @@ from publisher import __version__
 from publisher.eventbridge import (
     CallFailed,
     EntryResult,
+    RegionClientPool,
     parse_results,
     require_credentials,
     sdk_config,
@@ -165,16 +163,14 @@ class FastPartnerEventsClient:
         return parse_results(data, len(entries))
 
 
-class FastRegionClients:
+class FastRegionClients(RegionClientPool):
     """Fast clients per Region sharing one connection pool; endpoints resolved by botocore."""
 
     def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
+        super().__init__()
         self._aws = aws
         self._publish = publish
         self._session = AioSession(profile=aws.profile)
-        self._stack = AsyncExitStack()
-        self._clients: dict[str, FastPartnerEventsClient] = {}
-        self._lock = asyncio.Lock()
         self._credentials: Any = None
         self._http: aiohttp.ClientSession | None = None
 
@@ -191,26 +187,10 @@ class FastRegionClients:
         )
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
-
-    async def get(self, region: str) -> FastPartnerEventsClient:
-        client = self._clients.get(region)
-        if client is not None:
-            return client
-        async with self._lock:
-            if region not in self._clients:
-                assert self._http is not None, "use FastRegionClients as a context manager"
-                endpoint = await self._resolve_endpoint(region)
-                self._clients[region] = FastPartnerEventsClient(
-                    self._http, endpoint, region, self._credentials
-                )
-            return self._clients[region]
+    async def _create(self, region: str) -> FastPartnerEventsClient:
+        assert self._http is not None, "use FastRegionClients as a context manager"
+        endpoint = await self._resolve_endpoint(region)
+        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials)
 
     async def _resolve_endpoint(self, region: str) -> str:
         """Ask botocore's resolver (FIPS, dual-stack, partitions) and keep only the URL."""
