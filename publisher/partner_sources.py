@@ -7,7 +7,6 @@ full-jitter backoff; botocore's own retries are off, as for PutPartnerEvents.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,22 +16,15 @@ from typing import Any, TypeVar
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
 
+from publisher.control_plane import call_with_retries
 from publisher.errors import PublisherError
 from publisher.model import is_valid_source
 from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import is_throttling
 from publisher.settings import ACCOUNT_PATTERN, AwsSettings
 
 DEFAULT_CONTROL_PLANE_RPS = 10.0
-MAX_ATTEMPTS = 6
-BASE_DELAY_S = 0.2
-MAX_DELAY_S = 5.0
 LIST_PAGE_LIMIT = 100
-_TRANSIENT = frozenset(
-    {"InternalException", "ConcurrentModificationException", "ServiceUnavailable"}
-)
 
 T = TypeVar("T")
 
@@ -156,29 +148,9 @@ class PartnerSources:
     async def _call(
         self, operation: Callable[..., Awaitable[dict[str, Any]]], **params: Any
     ) -> dict[str, Any]:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            await self._limiter.acquire()
-            try:
-                reply = await operation(**params)
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code = str(error.get("Code") or "Unknown")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                failure = SourceAdminError(code, str(error.get("Message") or exc))
-                throttled = is_throttling(code, status)
-                transient = throttled or code in _TRANSIENT or (status or 0) >= 500
-            except (BotoCoreError, OSError, TimeoutError) as exc:
-                failure = SourceAdminError("NetworkError", f"{type(exc).__name__}: {exc}")
-                throttled, transient = False, True
-            else:
-                self._limiter.on_success()
-                return reply
-            if throttled:
-                self._limiter.on_throttled()
-            if not transient or attempt == MAX_ATTEMPTS:
-                raise failure
-            await asyncio.sleep(self._rng.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt)))
-        raise AssertionError("unreachable")
+        return await call_with_retries(
+            operation, self._limiter, SourceAdminError, rng=self._rng, **params
+        )
 
 
 @asynccontextmanager

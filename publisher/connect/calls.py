@@ -7,7 +7,6 @@ raises ConnectError at once with AWS's code and message.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -16,19 +15,13 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
 
+from publisher.control_plane import Backoff, call_with_retries
 from publisher.errors import PublisherError
 from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import is_throttling
 
-MAX_ATTEMPTS = 5
-BASE_DELAY_S = 0.1
-MAX_DELAY_S = 3.0
+BACKOFF = Backoff(max_attempts=5, base_delay_s=0.1, max_delay_s=3.0)
 DEFAULT_RPS = 10.0
-_TRANSIENT = frozenset(
-    {"InternalServiceError", "InternalServerException", "InternalException", "ServiceUnavailable"}
-)
 SERVICE_NAMES = {"events": "events", "appintegrations": "appintegrations",
                  "profiles": "customer-profiles"}  # fmt: skip
 
@@ -64,29 +57,13 @@ class Caller:
 
     async def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
         method: Callable[..., Awaitable[dict[str, Any]]] = getattr(self.client, operation)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            await self._limiter.acquire()
-            try:
-                reply = await method(**params)
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code = str(error.get("Code") or "Unknown")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                failure = ConnectError(code, str(error.get("Message") or exc), operation)
-                throttled = is_throttling(code, status) and code != "ResourceQuotaExceededException"
-                transient = throttled or code in _TRANSIENT or (status or 0) >= 500
-            except (BotoCoreError, OSError, TimeoutError) as exc:
-                failure = ConnectError("NetworkError", f"{type(exc).__name__}: {exc}", operation)
-                throttled, transient = False, True
-            else:
-                self._limiter.on_success()
-                return reply
-            if throttled:
-                self._limiter.on_throttled()
-            if not transient or attempt == MAX_ATTEMPTS:
-                raise failure
-            await asyncio.sleep(self._rng.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt)))
-        raise AssertionError("unreachable")
+
+        def fail(code: str, message: str) -> ConnectError:
+            return ConnectError(code, message, operation)
+
+        return await call_with_retries(
+            method, self._limiter, fail, backoff=BACKOFF, rng=self._rng, **params
+        )
 
 
 class Clients:
