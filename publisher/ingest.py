@@ -29,7 +29,6 @@ import structlog
 from aiohttp import web
 
 from publisher.errors import InputFull, InputUnavailable
-from publisher.http_server import HttpServer
 from publisher.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
@@ -79,11 +78,14 @@ class Ingest:
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._server = HttpServer("ingest", settings.host, settings.port)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
 
     @property
     def port(self) -> int:
-        return self._server.port
+        if self._port is None:
+            raise RuntimeError("ingest is not started")
+        return self._port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
@@ -93,7 +95,17 @@ class Ingest:
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
-        await self._server.start(app, lingering_time=_LINGER_S)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=_LINGER_S)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._settings.host, self._settings.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        log.info("ingest_started", host=self._settings.host, port=self._port)
 
     def start_draining(self) -> None:
         """From now on every POST answers 503 draining."""
@@ -102,7 +114,10 @@ class Ingest:
 
     async def stop(self) -> None:
         """Stop listening; requests under way finish (their events are stored) first."""
-        await self._server.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            log.info("ingest_stopped")
 
     async def _post_events(self, request: web.Request) -> web.Response:
         if self._token is not None and not self._authorized(request):
