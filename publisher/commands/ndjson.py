@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, cast
 
 
 def add_ndjson_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +21,11 @@ def add_ndjson_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def open_lines(path: str) -> Iterator[IO[bytes]]:
+def open_lines(path: str) -> Iterator[io.BufferedReader]:
     """The file, or stdin for '-'; FileNotFoundError for a missing file."""
     if path == "-":
-        yield sys.stdin.buffer
+        # Typed as BinaryIO, stdin's buffer is a BufferedReader unless a caller replaced it.
+        yield cast(io.BufferedReader, sys.stdin.buffer)
         return
     with open(path, "rb") as handle:
         yield handle

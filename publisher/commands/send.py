@@ -7,7 +7,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -18,19 +18,18 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
-from publisher.commands.ndjson import add_ndjson_arguments, open_lines, read_lines
+from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.engine import open_pipeline
-from publisher.errors import ConfigError, InputFull
-from publisher.inputs.memory import MemoryInput
+from publisher.errors import ConfigError
+from publisher.inputs.lines import LineFeed
 from publisher.metrics import Metrics
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
 
-READ_CHUNK_LINES = 1000
-FEED_LIMIT_EVENTS = 50_000
-LEASE_S = 300.0
+# Lines never expire from a LineFeed; the pipeline's renewals need a period all the same.
+LEASE_RENEW_S = 100.0
 
 
 def register(subparsers: Subparsers) -> None:
@@ -50,15 +49,11 @@ def register(subparsers: Subparsers) -> None:
 
 @dataclass
 class _Tally:
-    """Counts settled events; `done` fires once every line put in has been settled."""
+    """Counts settled events as the pipeline reports them."""
 
-    total: int = 0
-    sealed: bool = False
     published: int = 0
     dead_lettered: int = 0
     started: float = field(default_factory=time.monotonic)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    progressed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def settled(self) -> int:
@@ -67,19 +62,13 @@ class _Tally:
     def on_settled(self, published: int, dead_lettered: int) -> None:
         self.published += published
         self.dead_lettered += dead_lettered
-        self.progressed.set()
-        self.check_done()
 
-    def check_done(self) -> None:
-        if self.sealed and self.settled >= self.total:
-            self.done.set()
-
-    def summary(self, settings: Settings) -> dict[str, object]:
+    def summary(self, total: int, settings: Settings) -> dict[str, object]:
         elapsed = time.monotonic() - self.started
         return {
             "published": self.published,
             "dead_lettered": self.dead_lettered,
-            "total": self.total,
+            "total": total,
             "elapsed_s": round(elapsed, 3),
             "events_per_s": round(self.settled / elapsed, 1) if elapsed > 0 else 0.0,
             "dead_letters_path": str(settings.dead_letter.path),
@@ -90,33 +79,32 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     try:
         with open_lines(args.file) as handle:
-            tally = asyncio.run(_send(settings, handle, args.progress_interval_s))
+            feed = LineFeed(handle)
+            tally = asyncio.run(_send(settings, feed, args.progress_interval_s))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(orjson.dumps(tally.summary(settings)).decode() + "\n")
+    sys.stdout.write(orjson.dumps(tally.summary(feed.lines_read, settings)).decode() + "\n")
     return EXIT_OK if tally.dead_lettered == 0 else EXIT_FAILED
 
 
-async def _send(settings: Settings, handle: IO[bytes], progress_interval_s: float) -> _Tally:
-    source = MemoryInput(visibility_timeout_s=LEASE_S, max_events=FEED_LIMIT_EVENTS)
+async def _send(settings: Settings, feed: LineFeed, progress_interval_s: float) -> _Tally:
     tally = _Tally()
     stop = asyncio.Event()
     async with open_pipeline(
-        settings, source, Metrics(), lease_renew_s=LEASE_S / 3, on_settled=tally.on_settled
+        settings, feed, Metrics(), lease_renew_s=LEASE_RENEW_S, on_settled=tally.on_settled
     ) as pipeline:
         publishing = asyncio.create_task(
             pipeline.run(stop, settings.publish.shutdown_grace_s), name="send-pipeline"
         )
         progress = asyncio.create_task(
-            _report_progress(tally, progress_interval_s), name="send-progress"
+            _report_progress(tally, feed, progress_interval_s), name="send-progress"
         )
-        all_settled = asyncio.create_task(tally.done.wait(), name="send-all-settled")
+        all_settled = asyncio.create_task(feed.finished.wait(), name="send-all-settled")
         try:
-            await _feed(handle, source, tally, publishing)
             await asyncio.wait([all_settled, publishing], return_when="FIRST_COMPLETED")
         finally:
             stop.set()
@@ -126,37 +114,14 @@ async def _send(settings: Settings, handle: IO[bytes], progress_interval_s: floa
     return tally
 
 
-async def _feed(
-    handle: IO[bytes], source: MemoryInput, tally: _Tally, publishing: asyncio.Task[None]
-) -> None:
-    """Put the lines into the input, waiting for room when it is full."""
-    while True:
-        lines = await asyncio.to_thread(read_lines, handle, READ_CHUNK_LINES)
-        if not lines:
-            break
-        while True:
-            try:
-                await source.put(lines)
-                break
-            except InputFull:
-                if publishing.done():
-                    return
-                tally.progressed.clear()
-                await tally.progressed.wait()
-        tally.total += len(lines)
-    source.seal()
-    tally.sealed = True
-    tally.check_done()
-
-
-async def _report_progress(tally: _Tally, interval_s: float) -> None:
+async def _report_progress(tally: _Tally, feed: LineFeed, interval_s: float) -> None:
     if interval_s <= 0:
         return
     while True:
         await asyncio.sleep(interval_s)
         elapsed = time.monotonic() - tally.started
         print(
-            f"send: {tally.settled}/{tally.total}{'' if tally.sealed else '+'} settled "
+            f"send: {tally.settled}/{feed.lines_read}{'' if feed.ended else '+'} settled "
             f"({tally.published} published, {tally.dead_lettered} dead-lettered), "
             f"{tally.settled / elapsed:,.0f} events/s",
             file=sys.stderr,

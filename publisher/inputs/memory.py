@@ -1,4 +1,4 @@
-"""An in-memory Input with real lease semantics: the fake for tests and the feed of `send`."""
+"""An in-memory Input with real lease semantics: the stand-in for a queue in tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from publisher.errors import InputFull, InputUnavailable
+from publisher.errors import InputFull
 from publisher.inputs.base import Message
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
@@ -58,7 +58,6 @@ class MemoryInput:
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
         self._changed = asyncio.Event()
-        self._sealed = False
 
     async def start(self) -> None:
         """Nothing to open."""
@@ -66,19 +65,8 @@ class MemoryInput:
     async def close(self) -> None:
         """Nothing to release; stored messages stay until the object is dropped."""
 
-    def seal(self) -> None:
-        """Promise that no more messages will be put; `exhausted` can then become True."""
-        self._sealed = True
-        self._changed.set()
-
-    def exhausted(self) -> bool:
-        """True when sealed and every message has been acknowledged."""
-        return self._sealed and not self._stored
-
     async def put(self, bodies: Sequence[bytes]) -> None:
         """Store all bodies or none: raise InputFull when they would exceed max_events."""
-        if self._sealed:
-            raise InputUnavailable("the memory input is sealed: no more messages can be put")
         if self._max_events is not None and len(self._stored) + len(bodies) > self._max_events:
             raise InputFull(f"the memory input holds at most {self._max_events} events")
         now = self._wall_clock()
@@ -90,13 +78,13 @@ class MemoryInput:
             self._changed.set()
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
-        """Lease up to max_messages, waiting at most wait_s; [] at once when exhausted."""
+        """Lease up to max_messages, waiting at most wait_s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:
             self._changed.clear()
             batch = self._lease(max_messages)
-            if batch or self.exhausted():
+            if batch:
                 return batch
             remaining = deadline - loop.time()
             if remaining <= 0:

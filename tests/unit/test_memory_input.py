@@ -1,12 +1,9 @@
-"""MemoryInput beyond the shared suite: sealing, a fake clock, and speed at 100k messages."""
+"""MemoryInput beyond the shared suite: a fake clock, and speed at 100k messages."""
 
 from __future__ import annotations
 
 import time
 
-import pytest
-
-from publisher.errors import InputUnavailable
 from publisher.inputs.memory import MemoryInput
 
 
@@ -16,31 +13,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-async def test_sealed_input_is_exhausted_once_everything_is_acked() -> None:
-    memory = MemoryInput()
-    await memory.put([b"a"])
-    memory.seal()
-    assert not memory.exhausted()
-
-    messages = await memory.fetch(10, wait_s=0)
-    assert not memory.exhausted()  # leased is not settled
-    await memory.ack(messages)
-
-    assert memory.exhausted()
-    started = time.monotonic()
-    assert await memory.fetch(10, wait_s=5.0) == []  # no waiting for what cannot come
-    assert time.monotonic() - started < 0.5
-    with pytest.raises(InputUnavailable):
-        await memory.put([b"b"])
-
-
-async def test_seal_wakes_a_waiting_fetch_only_when_nothing_is_left() -> None:
-    memory = MemoryInput()
-    memory.seal()
-    assert memory.exhausted()
-    assert await memory.fetch(10, wait_s=5.0) == []
 
 
 async def test_leases_follow_the_injected_clock() -> None:
