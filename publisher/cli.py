@@ -13,19 +13,25 @@ from publisher import __version__
 from publisher.logs import configure_logging
 
 # Each module exposes register(subparsers); the order is the order of `--help`.
-COMMAND_MODULES = (
-    "publisher.commands.run",
-    "publisher.commands.send",
-    "publisher.commands.enqueue",
-    "publisher.commands.emulator",
-    "publisher.commands.sources",
-    "publisher.commands.dlq",
-    "publisher.commands.config",
-    "publisher.commands.connect",
-)
+COMMAND_MODULES = {
+    "run": "publisher.commands.run",
+    "send": "publisher.commands.send",
+    "enqueue": "publisher.commands.enqueue",
+    "emulator": "publisher.commands.emulator",
+    "sources": "publisher.commands.sources",
+    "dlq": "publisher.commands.dlq",
+    "config": "publisher.commands.config",
+    "connect": "publisher.commands.connect",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with only its command's module when it names one.
+
+    Command modules import what their command runs (aiobotocore, aiohttp's server, the
+    emulator); importing only the one asked for keeps start-up, a fixed cost of every run,
+    to what that command needs. Without a command (--help, a typo) all are registered.
+    """
     parser = argparse.ArgumentParser(
         prog="partner-publisher",
         description="Publish SaaS customers' events into Amazon EventBridge partner event sources.",
@@ -38,13 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", default="json", choices=["json", "console"], help="stderr log format"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in _modules_for(sys.argv[1:] if argv is None else argv):
+        importlib.import_module(module).register(subparsers)
     return parser
 
 
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    # Top-level options take no value that is a command's name, so the first one is it.
+    named = next((arg for arg in argv if arg in COMMAND_MODULES), None)
+    return [COMMAND_MODULES[named]] if named else list(COMMAND_MODULES.values())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     configure_logging(args.log_level, json_output=args.log_format == "json")
     try:
         code: int = args.func(args)
