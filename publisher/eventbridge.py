@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 from aiobotocore.config import AioConfig
@@ -18,9 +17,12 @@ from publisher.errors import ConfigError
 from publisher.settings import AwsSettings, PublishSettings
 
 
-@dataclass(frozen=True, slots=True)
-class EntryResult:
-    """One entry's outcome, in request order: an EventId or an error code and message."""
+class EntryResult(NamedTuple):
+    """One entry's outcome, in request order: an EventId or an error code and message.
+
+    A named tuple: one is built per event sent, and tuples build several times faster than
+    frozen dataclasses.
+    """
 
     event_id: str | None = None
     error_code: str | None = None

@@ -22,7 +22,6 @@ canonical JSON whatever the client's formatting was.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,13 +29,16 @@ from typing import Any
 import orjson
 
 from publisher.errors import InvalidEvent, PublisherError
-from publisher.model import Event, encode_json, event_from_object, json_type
+from publisher.model import (
+    Event,
+    encode_json,
+    event_from_object,
+    has_long_digit_run,
+    json_type,
+)
 
 NDJSON_CONTENT_TYPES = frozenset({"application/x-ndjson", "application/ndjson"})
 
-# orjson turns integers past 64 bits into floats; a run of 19 digits is the only way such an
-# integer can appear, and then the body is decoded again with the stdlib, which keeps them exact.
-_LONG_DIGIT_RUN = re.compile(rb"\d{19}")
 
 Router = Callable[[Event], object]
 
@@ -96,7 +98,9 @@ def _decode_value(
         )
     if not items:
         raise MalformedBody("the body is an empty array")
-    if _LONG_DIGIT_RUN.search(body):
+    # orjson turns integers past 64 bits into floats: a body that may hold one is decoded
+    # again with the stdlib, which keeps them exact.
+    if has_long_digit_run(body):
         _decode_exact(body, route, isinstance(value, dict), decoded)
         return
     for index, item in enumerate(items):

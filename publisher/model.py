@@ -32,7 +32,10 @@ SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 # A signed 64-bit integer has at most 19 digits: without such a run no integer can overflow.
-_LONG_DIGIT_RUN = re.compile(rb"\d{19}")
+# Mapping every digit to "0" and every other byte to " " turns the search for a run into a
+# plain substring search, several times faster than a regular expression on every event.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
 _FIELDS = frozenset({"tenant", "detail_type", "detail", "resources", "time", "id", "source"})
 # orjson encodes at most 254 levels and the stdlib's C code counts each level as a Python call;
 # AWS allows 1000, so the rare deep event goes through the stdlib with headroom (one at a time).
@@ -198,11 +201,16 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
     )
     if may_nest_deep and _depth(detail) > DETAIL_MAX_DEPTH:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
-    if body is None or _LONG_DIGIT_RUN.search(body):
+    if body is None or has_long_digit_run(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
         exact = _with_headroom(json.loads, body)["detail"] if body is not None else detail
         if _has_int_outside_int64(exact):
             raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
+
+
+def has_long_digit_run(body: bytes) -> bool:
+    """True when `body` holds 19 or more digits in a row: an integer that may not fit 64 bits."""
+    return _LONG_DIGIT_RUN in body.translate(_DIGITS_AS_ZERO)
 
 
 def encode_json(value: Any) -> bytes:
