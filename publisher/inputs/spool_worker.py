@@ -153,7 +153,9 @@ class _Checkpointer:
             log.warning("spool_checkpointer_unavailable", exc_info=True)
             return  # the worker's commit-time checkpoints still bound the WAL
         try:
-            while True:
+            # stop() sets _stopping before _dirty, so when the clear() below wipes stop()'s
+            # wake-up, this check still sees _stopping (a `while True` here hung shutdown).
+            while not self._stopping.is_set():
                 self._dirty.wait()
                 if self._stopping.wait(_CHECKPOINT_DELAY_S):
                     return

@@ -7,7 +7,11 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from publisher.inputs.spool import SpoolInput
+from publisher.inputs.spool_db import SpoolDb
+from publisher.inputs.spool_worker import _Checkpointer
 from publisher.settings import SpoolInputSettings
 
 
@@ -35,3 +39,20 @@ async def test_commits_reach_the_main_file_without_a_full_wal(tmp_path: Path) ->
     finally:
         await spool.close()
     assert not path.with_name("spool.db-wal").exists()  # the last connection closed it cleanly
+
+
+def test_the_checkpointer_stops_even_when_its_wake_up_was_cleared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The interleaving that hung shutdown: stop() sets both events, then the loop's clear()
+    (which follows its delay) wipes the wake-up before the loop waits again."""
+    checkpointer = _Checkpointer(lambda: sqlite3.connect(tmp_path / "c.db"))
+
+    def checkpoint_during_which_stop_is_called(conn: sqlite3.Connection) -> None:
+        checkpointer._stopping.set()  # the wake-up that stop() also set is already cleared
+
+    monkeypatch.setattr(SpoolDb, "checkpoint", staticmethod(checkpoint_during_which_stop_is_called))
+    checkpointer.start()
+    checkpointer.committed()
+    checkpointer._thread.join(timeout=5)
+    assert not checkpointer._thread.is_alive()
