@@ -10,7 +10,8 @@ CallFailed the SDK path raises, so retry decisions are the same.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
@@ -19,7 +20,6 @@ import aiohttp
 import orjson
 from aiobotocore.session import AioSession
 from botocore.auth import SIGV4_TIMESTAMP, _host_from_url
-from botocore.compat import get_current_datetime
 
 from publisher import __version__
 from publisher.eventbridge import (
@@ -48,15 +48,20 @@ class RequestSigner:
     byte for byte against botocore's signer. The signing key is derived once per day.
     """
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    def __init__(
+        self, endpoint_url: str, region: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.url = endpoint_url.rstrip("/") + "/"
         self.host = _host_from_url(self.url)
         self.region = region
+        self._clock = clock
         self._keys: dict[tuple[str, str], bytes] = {}
+        self._stamped_second = -1
+        self._amz_date = ""
 
     def headers(self, body: bytes, credentials: Any, now: datetime | None = None) -> dict[str, str]:
         """The headers that sign `body` with `credentials` (frozen: access, secret, token)."""
-        amz_date = (now or get_current_datetime()).strftime(SIGV4_TIMESTAMP)
+        amz_date = self._current_amz_date() if now is None else now.strftime(SIGV4_TIMESTAMP)
         day = amz_date[:8]
         scope = f"{day}/{self.region}/{SIGNING_NAME}/aws4_request"
         canonical, signed_headers = self.canonical_request(body, amz_date, credentials.token)
@@ -96,6 +101,14 @@ class RequestSigner:
             ("POST", "/", "", "\n".join(lines) + "\n", signed_headers, sha256(body).hexdigest())
         )
         return canonical, signed_headers
+
+    def _current_amz_date(self) -> str:
+        """X-Amz-Date for now, formatted once per second rather than once per call."""
+        second = int(self._clock())
+        if second != self._stamped_second:
+            self._amz_date = time.strftime(SIGV4_TIMESTAMP, time.gmtime(second))
+            self._stamped_second = second
+        return self._amz_date
 
     def _key(self, secret_key: str, day: str) -> bytes:
         key = self._keys.get((day, secret_key))

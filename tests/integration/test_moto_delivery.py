@@ -15,6 +15,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from publisher.commands.send import _send
+from publisher.inputs.lines import LineFeed
 from publisher.settings import Settings
 
 CUSTOMER_ACCOUNT = "123456789012"  # moto's default account plays the customer
@@ -88,7 +89,7 @@ def test_events_published_through_moto_reach_the_customers_queue(
     feed = tmp_path / "events.ndjson"
     feed.write_bytes(b"".join(lines))
     with open(feed, "rb") as handle:
-        tally = asyncio.run(_send(settings, handle, progress_interval_s=0))
+        tally = asyncio.run(_send(settings, LineFeed(handle), progress_interval_s=0))
     assert (tally.published, tally.dead_lettered) == (6, 0)
 
     delivered = drain(sqs, queue_url, expected=6)

@@ -30,6 +30,7 @@ from publisher.fastclient import (
     error_from_response,
     signing_key,
 )
+from publisher.inputs.lines import LineFeed
 from publisher.settings import AwsSettings, PublishSettings, Settings
 
 SOURCE = "aws.partner/example.com/acme/orders"
@@ -49,7 +50,6 @@ def frozen_clock() -> Iterator[None]:
     with (
         mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN),
         mock.patch("aiobotocore.signers.get_current_datetime", return_value=FROZEN),
-        mock.patch("publisher.fastclient.get_current_datetime", return_value=FROZEN),
     ):
         yield
 
@@ -102,7 +102,9 @@ def frozen_credentials(token: str | None = None) -> ReadOnlyCredentials:
 @pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEBYaDk session token"])
 async def test_fast_request_signs_exactly_as_botocore_does(token: str | None) -> None:
     sdk = await sdk_request(entries(), token)
-    signer = RequestSigner("https://events.us-east-1.amazonaws.com", "us-east-1")
+    signer = RequestSigner(
+        "https://events.us-east-1.amazonaws.com", "us-east-1", clock=FROZEN.timestamp
+    )
     ours = signer.headers(sdk.body, frozen_credentials(token))
     assert signer.url == sdk.url
     names = ["X-Amz-Target", "Content-Type", "X-Amz-Date", "Authorization"]
@@ -157,6 +159,21 @@ def test_signing_key_is_derived_once_per_day() -> None:
             signer.headers(b"{}", frozen_credentials(), now=FROZEN)
         signer.headers(b"{}", frozen_credentials(), now=FROZEN + datetime.timedelta(days=1))
     assert derive.call_count == 2
+
+
+def test_the_date_header_follows_the_clock_across_seconds_and_days() -> None:
+    now = [FROZEN.timestamp() + 0.2]
+    signer = RequestSigner("https://events.us-east-1.amazonaws.com", "us-east-1", lambda: now[0])
+    first = signer.headers(b"{}", frozen_credentials())
+    now[0] += 0.7  # same second
+    assert signer.headers(b"{}", frozen_credentials())["X-Amz-Date"] == "20261122T050000Z"
+    now[0] += 0.2  # the next second
+    assert signer.headers(b"{}", frozen_credentials())["X-Amz-Date"] == "20261122T050001Z"
+    now[0] += 86_400
+    later = signer.headers(b"{}", frozen_credentials())
+    assert later["X-Amz-Date"] == "20261123T050001Z"
+    assert "/20261123/us-east-1/events/aws4_request" in later["Authorization"]
+    assert first["Authorization"] != later["Authorization"]
 
 
 def test_error_codes_are_read_like_botocore_reads_them() -> None:
@@ -280,8 +297,9 @@ async def test_whole_engine_under_every_fault_publishes_each_event_once(
         orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": {"n": n}}) + b"\n"
         for n in range(600)
     )
-    tally = await asyncio.wait_for(_send(settings, io.BytesIO(lines), progress_interval_s=0), 60)
-    assert (tally.published, tally.dead_lettered) == (600, 0)
+    feed = LineFeed(io.BufferedReader(io.BytesIO(lines)))
+    tally = await asyncio.wait_for(_send(settings, feed, progress_interval_s=0), 60)
+    assert (tally.published, tally.dead_lettered, feed.lines_read) == (600, 0, 600)
     delivered = Counter(r["detail"]["n"] for r in verifying_emulator.state.events.delivered.records)
     assert delivered == Counter(range(600))
 
