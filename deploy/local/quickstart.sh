@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+.venv/bin/python -m pip install --quiet -c requirements.lock -e .
 
 # The emulator accepts any credentials; the AWS SDK only needs some to sign with.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true

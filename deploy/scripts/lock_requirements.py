@@ -1,6 +1,8 @@
 """Write requirements.lock: the runtime dependency closure of partner-publisher, pinned with ==.
 
-Run it with the project's virtualenv after installing or upgrading dependencies:
+`.ci/run` and the quick start install with `-c requirements.lock`, so the suite runs against
+these pins and an upgrade is a deliberate change: upgrade without the constraint
+(`.venv/bin/python -m pip install -U -e ".[test,bench]"`), run the tests, then
 
     .venv/bin/python deploy/scripts/lock_requirements.py
 
