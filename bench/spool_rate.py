@@ -47,7 +47,7 @@ async def measure(
     settings = SpoolInputSettings(
         path=directory / f"spool-{batch}-{synchronous}-{concurrent}.db", max_events=10_000_000
     )
-    spool = SpoolInput(settings, synchronous=synchronous)
+    spool = SpoolInput(settings, synchronous=synchronous, consumer=True)
     await spool.start()
     producers = 4 if concurrent else 1
     acks_in_flight = asyncio.Semaphore(8 if concurrent else 1)

@@ -15,7 +15,8 @@ import structlog
 
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
-from publisher.inputs.spool_db import SpoolDb, Synchronous
+from publisher.inputs.leases import LeaseTable
+from publisher.inputs.spool_db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool_worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
 
@@ -35,9 +36,12 @@ class SpoolInput:
 
     All SQLite work runs on one dedicated thread that owns the only connection, so the event
     loop never blocks on disk; operations that queue up meanwhile share one transaction.
-    Leases are `visible_at` times on the wall clock (`clock`), so they survive a restart: a
-    message leased before a crash comes back when its lease ends. A fetch cancelled while its
-    statement runs leaves those messages leased until then.
+
+    Only the consumer (`consumer=True`, one process per file, held by a file lock) fetches,
+    and its leases live in its memory, not in the file: fetching reads rows past a cursor
+    and writes nothing, which made the consuming side about a fifth cheaper than leases
+    written per row. A restart therefore delivers everything unacknowledged again at once,
+    counting deliveries afresh. Other processes (`enqueue`, `dlq replay`) only put.
     """
 
     def __init__(
@@ -55,6 +59,10 @@ class SpoolInput:
         self._consumer_lock: int | None = None
         self._worker: SpoolWorker | None = None
         self._arrived = asyncio.Event()
+        self._leases = LeaseTable()
+        self._reading = asyncio.Lock()  # two fetches at once must not read past one cursor
+        self._cursor = 0
+        """The highest id read from the file; rows above it have never been delivered."""
 
     @property
     def _vt(self) -> float:
@@ -74,20 +82,11 @@ class SpoolInput:
         worker = SpoolWorker(open_db, self._translate, open_checkpointer)
         await worker.start()
         self._worker = worker
-        recovered = 0
-        if self._consumer:
-            now = self._clock()
-            recovered = await self._call(lambda db: db.release_all(now))
-        log.info(
-            "spool_opened",
-            path=str(settings.path),
-            backlog=await self.backlog(),
-            recovered_leases=recovered,
-        )
+        log.info("spool_opened", path=str(settings.path), backlog=await self.backlog())
 
     def _lock_as_consumer(self) -> None:
-        """One consumer per spool file: then leases left by a crashed one can be taken back
-        at once instead of after the visibility timeout. Writers (dlq replay) need no lock."""
+        """One consumer per spool file: its leases can then live in its memory, and what a
+        crashed one held comes back at once. Writers (enqueue, dlq replay) need no lock."""
         path = self._settings.path
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = path.with_name(path.name + ".consumer.lock")
@@ -120,49 +119,79 @@ class SpoolInput:
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, oldest first, waiting at most wait_s for the first."""
+        self._require_consumer()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         poll_s = _FIRST_POLL_S
         while True:
             # Cleared before looking, so a put that lands while we look still wakes us.
             self._arrived.clear()
-            now = self._clock()
-            lease = partial(_lease_or_next, limit=max_messages, now=now, lease_until=now + self._vt)
-            batch, next_visible_at = await self._call(lease)
+            async with self._reading:
+                batch = await self._lease(max_messages)
             remaining = deadline - loop.time()
             if batch or remaining <= 0 or max_messages <= 0:
                 return batch
             sleep_s = min(remaining, poll_s)
-            if next_visible_at is not None:
-                sleep_s = min(sleep_s, max(next_visible_at - self._clock(), _MIN_SLEEP_S))
+            next_change = self._leases.next_change()
+            if next_change is not None:
+                sleep_s = min(sleep_s, max(next_change - self._clock(), _MIN_SLEEP_S))
             try:
                 async with asyncio.timeout(sleep_s):
                     await self._arrived.wait()
             except TimeoutError:
                 poll_s = min(poll_s * 2, _MAX_POLL_S)
 
+    async def _lease(self, limit: int) -> list[Message]:
+        """Messages due again first (oldest first), then rows never delivered."""
+        now = self._clock()
+        again, counts = self._leases.take_due(now, limit)
+        cursor = self._cursor
+        fresh_limit = limit - len(again)
+        ids = _json_ids(again)
+
+        def read(db: SpoolDb) -> tuple[list[Row], list[Row]]:
+            old = db.read_ids(ids) if again else []
+            return old, db.read_after(cursor, fresh_limit) if fresh_limit > 0 else []
+
+        old_rows, new_rows = await self._call(read)
+        if new_rows:
+            self._cursor = max(self._cursor, new_rows[-1][0])
+        deliveries = dict(zip(again, counts, strict=True))
+        until = now + self._vt
+        batch: list[Message] = []
+        for rows, fresh in ((old_rows, False), (new_rows, True)):
+            for message_id, body, enqueued_at in rows:
+                count = 1 if fresh else deliveries[message_id] + 1
+                self._leases.lease(message_id, until, count)
+                batch.append(Message(str(message_id), body, enqueued_at, count))
+        return batch
+
     async def ack(self, messages: Sequence[Message]) -> None:
         """Delete the messages in one transaction; acking one twice is harmless."""
         if messages:
-            ids = _ids(messages)
-            await self._call(lambda db: db.ack(ids))
+            ids = [int(message.id) for message in messages]
+            await self._call(lambda db: db.ack(_json_ids(ids)))
+            self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:
         """Renew leases that are still held; an expired lease is not revived."""
-        if messages:
-            ids, now = _ids(messages), self._clock()
-            await self._call(lambda db: db.extend(ids, now, now + self._vt))
+        now = self._clock()
+        self._leases.extend((int(m.id) for m in messages), now, now + self._vt)
 
     async def release(self, messages: Sequence[Message], delay_s: float = 0.0) -> None:
         """Make still-leased messages visible again after delay_s (at once if 0)."""
         if messages:
-            ids, now = _ids(messages), self._clock()
-            await self._call(lambda db: db.release(ids, now, now + max(delay_s, 0.0)))
+            visible_at = self._clock() + max(delay_s, 0.0)
+            self._leases.release((int(m.id) for m in messages), visible_at)
             self._arrived.set()
 
     async def backlog(self) -> int:
         """Messages stored and not acknowledged, leased ones included (a counter, not a scan)."""
         return await self._call(SpoolDb.backlog)
+
+    def _require_consumer(self) -> None:
+        if not self._consumer:
+            raise InputUnavailable("only the spool's consumer (consumer=True) fetches from it")
 
     async def _call(self, operation: Callable[[SpoolDb], T]) -> T:
         if self._worker is None:
@@ -178,14 +207,6 @@ class SpoolInput:
         return exc
 
 
-def _lease_or_next(
-    db: SpoolDb, limit: int, now: float, lease_until: float
-) -> tuple[list[Message], float | None]:
-    """Lease what is visible; if nothing is, say when the next message becomes visible."""
-    batch = db.lease(limit, now, lease_until)
-    return batch, (None if batch else db.next_visible_at())
-
-
-def _ids(messages: Sequence[Message]) -> str:
+def _json_ids(ids: Sequence[int]) -> str:
     """Message ids as the JSON array the statements expand with json_each."""
-    return "[" + ",".join(str(int(message.id)) for message in messages) + "]"
+    return "[" + ",".join(map(str, ids)) + "]"

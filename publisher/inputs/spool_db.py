@@ -11,11 +11,12 @@ from typing import Literal
 import structlog
 
 from publisher.errors import InputFull
-from publisher.inputs.base import Message
 
 log = structlog.get_logger(__name__)
 
 Synchronous = Literal["NORMAL", "FULL"]
+Row = tuple[int, bytes, float]
+"""id, body, enqueued_at"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -25,7 +26,6 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at REAL NOT NULL,
     deliveries INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_by_visible_at ON messages (visible_at);
 CREATE TABLE IF NOT EXISTS totals (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
     events INTEGER NOT NULL,
@@ -36,18 +36,15 @@ INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
 # AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
 # message that happened to get the same rowid.
 
-_LEASE = """
-UPDATE messages SET visible_at = :lease_until, deliveries = deliveries + 1
-WHERE id IN (
-    SELECT id FROM messages WHERE visible_at <= :now ORDER BY visible_at, id LIMIT :limit
-)
-RETURNING id, body, enqueued_at, deliveries
-"""
+# `visible_at` and `deliveries` are no longer read: leases live in the consuming process (see
+# SpoolInput). The columns stay so that a file moves between versions either way, and the
+# index on visible_at, which cost every insert, lease and delete an extra b-tree update, goes.
+_DROP_OLD_INDEX = "DROP INDEX IF EXISTS messages_by_visible_at"
+_READ_AFTER = "SELECT id, body, enqueued_at FROM messages WHERE id > ? ORDER BY id LIMIT ?"
 # One constant statement per operation whatever the batch size, so each stays prepared.
 _IDS = "SELECT value FROM json_each(:ids)"
+_READ_IDS = f"SELECT id, body, enqueued_at FROM messages WHERE id IN ({_IDS}) ORDER BY id"
 _DELETE = f"DELETE FROM messages WHERE id IN ({_IDS}) RETURNING length(body)"
-_EXTEND = f"UPDATE messages SET visible_at = :until WHERE id IN ({_IDS}) AND visible_at > :now"
-_RELEASE = f"UPDATE messages SET visible_at = :at WHERE id IN ({_IDS}) AND visible_at > :now"
 
 # Give space back only once at least this many pages are free and they are half the file:
 # while a steady flow runs, freed pages are reused by new puts and moving pages would be waste.
@@ -90,6 +87,7 @@ class SpoolDb:
             conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
             conn.executescript(_SCHEMA)
+            conn.execute(_DROP_OLD_INDEX)
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
                 log.warning("spool_without_incremental_vacuum", path=str(path))
         except BaseException:
@@ -151,37 +149,19 @@ class SpoolDb:
         )
         self._add_totals(len(bodies), size)
 
-    def lease(self, limit: int, now: float, lease_until: float) -> list[Message]:
-        """Lease the messages visible longest, returned oldest first."""
-        rows = self._conn.execute(
-            _LEASE, {"now": now, "lease_until": lease_until, "limit": limit}
-        ).fetchall()
-        rows.sort()
-        return [Message(str(row[0]), row[1], row[2], row[3]) for row in rows]
+    def read_after(self, after_id: int, limit: int) -> list[Row]:
+        """Up to `limit` messages with ids above `after_id`, oldest first."""
+        return self._conn.execute(_READ_AFTER, (after_id, limit)).fetchall()
 
-    def next_visible_at(self) -> float | None:
-        row = self._conn.execute("SELECT min(visible_at) FROM messages").fetchone()
-        return None if row[0] is None else float(row[0])
+    def read_ids(self, ids: str) -> list[Row]:
+        """The messages with these ids (a JSON array) that are still stored, oldest first."""
+        return self._conn.execute(_READ_IDS, {"ids": ids}).fetchall()
 
     def ack(self, ids: str) -> None:
         sizes = self._conn.execute(_DELETE, {"ids": ids}).fetchall()
         if sizes:
             self._add_totals(-len(sizes), -sum(size for (size,) in sizes))
             self._acked_since_reclaim_check = True
-
-    def extend(self, ids: str, now: float, until: float) -> None:
-        self._conn.execute(_EXTEND, {"ids": ids, "now": now, "until": until})
-
-    def release(self, ids: str, now: float, visible_at: float) -> None:
-        self._conn.execute(_RELEASE, {"ids": ids, "now": now, "at": visible_at})
-
-    def release_all(self, now: float) -> int:
-        """Make every leased message visible now: the previous consumer is gone."""
-        cursor = self._conn.execute(
-            "UPDATE messages SET visible_at = :now WHERE visible_at > :now AND deliveries > 0",
-            {"now": now},
-        )
-        return cursor.rowcount
 
     def backlog(self) -> int:
         return self._totals()[0]

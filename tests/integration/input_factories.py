@@ -66,7 +66,7 @@ async def spool_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
         visibility_timeout_s=options.visibility_timeout_s,
         max_events=options.max_events or 1_000_000,
     )
-    spool = SpoolInput(settings)
+    spool = SpoolInput(settings, consumer=True)
     await spool.start()
     try:
         yield OpenedInput(spool, options.visibility_timeout_s)

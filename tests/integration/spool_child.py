@@ -30,7 +30,9 @@ async def consume_until_empty(spool: SpoolInput, batch: int) -> None:
 
 
 async def main(mode: str, path: str, batch: int) -> None:
-    spool = SpoolInput(SpoolInputSettings(path=Path(path), visibility_timeout_s=30))
+    # The consumer lock is taken only to consume: a putting child must not block the test.
+    settings = SpoolInputSettings(path=Path(path), visibility_timeout_s=30)
+    spool = SpoolInput(settings, consumer=mode == "consume")
     await spool.start()
     print("ready", flush=True)
     if mode == "put":

@@ -26,7 +26,7 @@ def _rows_in_main_file(path: Path) -> int:
 
 async def test_commits_reach_the_main_file_without_a_full_wal(tmp_path: Path) -> None:
     path = tmp_path / "spool.db"
-    spool = SpoolInput(SpoolInputSettings(path=path))
+    spool = SpoolInput(SpoolInputSettings(path=path), consumer=True)
     await spool.start()
     try:
         await spool.put([b'{"n": %d}' % n for n in range(10)])

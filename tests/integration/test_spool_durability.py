@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.errors import InputFull
+from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.spool import SpoolInput
 from publisher.settings import SpoolInputSettings
@@ -27,17 +27,12 @@ CHILD = Path(__file__).with_name("spool_child.py")
 async def opened_spool(
     path: Path, clock: Callable[[], float] = time.time, **settings: float
 ) -> AsyncIterator[SpoolInput]:
-    spool = SpoolInput(SpoolInputSettings(path=path, **settings), clock=clock)
+    spool = SpoolInput(SpoolInputSettings(path=path, **settings), clock=clock, consumer=True)
     await spool.start()
     try:
         yield spool
     finally:
         await spool.close()
-
-
-def later(seconds: float) -> Callable[[], float]:
-    """A wall clock running `seconds` ahead: every lease taken before now has run out."""
-    return lambda: time.time() + seconds
 
 
 async def drain(spool: SpoolInput) -> list[Message]:
@@ -47,26 +42,39 @@ async def drain(spool: SpoolInput) -> list[Message]:
     return got
 
 
-async def test_reopen_keeps_unacked_messages_and_leases(tmp_path: Path) -> None:
+async def test_reopen_delivers_every_unacknowledged_message_again(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "spool.db"
     async with opened_spool(path, visibility_timeout_s=60) as spool:
         await spool.put([b"a", b"b", b"c", b"d", b"e"])
         leased = await spool.fetch(2, wait_s=0)
         await spool.ack(leased[:1])
 
+    # Leases live in the consumer's memory: a new consumer gets what the last one held at
+    # once, without waiting out its visibility timeout.
     async with opened_spool(path, visibility_timeout_s=60) as spool:
         assert await spool.backlog() == 4
-        assert [m.body for m in await drain(spool)] == [b"c", b"d", b"e"]  # b is still leased
-
-    async with opened_spool(path, clock=later(61), visibility_timeout_s=60) as spool:
         back = await drain(spool)
         assert [(m.body, m.deliveries) for m in back] == [
-            (b"b", 2),
-            (b"c", 2),
-            (b"d", 2),
-            (b"e", 2),
+            (b"b", 1),
+            (b"c", 1),
+            (b"d", 1),
+            (b"e", 1),
         ]
         assert back[0].enqueued_at == leased[1].enqueued_at
+        assert await spool.fetch(10, wait_s=0) == []  # all leased by this consumer now
+
+
+async def test_only_the_consumer_fetches(tmp_path: Path) -> None:
+    spool = SpoolInput(SpoolInputSettings(path=tmp_path / "spool.db"))
+    await spool.start()
+    try:
+        await spool.put([b"a"])
+        with pytest.raises(InputUnavailable, match="consumer"):
+            await spool.fetch(1, wait_s=0)
+    finally:
+        await spool.close()
+    async with opened_spool(tmp_path / "spool.db") as consumer:
+        assert [m.body for m in await consumer.fetch(1, wait_s=0)] == [b"a"]
 
 
 async def test_put_over_max_bytes_raises_input_full(tmp_path: Path) -> None:
@@ -161,7 +169,7 @@ async def test_sigkill_mid_consume_loses_nothing_and_acks_once(tmp_path: Path, s
     acked = [i for line in lines if line.startswith("acked ") for i in line[6:].split(",")]
     fetched = [line[8:].split(",") for line in lines if line.startswith("fetched ")]
 
-    async with opened_spool(path, clock=later(31)) as spool:
+    async with opened_spool(path) as spool:  # the killed consumer's leases died with it
         remaining = [m.id for m in await drain(spool)]
 
     assert acked, "the child was killed before it acked anything"

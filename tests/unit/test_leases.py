@@ -1,0 +1,58 @@
+"""LeaseTable: lease ends, renewals, releases and what comes due, by a clock the test sets."""
+
+from __future__ import annotations
+
+from publisher.inputs.leases import LeaseTable
+
+
+def test_a_lease_that_ends_comes_due_with_its_deliveries() -> None:
+    table = LeaseTable()
+    table.lease(1, until=10.0, deliveries=1)
+    table.lease(2, until=20.0, deliveries=3)
+    assert table.take_due(9.9, 10) == ([], [])
+    assert table.take_due(10.0, 10) == ([1], [1])
+    assert len(table) == 1
+    assert table.next_change() == 20.0
+    assert table.take_due(25.0, 10) == ([2], [3])
+    assert (len(table), table.waiting) == (0, 0)
+
+
+def test_extend_renews_only_leases_that_have_not_ended() -> None:
+    table = LeaseTable()
+    table.lease(1, until=10.0, deliveries=1)
+    table.lease(2, until=5.0, deliveries=1)
+    table.extend([1, 2, 3], now=6.0, until=30.0)  # 2 ended at 5, 3 was never leased
+    assert table.take_due(12.0, 10) == ([2], [1])  # 1's first end no longer counts
+    assert table.take_due(30.0, 10) == ([1], [1])
+
+
+def test_release_ends_a_held_lease_and_delays_it() -> None:
+    table = LeaseTable()
+    for message_id in (1, 2, 3):
+        table.lease(message_id, until=100.0, deliveries=2)
+    table.release([2, 9], visible_at=5.0)  # 9 is not leased: ignored
+    table.release([3], visible_at=1.0)
+    assert table.waiting == 2
+    assert table.deliveries(2) == 0  # no longer leased
+    assert table.take_due(0.5, 10) == ([], [])
+    assert table.take_due(6.0, 10) == ([3, 2], [2, 2])  # in the order they become visible
+    assert table.deliveries(1) == 2
+
+
+def test_take_due_respects_the_limit_and_keeps_the_rest_in_line() -> None:
+    table = LeaseTable()
+    for message_id in range(1, 6):
+        table.lease(message_id, until=100.0, deliveries=1)
+    table.release([1, 2, 3, 4], visible_at=1.0)
+    table.release([5], visible_at=2.0)
+    assert table.take_due(3.0, 3) == ([1, 2, 3], [1, 1, 1])
+    assert table.take_due(3.0, 3) == ([4, 5], [1, 1])
+    assert table.waiting == 0
+
+
+def test_forget_drops_an_acknowledged_lease_so_it_never_comes_due() -> None:
+    table = LeaseTable()
+    table.lease(1, until=10.0, deliveries=1)
+    table.forget([1])
+    assert table.take_due(50.0, 10) == ([], [])
+    assert len(table) == 0
