@@ -15,6 +15,7 @@ import structlog
 
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
+from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool_db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool_worker import SpoolWorker
@@ -61,6 +62,9 @@ class SpoolInput:
         self._arrived = asyncio.Event()
         self._leases = LeaseTable()
         self._reading = asyncio.Lock()  # two fetches at once must not read past one cursor
+        # One DELETE per PutPartnerEvents call, each a round trip to the SQLite thread:
+        # acks that arrive while one runs share the next statement.
+        self._acks: Coalescer[int] = Coalescer(self._delete)
         self._cursor = 0
         """The highest id read from the file; rows above it have never been delivered."""
 
@@ -102,6 +106,7 @@ class SpoolInput:
 
     async def close(self) -> None:
         """Close the file; leased messages stay leased until their visibility timeout."""
+        await self._acks.drain()
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop()
@@ -167,11 +172,12 @@ class SpoolInput:
         return batch
 
     async def ack(self, messages: Sequence[Message]) -> None:
-        """Delete the messages in one transaction; acking one twice is harmless."""
-        if messages:
-            ids = [int(message.id) for message in messages]
-            await self._call(lambda db: db.ack(_json_ids(ids)))
-            self._leases.forget(ids)
+        """Delete the messages; returns once that is committed. Acking twice is harmless."""
+        await self._acks.submit([int(message.id) for message in messages])
+
+    async def _delete(self, ids: list[int]) -> None:
+        await self._call(lambda db: db.ack(_json_ids(ids)))
+        self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:
         """Renew leases that are still held; an expired lease is not revived."""
