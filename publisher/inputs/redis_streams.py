@@ -52,6 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import Message
+from publisher.inputs.coalesce import Coalescer
 from publisher.settings import RedisInputSettings
 
 log = structlog.get_logger(__name__)
@@ -93,6 +94,8 @@ class RedisStreamsInput:
         )
         self._next_claim_at = 0.0
         self._claim_cursor: bytes | str = b"0-0"
+        # Acks that arrive while one is under way share the next round trip.
+        self._acks: Coalescer[str] = Coalescer(self._acknowledge)
 
     @property
     def _where(self) -> str:
@@ -131,6 +134,7 @@ class RedisStreamsInput:
 
     async def close(self) -> None:
         """Disconnect; entries leased to this consumer are claimable after their timeout."""
+        await self._acks.drain()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -160,9 +164,9 @@ class RedisStreamsInput:
 
     async def ack(self, messages: Sequence[Message]) -> None:
         """XACK (and XDEL unless delete_acked is off) in one transaction."""
-        if not messages:
-            return
-        ids = [message.id for message in messages]
+        await self._acks.submit([message.id for message in messages])
+
+    async def _acknowledge(self, ids: list[str]) -> None:
         stream, group = self._settings.stream, self._settings.group
 
         async def acknowledge(client: Redis) -> None:
