@@ -68,6 +68,10 @@ class LeaseTable:
         for message_id in ids:
             self._leases.pop(message_id, None)
 
+    def put_back(self, ids: list[int], deliveries: list[int], visible_at: float) -> None:
+        """Return ids from take_due that could not be delivered (the read failed)."""
+        self._wait(visible_at, ids, deliveries)
+
     def take_due(self, now: float, limit: int) -> tuple[list[int], list[int]]:
         """Up to `limit` ids visible again by `now`, with their deliveries so far."""
         self._expire(now)

@@ -105,7 +105,7 @@ class SpoolInput:
         self._consumer_lock = fd
 
     async def close(self) -> None:
-        """Close the file; leased messages stay leased until their visibility timeout."""
+        """Close the file. Leases end with this object: a new consumer gets them at once."""
         await self._acks.drain()
         worker, self._worker = self._worker, None
         if worker is not None:
@@ -158,7 +158,11 @@ class SpoolInput:
             old = db.read_ids(ids) if again else []
             return old, db.read_after(cursor, fresh_limit) if fresh_limit > 0 else []
 
-        old_rows, new_rows = await self._call(read)
+        try:
+            old_rows, new_rows = await self._call(read)
+        except BaseException:
+            self._leases.put_back(again, counts, now)  # or they would never come due again
+            raise
         if new_rows:
             self._cursor = max(self._cursor, new_rows[-1][0])
         deliveries = dict(zip(again, counts, strict=True))

@@ -6,18 +6,21 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.spool import SpoolInput
+from publisher.inputs.spool_db import SpoolDb
 from publisher.settings import SpoolInputSettings
 
 CHILD = Path(__file__).with_name("spool_child.py")
@@ -75,6 +78,27 @@ async def test_only_the_consumer_fetches(tmp_path: Path) -> None:
         await spool.close()
     async with opened_spool(tmp_path / "spool.db") as consumer:
         assert [m.body for m in await consumer.fetch(1, wait_s=0)] == [b"a"]
+
+
+async def test_a_failed_read_keeps_messages_due_for_the_next_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with opened_spool(tmp_path / "spool.db") as spool:
+        await spool.put([b"a", b"b"])
+        leased = await spool.fetch(2, wait_s=0)
+        await spool.release(leased)
+        original = SpoolDb.read_ids
+
+        def failing(db: SpoolDb, ids: str) -> list[Any]:
+            # The worker runs a failed group's operations once more, each on its own.
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(SpoolDb, "read_ids", failing)
+        with pytest.raises(InputUnavailable, match="disk I/O error"):
+            await spool.fetch(2, wait_s=0)
+        monkeypatch.setattr(SpoolDb, "read_ids", original)
+        back = await spool.fetch(2, wait_s=0)
+        assert [(m.body, m.deliveries) for m in back] == [(b"a", 2), (b"b", 2)]
 
 
 async def test_put_over_max_bytes_raises_input_full(tmp_path: Path) -> None:

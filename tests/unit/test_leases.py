@@ -56,3 +56,12 @@ def test_forget_drops_an_acknowledged_lease_so_it_never_comes_due() -> None:
     table.forget([1])
     assert table.take_due(50.0, 10) == ([], [])
     assert len(table) == 0
+
+
+def test_ids_put_back_after_a_failed_read_come_due_again() -> None:
+    table = LeaseTable()
+    table.lease(1, until=1.0, deliveries=2)
+    ids, counts = table.take_due(5.0, 10)
+    assert (ids, counts) == ([1], [2])
+    table.put_back(ids, counts, visible_at=5.0)
+    assert table.take_due(5.0, 10) == ([1], [2])
