@@ -1,0 +1,41 @@
+"""The CLI imports only the module of the command it runs (start-up is paid on every run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from publisher.cli import COMMAND_MODULES, _modules_for, build_parser
+
+
+def test_the_named_command_alone_is_registered_and_top_level_options_are_skipped() -> None:
+    assert _modules_for(["send", "events.ndjson"]) == ["publisher.commands.send"]
+    assert _modules_for(["--log-level", "warning", "dlq", "list"]) == ["publisher.commands.dlq"]
+    assert _modules_for(["send", "run"]) == ["publisher.commands.send"]  # a file named run
+
+
+def test_without_a_command_every_command_is_registered_for_help_and_errors() -> None:
+    everything = list(COMMAND_MODULES.values())
+    assert _modules_for([]) == everything
+    assert _modules_for(["--help"]) == everything
+    assert _modules_for(["sned"]) == everything
+    help_text = build_parser([]).format_help()
+    assert all(name in help_text for name in COMMAND_MODULES)
+
+
+def test_parsing_send_does_not_import_the_other_commands() -> None:
+    probe = (
+        "import json, sys\n"
+        "from publisher.cli import build_parser\n"
+        "build_parser(['send', 'x.ndjson']).parse_args(['send', 'x.ndjson'])\n"
+        "print(json.dumps([m for m in sys.modules if m.startswith(('publisher.emulator',"
+        " 'publisher.connect', 'publisher.app', 'publisher.commands.'))]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    imported = json.loads(result.stdout)
+    assert "publisher.commands.send" in imported
+    assert not [m for m in imported if m.startswith(("publisher.emulator", "publisher.connect"))]
+    assert "publisher.app" not in imported
