@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 
-from publisher.cli import COMMAND_MODULES, _modules_for, build_parser
+from publisher.cli import COMMAND_MODULES, GC_THRESHOLDS, _modules_for, build_parser
 
 
 def test_the_named_command_alone_is_registered_and_top_level_options_are_skipped() -> None:
@@ -39,3 +40,20 @@ def test_parsing_send_does_not_import_the_other_commands() -> None:
     assert "publisher.commands.send" in imported
     assert not [m for m in imported if m.startswith(("publisher.emulator", "publisher.connect"))]
     assert "publisher.app" not in imported
+
+
+def test_a_command_runs_with_the_cli_collector_thresholds() -> None:
+    probe = (
+        "import gc, json\n"
+        "from publisher.cli import main\n"
+        "before = gc.get_threshold()\n"
+        "code = main(['config', 'check'])\n"
+        "print(json.dumps([before, gc.get_threshold(), code]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, during, code = json.loads(result.stdout.splitlines()[-1])
+    assert code == 0
+    assert before == list(gc.get_threshold()) != list(GC_THRESHOLDS)
+    assert during == list(GC_THRESHOLDS)
