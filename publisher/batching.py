@@ -42,14 +42,17 @@ class Batcher(Generic[T]):
         self.linger_s = linger_s
         self._open: dict[str, Batch[T]] = {}
 
-    def add(self, item: T, now: float) -> list[Batch[T]]:
-        """Add one entry; return the batches this closed (at most two)."""
+    def add(self, item: T, now: float) -> tuple[Batch[T], ...]:
+        """Add one entry; return the batches this closed (at most two, usually none).
+
+        A tuple: nothing is allocated for the usual answer, none, once per event.
+        """
         if item.size > self.max_bytes:
             raise ValueError(f"entry of {item.size} bytes exceeds max_bytes {self.max_bytes}")
-        closed: list[Batch[T]] = []
+        closed: tuple[Batch[T], ...] = ()
         batch = self._open.get(item.region)
         if batch is not None and batch.size + item.size > self.max_bytes:
-            closed.append(self._open.pop(item.region))
+            closed = (self._open.pop(item.region),)
             batch = None
         if batch is None:
             batch = Batch(item.region, deadline=now + self.linger_s)
@@ -57,7 +60,7 @@ class Batcher(Generic[T]):
         batch.entries.append(item)
         batch.size += item.size
         if len(batch.entries) >= self.max_entries:
-            closed.append(self._open.pop(item.region))
+            closed = (*closed, self._open.pop(item.region))
         return closed
 
     def due(self, now: float) -> list[Batch[T]]:

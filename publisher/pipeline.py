@@ -57,7 +57,6 @@ class Entry:
     region: str
     fields: dict[str, Any]
     size: int
-    event_id: str | None
     attempts: int = 0
 
 
@@ -232,13 +231,14 @@ class Pipeline:
         rejected: list[DeadLetter] = []
         waiting: list[Message] = []
         received = 0
+        held, add_to_batch, ready = self._held, self._batcher.add, self._ready  # the hot loop
         for index, message in enumerate(messages):
             if index and not index % INTAKE_SLICE:
                 # Let the dispatcher send the batches that are already full.
                 self._wake.set()
                 await asyncio.sleep(0)
                 now = self._clock()
-            if message.id in self._held:
+            if message.id in held:
                 continue  # a lease that ran out while we still work on it: one copy is enough
             received += 1
             try:
@@ -249,8 +249,10 @@ class Pipeline:
             except InvalidEvent as exc:
                 rejected.append(_rejection(message, exc))
                 continue
-            self._held[message.id] = message
-            self._ready.extend(self._batcher.add(entry, now))
+            held[message.id] = message
+            closed = add_to_batch(entry, now)
+            if closed:
+                ready.extend(closed)
         self._metrics.events_received.inc(received)
         self._metrics.buffered_events.set(len(self._held))
         self._wake.set()
@@ -272,7 +274,7 @@ class Pipeline:
         if wall - message.enqueued_at > self._policy.settings.max_age_s:
             raise _Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")
         self._check_source_state(route.source)
-        return Entry(message, route.region, request_entry(route.source, event), size, event.id)
+        return Entry(message, route.region, request_entry(route.source, event), size)
 
     def _check_source_state(self, source: str) -> None:
         """Refuse or hold events that AWS would reject or silently drop."""
@@ -369,13 +371,18 @@ class Pipeline:
         if isinstance(outcome, CallFailed):
             await self._settle_call_failure(batch, outcome)
             return
-        published: list[Entry] = []
-        failed: list[tuple[Entry, EntryResult]] = []
-        for entry, result in zip(batch.entries, outcome, strict=True):
-            if result.error_code is None:
-                published.append(entry)
-            else:
-                failed.append((entry, result))
+        failed = [
+            (entry, result)
+            for entry, result in zip(batch.entries, outcome, strict=True)
+            if result.error_code is not None
+        ]
+        published = batch.entries  # the usual case: every entry accepted
+        if failed:
+            published = [
+                entry
+                for entry, result in zip(batch.entries, outcome, strict=True)
+                if result.error_code is None
+            ]
         throttled = any(is_throttling(result.error_code or "") for _, result in failed)
         self._note_rate(throttled)
         self._metrics.put_requests.labels(outcome="partial" if failed else "ok").inc()

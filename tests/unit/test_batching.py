@@ -29,8 +29,8 @@ def item(region: str = "us-east-1", size: int = 10, seq: int = 0) -> Item:
 
 def test_batch_closes_when_max_entries_is_reached() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=3, max_bytes=1000, linger_s=1.0)
-    assert batcher.add(item(seq=1), now=0) == []
-    assert batcher.add(item(seq=2), now=0) == []
+    assert batcher.add(item(seq=1), now=0) == ()
+    assert batcher.add(item(seq=2), now=0) == ()
     closed = batcher.add(item(seq=3), now=0)
     assert len(closed) == 1
     assert [i.seq for i in closed[0].entries] == [1, 2, 3]
@@ -41,8 +41,8 @@ def test_batch_closes_when_max_entries_is_reached() -> None:
 
 def test_batch_closes_before_an_entry_that_would_overflow_bytes() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=20, max_bytes=100, linger_s=1.0)
-    assert batcher.add(item(size=60, seq=1), now=0) == []
-    assert batcher.add(item(size=40, seq=2), now=0) == []  # exactly 100: still fits
+    assert batcher.add(item(size=60, seq=1), now=0) == ()
+    assert batcher.add(item(size=40, seq=2), now=0) == ()  # exactly 100: still fits
     closed = batcher.add(item(size=1, seq=3), now=0)
     assert [[i.seq for i in b.entries] for b in closed] == [[1, 2]]
     assert closed[0].size == 100
@@ -51,8 +51,8 @@ def test_batch_closes_before_an_entry_that_would_overflow_bytes() -> None:
 
 def test_regions_are_batched_separately() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=2, max_bytes=1000, linger_s=1.0)
-    assert batcher.add(item("us-east-1", seq=1), now=0) == []
-    assert batcher.add(item("eu-west-1", seq=2), now=0) == []
+    assert batcher.add(item("us-east-1", seq=1), now=0) == ()
+    assert batcher.add(item("eu-west-1", seq=2), now=0) == ()
     closed = batcher.add(item("us-east-1", seq=3), now=0)
     assert [(b.region, [i.seq for i in b.entries]) for b in closed] == [("us-east-1", [1, 3])]
     flushed = batcher.flush()
@@ -61,7 +61,7 @@ def test_regions_are_batched_separately() -> None:
 
 def test_entry_of_exactly_max_bytes_is_accepted() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=20, max_bytes=100, linger_s=1.0)
-    assert batcher.add(item(size=100, seq=1), now=0) == []
+    assert batcher.add(item(size=100, seq=1), now=0) == ()
     closed = batcher.add(item(size=1, seq=2), now=0)
     assert [[i.seq for i in b.entries] for b in closed] == [[1]]
 
