@@ -40,6 +40,10 @@ METHOD = [
     "- `spool_backlog_rss` (on demand): the daemon points at a closed port, 1,000,000 events "
     "are ingested and stay in the spool; peak RSS is VmHWM from /proc/<pid>/status. `soak` "
     "(on demand): RSS every 10 s at 2,000 events/s.",
+    "- `sdk_loop_instructions`, `send_instructions` (on demand): the same two commands under "
+    "valgrind's callgrind, which counts the user-space instructions of the whole process "
+    "(start-up included). Unlike CPU seconds they repeat within about 0.1% on a busy machine; "
+    "they leave out system calls and memory stalls.",
     "- Figures from a machine that is busy with other work are lower and more scattered; the "
     "busy share before the run is recorded above.",
     "- Ratios compare medians of pairs run alternately (A, B, A, B) in this invocation.",
@@ -52,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_EVENTS} events")
     parser.add_argument(
         "--only",
-        help="comma-separated scenarios; on demand: spool_backlog_rss, soak. All: "
+        help="comma-separated scenarios; on demand: "
+        + ", ".join(name for name in SCENARIOS if name not in DEFAULT)
+        + ". All: "
         + ", ".join(SCENARIOS),
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds per scenario (median)")
@@ -95,6 +101,8 @@ def _progress(name: str, result: Result) -> None:
             parts.append(f"{result['cpu_ms_per_1k']:,.1f} CPU-ms/1k")
         if "p99_ms" in result:
             parts.append(f"p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms")
+        if "instructions_per_event" in result:
+            parts.append(f"{result['instructions_per_event']:,} instructions/event")
         if "peak_rss_kib" in result:
             parts.append(f"peak RSS {result['peak_rss_kib'] / 1024:,.0f} MiB")
         text = ", ".join(parts)

@@ -99,7 +99,7 @@ def markdown(report: Report, chart_name: str) -> str:
         "|---|---|" + "---:|" * len(THROUGHPUT_COLUMNS),
     ]
     for name, figures in report["scenarios"].items():
-        if name in ("spool_backlog_rss", "soak"):
+        if name in ("spool_backlog_rss", "soak") or "instructions" in figures:
             continue
         what = report["descriptions"].get(name, "")
         if "error" in figures or figures.get("available") is False:
@@ -110,6 +110,7 @@ def markdown(report: Report, chart_name: str) -> str:
         cells = [_cell(figures.get(key), fmt) for _, key, fmt in THROUGHPUT_COLUMNS]
         lines.append(f"| {name} | {what} | " + " | ".join(cells) + " |")
     lines += _ratio_lines(report) + _latency_lines(report) + _memory_lines(report)
+    lines += _instruction_lines(report)
     lines += ["", f"![events/s and CPU-ms per 1,000 events]({chart_name})", ""]
     lines += ["## Method", "", *report["method"], ""]
     return "\n".join(lines)
@@ -180,6 +181,19 @@ def _memory_lines(report: Report) -> list[str]:
             f"Published {soak['delivered']:,.0f}; RSS every 10 s (MiB): {rss}; "
             f"peak {soak['peak_rss_kib'] / 1024:.0f} MiB.",
         ]
+    return lines
+
+
+def _instruction_lines(report: Report) -> list[str]:
+    counted = {n: f for n, f in report["scenarios"].items() if "instructions" in f}
+    if not counted:
+        return []
+    lines = ["", "## Instructions (valgrind callgrind, whole process)", ""]
+    for name, figures in counted.items():
+        lines.append(
+            f"- {name}: {figures['instructions_per_event']:,} instructions per event "
+            f"({figures['instructions']:,} for {figures['events']:,} events)."
+        )
     return lines
 
 

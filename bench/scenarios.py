@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import instructions
+from bench.commands import client_command, send_command
 from bench.context import Context, Result, check_delivered, emulator_busy, per_1k_ms
 from bench.cpu import CLIENT_CORE
-from bench.procs import CLI, PYTHON, BenchError, write_config
+from bench.procs import CLI, BenchError
 from bench.runner import run_child
 
 
@@ -31,10 +33,9 @@ def direct_client(kind: str) -> Callable[[Context], Result]:
 
     def run(ctx: Context) -> Result:
         result: Result = {}
-        command = [*PYTHON, "-m", "bench.clients", kind, "--url", ctx.emulator.url]
         with emulator_busy(ctx, result):
             child = run_child(
-                [*command, "--events", str(ctx.events)],
+                client_command(ctx, kind),
                 CLIENT_CORE,
                 ctx.scratch(kind) / "client.log",
                 timeout_s=max(120, ctx.events / 500),
@@ -58,10 +59,8 @@ def direct_client(kind: str) -> Callable[[Context], Result]:
 def send_file(ctx: Context) -> Result:
     """`partner-publisher send FILE` end to end, the whole process on the client core."""
     directory = ctx.scratch("send")
-    config_path, _ = write_config(directory, ctx.emulator.url)
-    path = ctx.ndjson_file()
+    command, config_path = send_command(ctx, directory)
     result: Result = {}
-    command = [*CLI, "send", str(path), "--config", str(config_path), "--progress-interval-s", "0"]
     with emulator_busy(ctx, result):
         child = run_child(
             command, CLIENT_CORE, directory / "send.log", max(120, ctx.events / 500), directory
@@ -108,6 +107,18 @@ def _all() -> list[Scenario]:
             "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
         ),
         Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
+        Scenario(
+            "sdk_loop_instructions",
+            instructions.sdk_loop,
+            "sdk_loop's instructions (valgrind callgrind)",
+            False,
+        ),
+        Scenario(
+            "send_instructions",
+            instructions.send,
+            "send's instructions (valgrind callgrind)",
+            False,
+        ),
     ]
 
 

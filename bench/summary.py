@@ -37,6 +37,14 @@ RATIOS = (
         0.7,
     ),
     Ratio(
+        "send_instruction_advantage",
+        "sdk_loop instructions per event / send instructions per event (callgrind, start-up "
+        "included; backs up send_cpu_advantage, information, no target)",
+        ("sdk_loop_instructions", "instructions_per_event"),
+        ("send_instructions", "instructions_per_event"),
+        None,
+    ),
+    Ratio(
         "send_cpu_advantage_steady",
         "the same with each process's start-up CPU left out (information, no target)",
         ("sdk_loop", "steady_cpu_ms_per_1k"),

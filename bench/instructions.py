@@ -1,0 +1,66 @@
+"""On demand: the instructions a process under test executes, counted by valgrind's callgrind.
+
+CPU seconds on a shared machine scatter by +-20% from run to run. The user-space instructions
+of the same program on the same input repeat within about 0.1% whatever else the machine
+does, so they show whether a change to the cost per event is real. They leave out the
+kernel's share (system calls) and memory stalls, so they back the CPU ratio up; they do not
+replace it. Under valgrind a process runs 30 to 60 times slower: one run per invocation, and
+no events/s (the timing is valgrind's, not ours).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.commands import client_command, send_command
+from bench.context import Context, Result, check_delivered
+from bench.cpu import CLIENT_CORE
+from bench.procs import BenchError
+from bench.runner import run_child
+
+# The profile itself is not kept: only the total that valgrind prints to stderr is read.
+CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def unavailable_reason() -> str | None:
+    return None if shutil.which("valgrind") else "valgrind is not installed"
+
+
+def sdk_loop(ctx: Context) -> Result:
+    """The plain aiobotocore loop (sdk_loop's command) under callgrind."""
+    return _counted(ctx, client_command(ctx, "sdk"), ctx.scratch("sdk_loop_instructions"))
+
+
+def send(ctx: Context) -> Result:
+    """`partner-publisher send` (the send scenario's command) under callgrind."""
+    directory = ctx.scratch("send_instructions")
+    command, _ = send_command(ctx, directory)
+    return _counted(ctx, command, directory)
+
+
+def _counted(ctx: Context, command: Sequence[str], directory: Path) -> Result:
+    reason = unavailable_reason()
+    if reason is not None:
+        return {"available": False, "reason": reason}
+    ctx.emulator.reset()
+    log_path = directory / "callgrind.log"
+    run_child([*CALLGRIND, *command], CLIENT_CORE, log_path, max(900, ctx.events / 50), directory)
+    check_delivered(ctx, ctx.events)
+    instructions = collected(log_path.read_text(errors="replace"))
+    return {
+        "events": ctx.events,
+        "instructions": instructions,
+        "instructions_per_event": round(instructions / ctx.events),
+    }
+
+
+def collected(valgrind_log: str) -> int:
+    """The total that callgrind reports ("Collected : N") for the whole process."""
+    match = _COLLECTED.search(valgrind_log)
+    if match is None:
+        raise BenchError(f"no instruction count in valgrind's output: {valgrind_log[-300:]!r}")
+    return int(match.group(1))
