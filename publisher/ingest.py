@@ -154,7 +154,7 @@ class Ingest:
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
-            await self._sink.put(decoded.bodies)
+            await self._sink.put(decoded.bodies, decoded.events)
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})

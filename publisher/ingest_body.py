@@ -49,10 +49,16 @@ class MalformedBody(PublisherError):
 
 @dataclass(slots=True)
 class Decoded:
-    """What a body holds: the encoded valid events, and (index, error) for each rejected item."""
+    """What a body holds: the valid events encoded (bodies) and validated (events, the same
+    order), and (index, error) for each rejected item."""
 
     bodies: list[bytes] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def accept(self, body: bytes, event: Event) -> None:
+        self.bodies.append(body)
+        self.events.append(event)
 
 
 def decode_body(body: bytes, ndjson: bool, route: Router) -> Decoded:
@@ -108,11 +114,12 @@ def _decode_value(
             yield
         try:
             encoded = _encode_object(item)
-            route(event_from_object(item, encoded))
+            event = event_from_object(item, encoded)
+            route(event)
         except _ITEM_ERRORS as exc:
             decoded.rejected.append((index, _item_error(exc)))
         else:
-            decoded.bodies.append(encoded)
+            decoded.accept(encoded, event)
 
 
 def _decode_exact(body: bytes, route: Router, single: bool, decoded: Decoded) -> None:
@@ -133,7 +140,7 @@ def _decode_exact(body: bytes, route: Router, single: bool, decoded: Decoded) ->
         except _ITEM_ERRORS as exc:
             decoded.rejected.append((index, _item_error(exc)))
         else:
-            decoded.bodies.append(encoded)
+            decoded.accept(encoded, event)
 
 
 def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int) -> Iterator[None]:
@@ -156,12 +163,13 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
         try:
             if not isinstance(item, dict):
                 raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
-            route(event_from_object(item, line))
+            event = event_from_object(item, line)
+            route(event)
             encoded = line.strip()  # already a JSON object: stored as sent, no re-encoding
         except _ITEM_ERRORS as exc:
             decoded.rejected.append((index - 1, _item_error(exc)))
         else:
-            decoded.bodies.append(encoded)
+            decoded.accept(encoded, event)
     if not any_json:
         raise MalformedBody(f"the body is neither JSON nor NDJSON ({first_error})")
 

@@ -263,7 +263,11 @@ class Pipeline:
             await self._dead_letter(rejected)
 
     def _entry_for(self, message: Message, wall: float) -> Entry:
-        event = decode_event(message.body)
+        event = message.event
+        if event is None:
+            event = decode_event(message.body)
+        else:
+            message.event = None  # validated once, where it was accepted; not kept while held
         route = self._router.route(event)
         size = entry_size(route.source, event)
         if size > self._publish.max_request_bytes:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from publisher.model import Event
+
 
 @dataclass(slots=True)
 class Message:
@@ -19,6 +21,8 @@ class Message:
     """Epoch seconds when the input first accepted it: the start of the age budget."""
     deliveries: int = 1
     """How many times it has been fetched, this time included (more than 1 after a crash)."""
+    event: Event | None = None
+    """The body as already validated in this process (the spool's own puts), else None."""
 
 
 class Input(Protocol):
@@ -32,8 +36,13 @@ class Input(Protocol):
     async def start(self) -> None:
         """Open connections and create what is missing (files, groups)."""
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
-        """Store bodies durably before returning; raise InputFull when over its bounds."""
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+        """Store bodies durably before returning; raise InputFull when over its bounds.
+
+        events: the same bodies as validated Events when the caller has them (HTTP ingest).
+        An input may hand them to this process's own consumer (the spool does); others
+        ignore them.
+        """
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, waiting at most wait_s for the first one."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from publisher.inputs.base import Message
+from publisher.model import Event
 
 BLOCK_BYTES = 1 << 20
 
@@ -67,7 +68,7 @@ class LineFeed:
     async def close(self) -> None:
         """Nothing to release: the stream is the caller's."""
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
         raise NotImplementedError("a line feed is read from its stream, not put into")
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:

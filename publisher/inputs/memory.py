@@ -12,6 +12,7 @@ from typing import NamedTuple
 from publisher.errors import InputFull
 from publisher.inputs.base import Message
 from publisher.inputs.leases import LeaseTable
+from publisher.model import Event
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
 _MIN_SLEEP_S = 0.001
@@ -52,7 +53,7 @@ class MemoryInput:
     async def close(self) -> None:
         """Nothing to release; stored messages stay until the object is dropped."""
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
         """Store all bodies or none: raise InputFull when they would exceed max_events."""
         if self._max_events is not None and len(self._stored) + len(bodies) > self._max_events:
             raise InputFull(f"the memory input holds at most {self._max_events} events")

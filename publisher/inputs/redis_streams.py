@@ -53,6 +53,7 @@ from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import Message
 from publisher.inputs.coalesce import Coalescer
+from publisher.model import Event
 from publisher.settings import RedisInputSettings
 
 log = structlog.get_logger(__name__)
@@ -139,7 +140,7 @@ class RedisStreamsInput:
         if client is not None:
             await client.aclose()
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
         """XADD every body (field `event`) in one script: all of them, or InputFull."""
         if not bodies:
             return

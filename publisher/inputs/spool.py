@@ -16,9 +16,11 @@ import structlog
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.fresh import FreshRows
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool_db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool_worker import SpoolWorker
+from publisher.model import Event
 from publisher.settings import SpoolInputSettings
 
 log = structlog.get_logger(__name__)
@@ -43,6 +45,10 @@ class SpoolInput:
     and writes nothing, which made the consuming side about a fifth cheaper than leases
     written per row. A restart therefore delivers everything unacknowledged again at once,
     counting deliveries afresh. Other processes (`enqueue`, `dlq replay`) only put.
+
+    What the consumer's own process puts (HTTP ingest) is also kept in memory once committed,
+    with the events as ingest validated them (publisher.inputs.fresh): the consumer takes it
+    from there instead of reading back what was just written and decoding it again.
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class SpoolInput:
         *,
         synchronous: Synchronous = "NORMAL",
         consumer: bool = False,
+        fresh: FreshRows | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -66,7 +73,8 @@ class SpoolInput:
         # acks that arrive while one runs share the next statement.
         self._acks: Coalescer[int] = Coalescer(self._delete)
         self._cursor = 0
-        """The highest id read from the file; rows above it have never been delivered."""
+        """The highest id delivered from the file or memory; rows above it never were."""
+        self._fresh = fresh or FreshRows()
 
     @property
     def _vt(self) -> float:
@@ -114,12 +122,18 @@ class SpoolInput:
             os.close(self._consumer_lock)  # closing the descriptor drops the flock
             self._consumer_lock = None
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
-        """Store all bodies in one transaction, or none (InputFull over max_events/max_bytes)."""
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+        """Store all bodies in one transaction, or none (InputFull over max_events/max_bytes).
+
+        events: the bodies as validated Events, when the caller has them; the consumer's
+        own puts keep both in memory for it.
+        """
         if not bodies:
             return
         now = self._clock()
-        await self._call(lambda db: db.put(bodies, now))
+        first_id = await self._call(lambda db: db.put(bodies, now))
+        if self._consumer:
+            self._fresh.add(first_id, bodies, now, events, self._cursor)
         self._arrived.set()
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
@@ -147,32 +161,48 @@ class SpoolInput:
                 poll_s = min(poll_s * 2, _MAX_POLL_S)
 
     async def _lease(self, limit: int) -> list[Message]:
-        """Messages due again first (oldest first), then rows never delivered."""
+        """Messages due again first (oldest first), then rows never delivered: from memory
+        while it holds the next ids, from the file past the first one it does not."""
         now = self._clock()
         again, counts = self._leases.take_due(now, limit)
-        cursor = self._cursor
-        fresh_limit = limit - len(again)
-        ids = _json_ids(again)
+        held = self._fresh.take(self._cursor, limit - len(again))
+        cursor = held[-1][0] if held else self._cursor
+        unread_limit = limit - len(again) - len(held)
+        old_rows: list[Row] = []
+        new_rows: list[Row] = []
+        if again or unread_limit > 0:
+            ids = _json_ids(again)
 
-        def read(db: SpoolDb) -> tuple[list[Row], list[Row]]:
-            old = db.read_ids(ids) if again else []
-            return old, db.read_after(cursor, fresh_limit) if fresh_limit > 0 else []
+            def read(db: SpoolDb) -> tuple[list[Row], list[Row]]:
+                old = db.read_ids(ids) if again else []
+                return old, db.read_after(cursor, unread_limit) if unread_limit > 0 else []
 
-        try:
-            old_rows, new_rows = await self._call(read)
-        except BaseException:
-            self._leases.put_back(again, counts, now)  # or they would never come due again
-            raise
-        if new_rows:
-            self._cursor = max(self._cursor, new_rows[-1][0])
+            try:
+                old_rows, new_rows = await self._call(read)
+            except BaseException:
+                # Or they would never come due again (this process reads past its cursor).
+                self._leases.put_back(again, counts, now)
+                self._fresh.put_back(held)
+                raise
+        self._cursor = new_rows[-1][0] if new_rows else cursor
+        # Held rows the file answered for (past a gap) still bring their events along.
+        read_too = self._fresh.discard_read(cursor, self._cursor)
         deliveries = dict(zip(again, counts, strict=True))
         until = now + self._vt
+        lease = self._leases.lease
         batch: list[Message] = []
-        for rows, fresh in ((old_rows, False), (new_rows, True)):
-            for message_id, body, enqueued_at in rows:
-                count = 1 if fresh else deliveries[message_id] + 1
-                self._leases.lease(message_id, until, count)
-                batch.append(Message(str(message_id), body, enqueued_at, count))
+        for message_id, body, enqueued_at in old_rows:
+            count = deliveries[message_id] + 1
+            lease(message_id, until, count)
+            batch.append(Message(str(message_id), body, enqueued_at, count))
+        for message_id, row in held:
+            lease(message_id, until, 1)
+            batch.append(Message(str(message_id), row.body, row.enqueued_at, 1, row.event))
+        for message_id, body, enqueued_at in new_rows:
+            lease(message_id, until, 1)
+            also_held = read_too.get(message_id)
+            event = also_held.event if also_held is not None else None
+            batch.append(Message(str(message_id), body, enqueued_at, 1, event))
         return batch
 
     async def ack(self, messages: Sequence[Message]) -> None:

@@ -135,8 +135,12 @@ class SpoolDb:
             self._acked_since_reclaim_check = False
             self._reclaim_if_mostly_free()
 
-    def put(self, bodies: Sequence[bytes], now: float) -> None:
-        """Insert all bodies, or raise InputFull before writing anything."""
+    def put(self, bodies: Sequence[bytes], now: float) -> int:
+        """Insert all bodies, or raise InputFull before writing anything; returns the first id.
+
+        The ids are consecutive: the transaction holds the write lock, and AUTOINCREMENT
+        hands out the next id to each row in turn.
+        """
         size = sum(map(len, bodies))
         events, used = self._totals()
         if events + len(bodies) > self._max_events:
@@ -147,7 +151,9 @@ class SpoolDb:
             "INSERT INTO messages (body, enqueued_at, visible_at) VALUES (?, ?, ?)",
             [(body, now, now) for body in bodies],
         )
+        (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
+        return int(last_id) - len(bodies) + 1
 
     def read_after(self, after_id: int, limit: int) -> list[Row]:
         """Up to `limit` messages with ids above `after_id`, oldest first."""

@@ -44,6 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Message
+from publisher.model import Event
 from publisher.settings import AwsSettings, SqsInputSettings
 
 log = structlog.get_logger(__name__)
@@ -113,7 +114,7 @@ class SqsInput:
         await self._stack.aclose()
         self._client = None
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
         """Send every body, in order, 10 (and at most 256 KiB) per call."""
         for chunk in _send_chunks(bodies):
             entries = [

@@ -19,6 +19,7 @@ from publisher.ingest import MAX_REPORTED_REJECTIONS, Ingest
 from publisher.inputs.base import Input, Message
 from publisher.inputs.memory import MemoryInput
 from publisher.metrics import Metrics
+from publisher.model import Event
 from publisher.settings import IngestSettings, TenantSettings
 from publisher.tenants import TenantRegistry
 
@@ -370,7 +371,7 @@ class BrokenInput(MemoryInput):
         super().__init__()
         self.error = error
 
-    async def put(self, bodies: Sequence[bytes]) -> None:
+    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
         raise self.error
 
 

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from publisher.deadletter import DeadLetter
 from publisher.eventbridge import CallFailed, EntryResult
+from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
 from publisher.metrics import Metrics
+from publisher.model import Event, decode_event
 from publisher.pipeline import Pipeline
 from publisher.ratelimit import AdaptiveRateLimiter
 from publisher.retry import RetryPolicy
@@ -106,9 +108,11 @@ async def publish(
     retry: RetrySettings = FAST_RETRY,
     timeout_s: float = 20.0,
     tenants: dict[str, TenantSettings] = TENANTS,
+    source: MemoryInput | None = None,
 ) -> Run:
     """Feed bodies through a pipeline and return once every one of them is settled."""
-    run = Run(MemoryInput(visibility_timeout_s=30), clients, MemoryDeadLetters(), Metrics())
+    source = source or MemoryInput(visibility_timeout_s=30)
+    run = Run(source, clients, MemoryDeadLetters(), Metrics())
     done = asyncio.Event()
 
     def on_settled(published: int, dead: int) -> None:
@@ -153,6 +157,34 @@ async def test_publishes_everything_in_batches_within_limits() -> None:
     assert await run.source.backlog() == 0
     assert metric(run, "publisher_events_published_total") == 205
     assert metric(run, "publisher_put_requests_total", outcome="ok") == len(clients.calls)
+
+
+class PreDecodedInput(MemoryInput):
+    """Hands messages out as the spool hands out its own process's puts: with their events."""
+
+    def __init__(self, events: dict[bytes, Event]) -> None:
+        super().__init__(visibility_timeout_s=30)
+        self.events = events
+        self.handed_out: list[Message] = []
+
+    async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
+        batch = await super().fetch(max_messages, wait_s)
+        for message in batch:
+            message.event = self.events[message.body]
+        self.handed_out += batch
+        return batch
+
+
+async def test_an_event_validated_where_it_was_accepted_is_not_decoded_again() -> None:
+    # Bodies that would not even decode: only the events handed along can be what is sent.
+    events = {f"opaque-{n}".encode(): decode_event(body(n)) for n in range(45)}
+    source = PreDecodedInput(events)
+    clients = ScriptedClients(ok)
+    run = await publish(list(events), clients, source=source)
+    assert run.published == 45
+    assert run.dead_lettered == 0
+    assert sorted(clients.accepted) == list(range(45))
+    assert all(message.event is None for message in source.handed_out)  # not kept while held
 
 
 async def test_batches_respect_the_byte_limit() -> None:

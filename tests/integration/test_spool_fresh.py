@@ -1,0 +1,130 @@
+"""The spool's consumer takes its own process's puts from memory, everything else from the file."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from publisher.errors import InputUnavailable
+from publisher.inputs.base import Message
+from publisher.inputs.fresh import FreshRows
+from publisher.inputs.spool import SpoolInput
+from publisher.inputs.spool_db import SpoolDb
+from publisher.model import Event, decode_event
+from publisher.settings import SpoolInputSettings
+
+
+def body(n: int) -> bytes:
+    return orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": {"n": n}})
+
+
+def events_of(bodies: list[bytes]) -> list[Event]:
+    return [decode_event(b) for b in bodies]
+
+
+@asynccontextmanager
+async def consumer_and_writer(
+    path: Path, fresh: FreshRows | None = None
+) -> AsyncIterator[tuple[SpoolInput, SpoolInput]]:
+    """The daemon's spool (consumer, with ingest's puts) and another process's writer."""
+    consumer = SpoolInput(SpoolInputSettings(path=path), consumer=True, fresh=fresh)
+    writer = SpoolInput(SpoolInputSettings(path=path))
+    await consumer.start()
+    await writer.start()
+    try:
+        yield consumer, writer
+    finally:
+        await writer.close()
+        await consumer.close()
+
+
+async def test_own_puts_come_with_their_events_and_other_rows_in_order(tmp_path: Path) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
+        own = [body(1), body(2)]
+        own_events = events_of(own)
+        await consumer.put(own, own_events)
+        await writer.put([body(3)])
+        await consumer.put([body(4)], events_of([body(4)]))
+        got = await consumer.fetch(10, wait_s=0)
+        assert [m.body for m in got] == [body(1), body(2), body(3), body(4)]
+        assert [int(m.id) for m in got] == [1, 2, 3, 4]
+        assert got[0].event is own_events[0]
+        assert got[1].event is own_events[1]
+        # Past the gap at 3 the file answers, for 4 too (once), which still has its event.
+        assert got[2].event is None
+        assert got[3].event == decode_event(body(4))
+        assert await consumer.fetch(10, wait_s=0) == []
+        await consumer.ack(got)
+        assert await consumer.backlog() == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_any_interleaving_delivers_every_row_once_in_id_order(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    put: list[bytes] = []
+    delivered: list[Message] = []
+    # A small budget, so that some own puts are left to the file and the lanes alternate.
+    async with consumer_and_writer(tmp_path / "spool.db", FreshRows(max_rows=6)) as (
+        consumer,
+        writer,
+    ):
+        for _ in range(150):
+            roll = rng.random()
+            if roll < 0.4:
+                bodies = [body(len(put) + i) for i in range(rng.randint(1, 4))]
+                await consumer.put(bodies, events_of(bodies))
+                put += bodies
+            elif roll < 0.6:
+                bodies = [body(len(put) + i) for i in range(rng.randint(1, 3))]
+                await writer.put(bodies)
+                put += bodies
+            else:
+                batch = await consumer.fetch(rng.randint(1, 7), wait_s=0)
+                delivered += batch
+                await consumer.ack(batch)
+        while batch := await consumer.fetch(500, wait_s=0):
+            delivered += batch
+            await consumer.ack(batch)
+        assert await consumer.backlog() == 0
+    assert [m.body for m in delivered] == put  # each once, in the order the file numbered them
+    assert [int(m.id) for m in delivered] == list(range(1, len(put) + 1))
+    for message in delivered:
+        assert message.event is None or message.event == decode_event(message.body)
+    assert any(m.event is not None for m in delivered)
+    assert any(m.event is None for m in delivered)
+
+
+async def test_a_failed_read_puts_the_rows_taken_from_memory_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
+        await consumer.put([body(1), body(2)], events_of([body(1), body(2)]))
+        await writer.put([body(3)])
+
+        def failing(db: SpoolDb, after_id: int, limit: int) -> list[Any]:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        original = SpoolDb.read_after
+        monkeypatch.setattr(SpoolDb, "read_after", failing)
+        with pytest.raises(InputUnavailable, match="disk I/O error"):
+            await consumer.fetch(10, wait_s=0)  # 1 and 2 from memory, then the file fails
+        monkeypatch.setattr(SpoolDb, "read_after", original)
+        got = await consumer.fetch(10, wait_s=0)
+        assert [(m.body, m.deliveries) for m in got] == [(body(1), 1), (body(2), 1), (body(3), 1)]
+        assert got[0].event is not None
+
+
+async def test_only_the_consumer_keeps_its_puts_in_memory(tmp_path: Path) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
+        await writer.put([body(1)], events_of([body(1)]))
+        got = await consumer.fetch(10, wait_s=0)
+        assert [(m.body, m.event) for m in got] == [(body(1), None)]

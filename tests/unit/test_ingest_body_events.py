@@ -1,0 +1,41 @@
+"""Ingest hands along, for each stored body, the event it validated: the one intake would get."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from publisher.ingest_body import decode_body
+from publisher.model import Event, decode_event
+
+
+def route(event: Event) -> object:
+    if event.tenant != "acme":
+        raise LookupError("unexpected tenant in this test")
+    return None
+
+
+ITEMS = [
+    {"tenant": "acme", "detail_type": "A", "detail": {"n": 1}},
+    {"tenant": "acme", "detail_type": "B", "detail": {"ü": "ß"}, "resources": ["r"]},
+    {"tenant": "acme", "detail_type": "C", "detail": {}, "time": "2026-01-01T00:00:00Z"},
+    {"tenant": "acme", "detail_type": "D"},  # no detail: rejected
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "ndjson"),
+    [
+        (orjson.dumps(ITEMS, option=orjson.OPT_INDENT_2), False),  # an array, re-encoded
+        (b"\n".join(orjson.dumps(item) for item in ITEMS) + b"\n", True),  # lines, as sent
+        (orjson.dumps(ITEMS[0]), False),  # one object
+        # 19 digits: decoded again with the stdlib, which keeps integers exact
+        (b'[{"tenant":"acme","detail_type":"X","detail":{"big":-1234567890123456789}}]', False),
+    ],
+    ids=["array", "ndjson", "object", "exact-integers"],
+)
+def test_each_event_equals_what_decoding_its_stored_body_gives(body: bytes, ndjson: bool) -> None:
+    decoded = decode_body(body, ndjson, route)
+    assert decoded.bodies
+    assert len(decoded.events) == len(decoded.bodies)
+    assert decoded.events == [decode_event(stored) for stored in decoded.bodies]
