@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from publisher.cli import COMMAND_MODULES, GC_THRESHOLDS, _modules_for, build_parser
 
@@ -24,6 +25,14 @@ def test_without_a_command_every_command_is_registered_for_help_and_errors() -> 
     assert all(name in help_text for name in COMMAND_MODULES)
 
 
+def run_probe(program: str) -> Any:
+    """Run `program` in a fresh interpreter; the JSON value on its last stdout line."""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 def test_parsing_send_does_not_import_the_other_commands() -> None:
     probe = (
         "import json, sys\n"
@@ -32,10 +41,7 @@ def test_parsing_send_does_not_import_the_other_commands() -> None:
         "print(json.dumps([m for m in sys.modules if m.startswith(('publisher.emulator',"
         " 'publisher.connect', 'publisher.app', 'publisher.commands.'))]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    imported = json.loads(result.stdout)
+    imported = run_probe(probe)
     assert "publisher.commands.send" in imported
     assert not [m for m in imported if m.startswith(("publisher.emulator", "publisher.connect"))]
     assert "publisher.app" not in imported
@@ -49,10 +55,7 @@ def test_a_command_runs_with_the_cli_collector_thresholds() -> None:
         "code = main(['config', 'check'])\n"
         "print(json.dumps([before, gc.get_threshold(), code]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    before, during, code = json.loads(result.stdout.splitlines()[-1])
+    before, during, code = run_probe(probe)
     assert code == 0
     assert before != list(GC_THRESHOLDS)  # the interpreter's own default
     assert during == list(GC_THRESHOLDS)
