@@ -1,8 +1,9 @@
-"""The publishing engine: fetch -> validate -> route -> batch -> send -> settle.
+"""The publishing engine: fetch -> admit -> batch -> send -> settle.
 
-It only orchestrates: validation is in model, batching in batching, decisions in retry, the
-calls in eventbridge. A message is acknowledged to its input only once its event is settled
-(published or dead-lettered); anything unsettled at shutdown is released back to the input.
+It only orchestrates: validation is in model, admission (which entry, or why not) in
+admission, batching in batching, decisions in retry, the calls in eventbridge. A message is
+acknowledged to its input only once its event is settled (published or dead-lettered);
+anything unsettled at shutdown is released back to the input.
 """
 
 from __future__ import annotations
@@ -15,24 +16,22 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
+from publisher.admission import Admission, Entry, Hold, rejection
 from publisher.batching import Batch, Batcher
 from publisher.deadletter import DeadLetter, DeadLetterSink
 from publisher.errors import InputUnavailable, InvalidEvent
 from publisher.eventbridge import CallFailed, EntryResult, RegionClients
 from publisher.inputs.base import Input, Message
 from publisher.metrics import Metrics, error_code_label
-from publisher.model import InvalidJson, decode_event, entry_size, request_entry
 from publisher.ratelimit import AdaptiveRateLimiter
 from publisher.retry import DeadLetter as DeadLetterDecision
 from publisher.retry import Reason, RetryAfter, RetryPolicy, Split, is_throttling
 from publisher.settings import PublishSettings, SourcesSettings
-from publisher.source_states import PENDING, SourceStates, is_gone
-from publisher.tenants import TenantRegistry, UnknownTenant
+from publisher.source_states import SourceStates
+from publisher.tenants import TenantRegistry
 
 log = structlog.get_logger(__name__)
 
@@ -47,17 +46,6 @@ INPUT_RETRY_MAX_S = 5.0
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
-
-
-@dataclass(slots=True, eq=False)
-class Entry:
-    """One event on its way: the input message, its request entry, its attempts so far."""
-
-    message: Message
-    region: str
-    fields: dict[str, Any]
-    size: int
-    attempts: int = 0
 
 
 class Pipeline:
@@ -92,6 +80,14 @@ class Pipeline:
         self._lease_renew_s = lease_renew_s
         self._states = states or SourceStates()
         self._sources = sources or SourcesSettings()
+        self._admission = Admission(
+            router,
+            self._states,
+            self._sources,
+            publish.max_request_bytes,
+            policy.settings.max_age_s,
+            metrics,
+        )
         self._on_settled = on_settled
         self._clock = clock
         self._wall_clock = wall_clock
@@ -232,6 +228,7 @@ class Pipeline:
         waiting: list[Message] = []
         received = 0
         held, add_to_batch, ready = self._held, self._batcher.add, self._ready  # the hot loop
+        entry_for = self._admission.entry_for
         for index, message in enumerate(messages):
             if index and not index % INTAKE_SLICE:
                 # Let the dispatcher send the batches that are already full.
@@ -242,12 +239,12 @@ class Pipeline:
                 continue  # a lease that ran out while we still work on it: one copy is enough
             received += 1
             try:
-                entry = self._entry_for(message, wall)
-            except _Hold:
+                entry = entry_for(message, wall)
+            except Hold:
                 waiting.append(message)
                 continue
             except InvalidEvent as exc:
-                rejected.append(_rejection(message, exc))
+                rejected.append(rejection(message, exc))
                 continue
             held[message.id] = message
             closed = add_to_batch(entry, now)
@@ -261,37 +258,6 @@ class Pipeline:
             await self._input.release(waiting, delay_s=self._sources.refresh_interval_s)
         if rejected:
             await self._dead_letter(rejected)
-
-    def _entry_for(self, message: Message, wall: float) -> Entry:
-        event = message.event
-        if event is None:
-            event = decode_event(message.body)
-        else:
-            message.event = None  # validated once, where it was accepted; not kept while held
-        route = self._router.route(event)
-        size = entry_size(route.source, event)
-        if size > self._publish.max_request_bytes:
-            raise _Refused(
-                Reason.TOO_LARGE,
-                f"entry is {size} bytes, over max_request_bytes {self._publish.max_request_bytes}",
-            )
-        if wall - message.enqueued_at > self._policy.settings.max_age_s:
-            raise _Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")
-        self._check_source_state(route.source)
-        return Entry(message, route.region, request_entry(route.source, event), size)
-
-    def _check_source_state(self, source: str) -> None:
-        """Refuse or hold events that AWS would reject or silently drop."""
-        state = self._states.state(source)
-        if is_gone(state):
-            raise _Refused(Reason.SOURCE_DELETED, f"source {source} is {state}")
-        if state != PENDING:
-            return
-        if self._sources.pending == "dead_letter":
-            raise _Refused(Reason.SOURCE_PENDING, f"source {source} is PENDING")
-        if self._sources.pending == "hold":
-            raise _Hold()
-        self._metrics.events_sent_to_pending.inc()
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -537,27 +503,3 @@ class Pipeline:
                 self._metrics.backlog_events.set(backlog)
                 self._metrics.input_lag_events.set(backlog)
             await asyncio.sleep(GAUGE_INTERVAL_S)
-
-
-class _Hold(Exception):
-    """The event waits in the input until its source leaves PENDING."""
-
-
-class _Refused(InvalidEvent):
-    """A valid event that cannot be sent at all (too large, too old)."""
-
-    def __init__(self, reason: Reason, rule: str) -> None:
-        super().__init__("event", rule)
-        self.reason = reason
-
-
-def _rejection(message: Message, exc: InvalidEvent) -> DeadLetter:
-    if isinstance(exc, _Refused):
-        reason = exc.reason
-    elif isinstance(exc, InvalidJson):
-        reason = Reason.INVALID_JSON
-    elif isinstance(exc, UnknownTenant):
-        reason = Reason.UNKNOWN_TENANT
-    else:
-        reason = Reason.INVALID_EVENT
-    return DeadLetter(message, reason.value, reason.value, str(exc), 0)
