@@ -24,13 +24,13 @@ from typing import Any
 import aiohttp
 import structlog
 
-import publisher.ingest
+import publisher.http.ingest
 from bench.events import ACCOUNT, SOURCE, TENANT, ndjson
-from publisher.ingest import Ingest
+from publisher.core.tenants import TenantRegistry
+from publisher.http.ingest import Ingest
 from publisher.inputs.memory import MemoryInput
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings, TenantSettings
-from publisher.tenants import TenantRegistry
 
 RESULTS = Path(__file__).parent / "results" / "ingest_rate.json"
 TICK_S = 0.005
@@ -111,9 +111,9 @@ async def scenario(
     sink = MemoryInput()
     settings = IngestSettings(port=0, max_body_bytes=16 << 20)
     offload_bytes = 0 if decode == "thread" else None
-    default_slice = publisher.ingest.SLICE_ITEMS
+    default_slice = publisher.http.ingest.SLICE_ITEMS
     if decode == "whole":
-        publisher.ingest.SLICE_ITEMS = 1 << 62
+        publisher.http.ingest.SLICE_ITEMS = 1 << 62
     ingest = Ingest(settings, sink, router, Metrics(), offload_bytes=offload_bytes)
     await ingest.start()
     url = f"http://127.0.0.1:{ingest.port}/v1/events"
@@ -131,7 +131,7 @@ async def scenario(
         assert await drained == result["accepted"] == body_events * requests
     finally:
         await ingest.stop()
-        publisher.ingest.SLICE_ITEMS = default_slice
+        publisher.http.ingest.SLICE_ITEMS = default_slice
     rate = result["accepted"] / result["elapsed_s"]
     run = {
         "scenario": name,
@@ -163,7 +163,7 @@ async def main(quick: bool) -> None:
     record = {
         "benchmark": "HTTP ingest POST /v1/events into MemoryInput (load generator in a child)",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "slice_items": publisher.ingest.SLICE_ITEMS,
+        "slice_items": publisher.http.ingest.SLICE_ITEMS,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "runs": runs,

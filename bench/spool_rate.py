@@ -18,8 +18,8 @@ from pathlib import Path
 import structlog
 
 from publisher.inputs.base import Message
-from publisher.inputs.spool import SpoolInput
-from publisher.inputs.spool_db import Synchronous
+from publisher.inputs.spool.db import Synchronous
+from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 
 RESULTS = Path(__file__).parent / "results" / "spool_rate.json"

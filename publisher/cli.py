@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import structlog
 
 from publisher import __version__
-from publisher.logs import configure_logging
+from publisher.observe.logs import configure_logging
 
 # The collector's thresholds per generation (young, middle, old). Python's default of 700
 # allocations collected the young generation several times per PutPartnerEvents call (each

@@ -16,7 +16,7 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
-from publisher.deadletter import mark_replayed, read_dead_letters, replay_body, replayed_ids
+from publisher.engine.deadletter import mark_replayed, read_dead_letters, replay_body, replayed_ids
 from publisher.inputs.factory import build_input
 from publisher.settings import Settings
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(settings: Settings) -> None:
     # Imported here so that other commands start without loading the servers.
-    from publisher.app import DaemonState, serve, stop_on_signals
+    from publisher.daemon import DaemonState, serve, stop_on_signals
 
     state = DaemonState()
     with stop_on_signals(state):

@@ -19,10 +19,10 @@ from publisher.commands.common import (
     settings_or_exit,
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
-from publisher.engine import open_pipeline
+from publisher.engine.assemble import open_pipeline
 from publisher.errors import ConfigError
 from publisher.inputs.lines import LineFeed
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
 if TYPE_CHECKING:

@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from publisher.aws.partner_sources import (
+    PartnerSources,
+    SourceAdminError,
+    open_partner_sources,
+    validate_account,
+    validate_source_name,
+)
+from publisher.aws.source_sync import sync_sources
 from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -20,16 +28,8 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
-from publisher.partner_sources import (
-    PartnerSources,
-    SourceAdminError,
-    open_partner_sources,
-    validate_account,
-    validate_source_name,
-)
+from publisher.core.tenants import TenantRegistry
 from publisher.settings import Settings
-from publisher.source_sync import sync_sources
-from publisher.tenants import TenantRegistry
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers

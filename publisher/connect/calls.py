@@ -16,9 +16,9 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from publisher.control_plane import Backoff, call_with_retries
+from publisher.aws.control_plane import Backoff, call_with_retries
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import PublisherError
-from publisher.ratelimit import AdaptiveRateLimiter
 
 BACKOFF = Backoff(max_attempts=5, base_delay_s=0.1, max_delay_s=3.0)
 DEFAULT_RPS = 10.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from publisher.model import is_valid_source
+from publisher.core.event import is_valid_source
 
 NAME_RE = re.compile(r"[a-zA-Z0-9/._-]{1,255}")
 DOMAIN_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from publisher.model import Event
+from publisher.core.event import Event
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ def build_input(
     consumer=False is for processes that only put (dlq replay, enqueue).
     """
     if isinstance(settings, SpoolInputSettings):
-        from publisher.inputs.spool import SpoolInput
+        from publisher.inputs.spool.input import SpoolInput
 
         return SpoolInput(settings, consumer=consumer)
     if isinstance(settings, RedisInputSettings):

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from publisher.core.event import Event
 from publisher.inputs.base import Message
-from publisher.model import Event
 
 BLOCK_BYTES = 1 << 20
 

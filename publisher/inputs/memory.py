@@ -9,10 +9,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from publisher.core.event import Event
 from publisher.errors import InputFull
 from publisher.inputs.base import Message
 from publisher.inputs.leases import LeaseTable
-from publisher.model import Event
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
 _MIN_SLEEP_S = 0.001

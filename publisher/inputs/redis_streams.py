@@ -49,11 +49,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from publisher.core.event import Event
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import Message
 from publisher.inputs.coalesce import Coalescer
-from publisher.model import Event
 from publisher.settings import RedisInputSettings
 
 log = structlog.get_logger(__name__)

@@ -42,9 +42,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
+from publisher.core.event import Event
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Message
-from publisher.model import Event
 from publisher.settings import AwsSettings, SqsInputSettings
 
 log = structlog.get_logger(__name__)

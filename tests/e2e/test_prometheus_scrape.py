@@ -11,8 +11,8 @@ What "returns data" means:
   comparison is what decides whether an alert fires, so it is not asked to hold here (the
   promtool unit tests cover firing); the selectors prove each input the alert reads exists
   with the labels it filters on.
-A metric the daemon does not define yet (not in publisher.metrics.Metrics) is exempt from the
-data requirement; its queries must still evaluate. The exemption ends by itself once the
+A metric the daemon does not define yet (not in publisher.observe.metrics.Metrics) is exempt
+from the data requirement; its queries must still evaluate. The exemption ends by itself once the
 metric is added.
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 import yaml
 
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "partner-publisher.rules.yaml"

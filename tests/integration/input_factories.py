@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from publisher.inputs.base import Input
 from publisher.inputs.memory import MemoryInput
 from publisher.inputs.redis_streams import RedisStreamsInput
-from publisher.inputs.spool import SpoolInput
+from publisher.inputs.spool.input import SpoolInput
 from publisher.inputs.sqs import SqsInput
 from publisher.settings import (
     AwsSettings,

@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from publisher.inputs.spool import SpoolInput
+from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 
 

@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from publisher import admin as admin_module
-from publisher.admin import Admin
-from publisher.metrics import Metrics
+from publisher.http import admin as admin_module
+from publisher.http.admin import Admin
+from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
 

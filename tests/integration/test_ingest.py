@@ -14,14 +14,14 @@ import orjson
 import pytest
 from input_factories import INPUT_FACTORIES, InputOptions
 
+from publisher.core.event import Event
+from publisher.core.tenants import TenantRegistry
 from publisher.errors import InputUnavailable
-from publisher.ingest import MAX_REPORTED_REJECTIONS, Ingest
+from publisher.http.ingest import MAX_REPORTED_REJECTIONS, Ingest
 from publisher.inputs.base import Input, Message
 from publisher.inputs.memory import MemoryInput
-from publisher.metrics import Metrics
-from publisher.model import Event
+from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings, TenantSettings
-from publisher.tenants import TenantRegistry
 
 SOURCE = "aws.partner/example.com/acme/orders"
 ROUTER = TenantRegistry(

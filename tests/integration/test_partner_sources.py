@@ -10,13 +10,13 @@ import pytest
 from aiobotocore.session import get_session
 from moto.server import ThreadedMotoServer
 
+from publisher.aws.partner_sources import PartnerSources, SourceAdminError, open_partner_sources
+from publisher.aws.source_sync import sync_sources
+from publisher.core.source_states import SourceStates, refresh_states
+from publisher.core.tenants import TenantRegistry
 from publisher.emulator import EmulatorOptions, running_emulator
-from publisher.partner_sources import PartnerSources, SourceAdminError, open_partner_sources
-from publisher.ratelimit import AdaptiveRateLimiter
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.settings import AwsSettings, TenantSettings
-from publisher.source_states import SourceStates, refresh_states
-from publisher.source_sync import sync_sources
-from publisher.tenants import TenantRegistry
 
 ACME = "aws.partner/example.com/acme/orders"
 GLOBEX = "aws.partner/example.com/globex/orders"

@@ -20,16 +20,16 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-from publisher.commands.send import _send
-from publisher.emulator import EmulatorOptions, running_emulator
-from publisher.emulator.faults import FaultConfig
-from publisher.eventbridge import CallFailed, SdkRegionClients
-from publisher.fastclient import (
+from publisher.aws.fastclient import (
     FastRegionClients,
     RequestSigner,
     error_from_response,
     signing_key,
 )
+from publisher.aws.putevents import CallFailed, SdkRegionClients
+from publisher.commands.send import _send
+from publisher.emulator import EmulatorOptions, running_emulator
+from publisher.emulator.faults import FaultConfig
 from publisher.inputs.lines import LineFeed
 from publisher.settings import AwsSettings, PublishSettings, Settings
 
@@ -154,7 +154,7 @@ async def test_fast_body_says_what_the_sdk_body_says() -> None:
 
 def test_signing_key_is_derived_once_per_day() -> None:
     signer = RequestSigner("https://events.us-east-1.amazonaws.com", "us-east-1")
-    with mock.patch("publisher.fastclient.signing_key", wraps=signing_key) as derive:
+    with mock.patch("publisher.aws.fastclient.signing_key", wraps=signing_key) as derive:
         for _ in range(3):
             signer.headers(b"{}", frozen_credentials(), now=FROZEN)
         signer.headers(b"{}", frozen_credentials(), now=FROZEN + datetime.timedelta(days=1))

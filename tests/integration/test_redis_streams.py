@@ -17,11 +17,11 @@ import redis.asyncio
 from emulator_support import ACCOUNT, SOURCE, control
 
 from publisher.emulator import running_emulator
-from publisher.engine import open_pipeline
+from publisher.engine.assemble import open_pipeline
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.redis_streams import RedisStreamsInput, default_consumer_name
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 from publisher.settings import RedisInputSettings, Settings
 from tests.redis_server import RedisServer
 

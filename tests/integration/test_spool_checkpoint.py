@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.inputs.spool import SpoolInput
-from publisher.inputs.spool_db import SpoolDb
-from publisher.inputs.spool_worker import _Checkpointer
+from publisher.inputs.spool.db import SpoolDb
+from publisher.inputs.spool.input import SpoolInput
+from publisher.inputs.spool.worker import _Checkpointer
 from publisher.settings import SpoolInputSettings
 
 

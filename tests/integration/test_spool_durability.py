@@ -19,8 +19,8 @@ import pytest
 
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
-from publisher.inputs.spool import SpoolInput
-from publisher.inputs.spool_db import SpoolDb
+from publisher.inputs.spool.db import SpoolDb
+from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 
 CHILD = Path(__file__).with_name("spool_child.py")

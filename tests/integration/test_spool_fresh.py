@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 import pytest
 
+from publisher.core.event import Event, decode_event
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Message
-from publisher.inputs.fresh import FreshRows
-from publisher.inputs.spool import SpoolInput
-from publisher.inputs.spool_db import SpoolDb
-from publisher.model import Event, decode_event
+from publisher.inputs.spool.db import SpoolDb
+from publisher.inputs.spool.fresh import FreshRows
+from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from publisher.admission import Admission, Hold, Refused, rejection
+from publisher.core.admission import Admission, Hold, Refused, rejection
+from publisher.core.event import decode_event
+from publisher.core.source_states import DELETED, PENDING, SourceStates
+from publisher.core.tenants import TenantRegistry
 from publisher.errors import InvalidEvent
 from publisher.inputs.base import Message
-from publisher.metrics import Metrics
-from publisher.model import decode_event
+from publisher.observe.metrics import Metrics
 from publisher.settings import SourcesSettings, TenantSettings
-from publisher.source_states import DELETED, PENDING, SourceStates
-from publisher.tenants import TenantRegistry
 
 SOURCE = "aws.partner/example.com/acme/orders"
 NOW = 1_000_000.0

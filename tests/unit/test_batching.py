@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.batching import Batch, Batcher
+from publisher.core.batching import Batch, Batcher
 
 
 @dataclass(frozen=True)

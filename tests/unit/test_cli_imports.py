@@ -39,12 +39,12 @@ def test_parsing_send_does_not_import_the_other_commands() -> None:
         "from publisher.cli import build_parser\n"
         "build_parser(['send', 'x.ndjson']).parse_args(['send', 'x.ndjson'])\n"
         "print(json.dumps([m for m in sys.modules if m.startswith(('publisher.emulator',"
-        " 'publisher.connect', 'publisher.app', 'publisher.commands.'))]))\n"
+        " 'publisher.connect', 'publisher.daemon', 'publisher.commands.'))]))\n"
     )
     imported = run_probe(probe)
     assert "publisher.commands.send" in imported
     assert not [m for m in imported if m.startswith(("publisher.emulator", "publisher.connect"))]
-    assert "publisher.app" not in imported
+    assert "publisher.daemon" not in imported
 
 
 def test_a_command_runs_with_the_cli_collector_thresholds() -> None:

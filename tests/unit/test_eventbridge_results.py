@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from publisher.eventbridge import CallFailed, EntryResult, parse_results
+from publisher.aws.putevents import CallFailed, EntryResult, parse_results
 
 META = {"ResponseMetadata": {"HTTPStatusCode": 200}}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from publisher.inputs.fresh import FreshRows
-from publisher.model import decode_event
+from publisher.core.event import decode_event
+from publisher.inputs.spool.fresh import FreshRows
 
 EVENT = decode_event(b'{"tenant": "acme", "detail_type": "T", "detail": {}}')
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from publisher.histogram import BatchHistogram
+from publisher.observe.histogram import BatchHistogram
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 1, 10)
 

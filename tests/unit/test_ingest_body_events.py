@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from publisher.ingest_body import decode_body
-from publisher.model import Event, decode_event
+from publisher.core.event import Event, decode_event
+from publisher.http.ingest_body import decode_body
 
 
 def route(event: Event) -> object:

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from publisher.errors import InvalidEvent
-from publisher.model import (
+from publisher.core.event import (
     MAX_EPOCH_S,
     Event,
     InvalidJson,
@@ -20,6 +19,7 @@ from publisher.model import (
     event_from_object,
     request_entry,
 )
+from publisher.errors import InvalidEvent
 
 SOURCE = "aws.partner/example.com/acme/orders"
 INT64_MIN = -(2**63)

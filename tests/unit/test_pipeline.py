@@ -15,17 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from publisher.deadletter import DeadLetter
-from publisher.eventbridge import CallFailed, EntryResult
+from publisher.aws.putevents import CallFailed, EntryResult
+from publisher.core.decisions import RetryPolicy
+from publisher.core.event import Event, decode_event
+from publisher.core.tenants import TenantRegistry
+from publisher.engine.deadletter import DeadLetter
+from publisher.engine.pipeline import Pipeline
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
-from publisher.metrics import Metrics
-from publisher.model import Event, decode_event
-from publisher.pipeline import Pipeline
-from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import RetryPolicy
+from publisher.observe.metrics import Metrics
 from publisher.settings import PublishSettings, RetrySettings, TenantSettings
-from publisher.tenants import TenantRegistry
 
 SOURCE = "aws.partner/example.com/acme/orders"
 TENANTS = {"acme": TenantSettings(account="111122223333", source=SOURCE)}
@@ -395,8 +395,8 @@ async def test_events_go_to_their_tenants_region(tenant_region: str) -> None:
 
 async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
     """Publish one event whose source is in `state` under the `pending` policy."""
+    from publisher.core.source_states import SourceStates
     from publisher.settings import SourcesSettings
-    from publisher.source_states import SourceStates
 
     states = SourceStates()
     states.set(SOURCE, state)
@@ -461,7 +461,7 @@ async def test_pending_policy_hold_keeps_the_event_in_the_input() -> None:
 
 
 async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
-    from publisher.source_states import SourceStates
+    from publisher.core.source_states import SourceStates
 
     def decide(entries: list[dict[str, Any]]) -> Outcome:
         return [

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from publisher.ratelimit import AdaptiveRateLimiter
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from publisher.retry import (
+from publisher.core.decisions import (
     DeadLetter,
     Reason,
     RetryAfter,

@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
+from publisher.core.event import Event, decode_event
+from publisher.core.tenants import Route, TenantRegistry, UnknownTenant
 from publisher.errors import InvalidEvent
-from publisher.model import Event, decode_event
 from publisher.settings import TenantSettings
-from publisher.tenants import Route, TenantRegistry, UnknownTenant
 
 ACME = "aws.partner/example.com/acme/orders"
 GLOBEX = "aws.partner/example.com/globex/orders"

@@ -13,14 +13,14 @@ from typing import TypeVar
 
 import structlog
 
+from publisher.core.event import Event
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.coalesce import Coalescer
-from publisher.inputs.fresh import FreshRows
 from publisher.inputs.leases import LeaseTable
-from publisher.inputs.spool_db import Row, SpoolDb, Synchronous
-from publisher.inputs.spool_worker import SpoolWorker
-from publisher.model import Event
+from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
+from publisher.inputs.spool.fresh import FreshRows
+from publisher.inputs.spool.worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
 
 log = structlog.get_logger(__name__)
@@ -47,7 +47,7 @@ class SpoolInput:
     counting deliveries afresh. Other processes (`enqueue`, `dlq replay`) only put.
 
     What the consumer's own process puts (HTTP ingest) is also kept in memory once committed,
-    with the events as ingest validated them (publisher.inputs.fresh): the consumer takes it
+    with the events as ingest validated them (publisher.inputs.spool.fresh): the consumer takes it
     from there instead of reading back what was just written and decoding it again.
     """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from publisher.partner_sources import PartnerSources, SourceAdminError
-from publisher.tenants import Route
+from publisher.aws.partner_sources import PartnerSources, SourceAdminError
+from publisher.core.tenants import Route
 
 MISSING = "MISSING"
 ACCOUNT_MISMATCH = "ACCOUNT_MISMATCH"

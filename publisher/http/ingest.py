@@ -4,7 +4,7 @@ Answers (always JSON):
 
 - 202 `{"accepted": n, "rejected": [{"index": i, "error": "field: rule"}]}` once the accepted
   events are stored (one `put` per request, all or nothing);
-- 400 `{"error": ...}` for a malformed body (see publisher.ingest_body for what that is), and
+- 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
   nothing is stored either way;
 - 401 without `Authorization: Bearer <ingest.token>` when a token is configured;
@@ -28,8 +28,9 @@ import orjson
 import structlog
 from aiohttp import web
 
+from publisher.core.tenants import TenantRegistry
 from publisher.errors import InputFull, InputUnavailable
-from publisher.ingest_body import (
+from publisher.http.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
     MalformedBody,
@@ -37,9 +38,8 @@ from publisher.ingest_body import (
     decode_steps,
 )
 from publisher.inputs.base import Input
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
-from publisher.tenants import TenantRegistry
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from publisher.model import Event
+from publisher.core.event import Event
 
 # Rows and bytes of bodies held at most; a row's event and bookkeeping take about 400 bytes
 # more. Past either, rows are read back from the file as before: a consumer that is far

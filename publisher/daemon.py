@@ -18,18 +18,18 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from publisher.admin import Admin
-from publisher.engine import open_pipeline
+from publisher.aws.partner_sources import PartnerSources, open_partner_sources
+from publisher.core.source_states import SourceStates, refresh_forever
+from publisher.core.tenants import TenantRegistry, configured_tenants, registry_for
+from publisher.engine.assemble import open_pipeline
+from publisher.engine.pipeline import Pipeline
 from publisher.errors import ConfigError
-from publisher.ingest import Ingest
+from publisher.http.admin import Admin
+from publisher.http.ingest import Ingest
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input, lease_renew_interval_s
-from publisher.metrics import Metrics
-from publisher.partner_sources import PartnerSources, open_partner_sources
-from publisher.pipeline import Pipeline
+from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
-from publisher.source_states import SourceStates, refresh_forever
-from publisher.tenants import TenantRegistry, configured_tenants, registry_for
 
 log = structlog.get_logger(__name__)
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import structlog
 
-from publisher.partner_sources import PartnerSources, SourceAdminError
-from publisher.source_sync import MISSING, source_state
-from publisher.tenants import TenantRegistry
+from publisher.aws.partner_sources import PartnerSources, SourceAdminError
+from publisher.aws.source_sync import MISSING, source_state
+from publisher.core.tenants import TenantRegistry
 
 log = structlog.get_logger(__name__)
 

@@ -28,14 +28,14 @@ from typing import Any
 
 import orjson
 
-from publisher.errors import InvalidEvent, PublisherError
-from publisher.model import (
+from publisher.core.event import (
     Event,
     encode_json,
     event_from_object,
     has_long_digit_run,
     json_type,
 )
+from publisher.errors import InvalidEvent, PublisherError
 
 NDJSON_CONTENT_TYPES = frozenset({"application/x-ndjson", "application/ndjson"})
 

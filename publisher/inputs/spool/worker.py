@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from publisher.inputs.spool_db import SpoolDb
+from publisher.inputs.spool.db import SpoolDb
 
 log = structlog.get_logger(__name__)
 

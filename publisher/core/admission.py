@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from publisher.deadletter import DeadLetter
+from publisher.core.decisions import Reason
+from publisher.core.event import InvalidJson, decode_event, entry_size, request_entry
+from publisher.core.source_states import PENDING, SourceStates, is_gone
+from publisher.core.tenants import TenantRegistry, UnknownTenant
+from publisher.engine.deadletter import DeadLetter
 from publisher.errors import InvalidEvent
 from publisher.inputs.base import Message
-from publisher.metrics import Metrics
-from publisher.model import InvalidJson, decode_event, entry_size, request_entry
-from publisher.retry import Reason
+from publisher.observe.metrics import Metrics
 from publisher.settings import SourcesSettings
-from publisher.source_states import PENDING, SourceStates, is_gone
-from publisher.tenants import TenantRegistry, UnknownTenant
 
 
 @dataclass(slots=True, eq=False)

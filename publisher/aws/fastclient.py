@@ -22,7 +22,7 @@ from aiobotocore.session import AioSession
 from botocore.auth import SIGV4_TIMESTAMP, _host_from_url
 
 from publisher import __version__
-from publisher.eventbridge import (
+from publisher.aws.putevents import (
     CallFailed,
     EntryResult,
     RegionClientPool,

@@ -19,19 +19,19 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from publisher.admission import Admission, Entry, Hold, rejection
-from publisher.batching import Batch, Batcher
-from publisher.deadletter import DeadLetter, DeadLetterSink
+from publisher.aws.putevents import CallFailed, EntryResult, RegionClients
+from publisher.core.admission import Admission, Entry, Hold, rejection
+from publisher.core.batching import Batch, Batcher
+from publisher.core.decisions import DeadLetter as DeadLetterDecision
+from publisher.core.decisions import Reason, RetryAfter, RetryPolicy, Split, is_throttling
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import TenantRegistry
+from publisher.engine.deadletter import DeadLetter, DeadLetterSink
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import InputUnavailable, InvalidEvent
-from publisher.eventbridge import CallFailed, EntryResult, RegionClients
 from publisher.inputs.base import Input, Message
-from publisher.metrics import Metrics, error_code_label
-from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import DeadLetter as DeadLetterDecision
-from publisher.retry import Reason, RetryAfter, RetryPolicy, Split, is_throttling
+from publisher.observe.metrics import Metrics, error_code_label
 from publisher.settings import PublishSettings, SourcesSettings
-from publisher.source_states import SourceStates
-from publisher.tenants import TenantRegistry
 
 log = structlog.get_logger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from publisher.core.event import Event
 from publisher.errors import ConfigError, InvalidEvent
-from publisher.model import Event
 from publisher.settings import Settings, TenantSettings, load_tenants_file
 
 

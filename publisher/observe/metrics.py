@@ -10,8 +10,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from publisher.histogram import BatchHistogram
-from publisher.retry import (
+from publisher.core.decisions import (
     CALL_PERMANENT,
     CALL_RETRYABLE,
     ENTRY_PERMANENT,
@@ -19,6 +18,7 @@ from publisher.retry import (
     SOURCE_GONE_CODES,
     THROTTLING_CODES,
 )
+from publisher.observe.histogram import BatchHistogram
 
 # The *_created series double the exposition size and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]

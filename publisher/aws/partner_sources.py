@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from publisher.control_plane import call_with_retries
+from publisher.aws.control_plane import call_with_retries
+from publisher.core.event import is_valid_source
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import PublisherError
-from publisher.model import is_valid_source
-from publisher.ratelimit import AdaptiveRateLimiter
 from publisher.settings import ACCOUNT_PATTERN, AwsSettings
 
 DEFAULT_CONTROL_PLANE_RPS = 10.0

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import is_throttling
+from publisher.core.decisions import is_throttling
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 
 TRANSIENT_CODES = frozenset(
     {

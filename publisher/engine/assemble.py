@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from publisher.deadletter import JsonlDeadLetters
-from publisher.eventbridge import SdkRegionClients
-from publisher.fastclient import FastRegionClients
+from publisher.aws.fastclient import FastRegionClients
+from publisher.aws.putevents import SdkRegionClients
+from publisher.core.decisions import RetryPolicy
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import TenantRegistry, registry_for
+from publisher.engine.deadletter import JsonlDeadLetters
+from publisher.engine.pipeline import Pipeline, SettledCallback
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
-from publisher.metrics import Metrics
-from publisher.pipeline import Pipeline, SettledCallback
-from publisher.ratelimit import AdaptiveRateLimiter
-from publisher.retry import RetryPolicy
+from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
-from publisher.source_states import SourceStates
-from publisher.tenants import TenantRegistry, registry_for
 
 
 @asynccontextmanager

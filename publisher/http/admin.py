@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from publisher.metrics import Metrics
+from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
 log = structlog.get_logger(__name__)

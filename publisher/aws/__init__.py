@@ -1,0 +1,1 @@
+"""AWS calls: PutPartnerEvents clients, the control plane, partner event sources."""

@@ -1,0 +1,1 @@
+"""Pure event rules: validation, tenants, source states, retry decisions, admission, batching."""

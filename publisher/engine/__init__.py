@@ -1,0 +1,1 @@
+"""The publishing engine: orchestration, settlement, rate limiting, dead letters."""

@@ -1,0 +1,1 @@
+"""The HTTP servers: ingest and admin on one server runner."""
