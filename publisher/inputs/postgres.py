@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
+import psycopg.errors
 import structlog
 
 from publisher.core.event import Event
@@ -181,6 +182,10 @@ class PostgresOutboxInput:
             if self._conn is None or self._conn.closed:
                 self._conn = await connect(self._settings, autocommit=True)
             return await operation(self._conn)
+        except psycopg.errors.UndefinedTable:
+            raise InputUnavailable(
+                f"{self._where} does not exist: run `partner-publisher outbox install`"
+            ) from None
         except _UNAVAILABLE as exc:
             conn, self._conn = self._conn, None
             if conn is not None:
