@@ -74,6 +74,7 @@ class PostgresOutboxInput:
         self._listener: asyncio.Task[None] | None = None
         self._acks: Coalescer[int] = Coalescer(self._delete)
         self._where = f"postgres outbox {settings.table}"
+        self._closed = False
 
     async def start(self) -> None:
         """Connect and, when consuming, listen for inserts; PostgreSQL being down is not fatal."""
@@ -88,6 +89,7 @@ class PostgresOutboxInput:
     async def close(self) -> None:
         """Disconnect; rows leased to this replica are claimable when their lease ends."""
         await self._acks.drain()
+        self._closed = True
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
@@ -178,6 +180,8 @@ class PostgresOutboxInput:
             delay_s = min(delay_s * 2, LISTEN_RETRY_MAX_S)
 
     async def _run(self, operation: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+        if self._closed:
+            raise InputUnavailable(f"{self._where}: the input is closed")
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = await connect(self._settings, autocommit=True)

@@ -1,0 +1,173 @@
+"""The PostgreSQL outbox on the local server: `outbox install`, the application helper, only
+committed rows, replicas sharing a table, a dead replica's lease taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+import yaml
+from service_inputs import POSTGRES_DSN, drop_outbox, install_outbox, unique_name
+
+from publisher import outbox
+from publisher.cli import main
+from publisher.inputs.postgres import PostgresOutboxInput
+from publisher.settings import PostgresInputSettings
+
+EVENT = {"tenant": "acme", "detail_type": "OrderCreated", "detail": {"n": 1}}
+
+
+@pytest.fixture
+async def table() -> AsyncIterator[str]:
+    name = unique_name("test_outbox")
+    await install_outbox(name)
+    try:
+        yield name
+    finally:
+        await drop_outbox(name)
+
+
+def settings(table: str, **extra: object) -> PostgresInputSettings:
+    return PostgresInputSettings.model_validate(
+        {"kind": "postgres", "dsn": POSTGRES_DSN, "table": table, **extra}
+    )
+
+
+def write_config(tmp_path: Path, **source: object) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"input": {"kind": "postgres", "dsn": POSTGRES_DSN, **source}}))
+    return path
+
+
+async def test_install_creates_the_table_twice_over_and_print_writes_the_same_ddl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique_name("test_outbox")
+    config = str(write_config(tmp_path, table=name))
+    try:
+        for _ in range(2):
+            assert await asyncio.to_thread(main, ["outbox", "install", "--config", config]) == 0
+        assert capsys.readouterr().out.count(f"outbox table {name} is installed") == 2
+        assert (
+            await asyncio.to_thread(main, ["outbox", "install", "--print", "--config", config]) == 0
+        )
+        ddl = capsys.readouterr().out
+        assert f"CREATE TABLE IF NOT EXISTS {name} (" in ddl
+        async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+            await conn.execute(ddl)  # the printed DDL runs as is on an installed table, too
+            await conn.execute(f"INSERT INTO {name} (event) VALUES (%s::jsonb)", ['{"a":1}'])
+            row = await (await conn.execute(f"SELECT event, deliveries FROM {name}")).fetchone()
+        assert row == ({"a": 1}, 0)
+    finally:
+        await drop_outbox(name)
+
+
+async def test_install_says_why_when_the_database_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, dsn="postgresql://postgres:secret@127.0.0.1:1/nowhere")
+    code = await asyncio.to_thread(main, ["outbox", "install", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "outbox install at postgresql://postgres:***@127.0.0.1:1/nowhere failed" in err
+    assert "secret" not in err
+
+
+async def test_a_rolled_back_transaction_is_never_delivered(table: str) -> None:
+    source = PostgresOutboxInput(settings(table, poll_interval_s=0.1))
+    await source.start()
+    try:
+        async with await psycopg.AsyncConnection.connect(POSTGRES_DSN) as app:
+            async with app.transaction(force_rollback=True):
+                await outbox.add(app, {**EVENT, "id": "rolled-back"}, table=table)  # type: ignore[misc]
+            async with app.transaction():
+                await outbox.add(app, {**EVENT, "id": "committed"}, table=table)  # type: ignore[misc]
+        messages = await source.fetch(10, wait_s=2.0)
+        assert [orjson.loads(m.body) for m in messages] == [{**EVENT, "id": "committed"}]
+        await source.ack(messages)
+        assert await source.backlog() == 0
+    finally:
+        await source.close()
+
+
+def test_the_helper_works_on_a_sync_psycopg_connection_inside_a_transaction(table: str) -> None:
+    with psycopg.connect(POSTGRES_DSN) as conn:
+        with conn.transaction():
+            assert outbox.add(conn, EVENT, table=table) is None
+            outbox.add(conn, b'{"tenant":"acme"}', table=table)
+        rows = conn.execute(f"SELECT event FROM {table} ORDER BY id").fetchall()
+    assert rows == [(EVENT,), ({"tenant": "acme"},)]
+
+
+async def test_the_helper_works_on_an_asyncpg_connection(table: str) -> None:
+    asyncpg = pytest.importorskip("asyncpg")
+    conn = await asyncpg.connect(POSTGRES_DSN)
+    try:
+        async with conn.transaction():
+            await outbox.add(conn, EVENT, table=table)  # type: ignore[misc]
+        count = await conn.fetchval(f"SELECT count(*) FROM {table}")
+    finally:
+        await conn.close()
+    assert count == 1
+
+
+def test_the_helper_refuses_a_table_name_it_would_have_to_quote() -> None:
+    with pytest.raises(ValueError, match="lower-case identifier"):
+        outbox.add(object(), EVENT, table="orders; DROP TABLE x")
+
+
+async def test_two_replicas_never_hold_the_same_row(table: str) -> None:
+    replicas = [PostgresOutboxInput(settings(table, batch_size=7)) for _ in range(2)]
+    for replica in replicas:
+        await replica.start()
+    try:
+        await replicas[0].put([f'{{"n":{n}}}'.encode() for n in range(200)])
+        batches = await asyncio.gather(
+            *(replica.fetch(100, wait_s=0.5) for replica in replicas for _ in range(3))
+        )
+        ids = [m.id for batch in batches for m in batch]
+        assert len(ids) == len(set(ids)) == min(200, 6 * 7)
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_a_stuck_replicas_rows_are_taken_over_when_its_lease_ends(table: str) -> None:
+    stuck = PostgresOutboxInput(settings(table, visibility_timeout_s=1.0, poll_interval_s=0.1))
+    alive = PostgresOutboxInput(settings(table, visibility_timeout_s=1.0, poll_interval_s=0.1))
+    await stuck.start()
+    await alive.start()
+    try:
+        await stuck.put([b'{"n":1}', b'{"n":2}'])
+        taken = await stuck.fetch(10, wait_s=1.0)
+        assert len(taken) == 2
+        leased_at = time.monotonic()
+
+        again = await alive.fetch(10, wait_s=5.0)
+        assert time.monotonic() - leased_at >= 0.9
+        assert sorted((m.id, m.deliveries) for m in again) == sorted((m.id, 2) for m in taken)
+        await stuck.extend(taken)  # too late: the rows are alive's now
+        assert await stuck.fetch(10, wait_s=0) == []
+        await stuck.ack(taken)  # a late ack still deletes: those events were published
+        assert await alive.backlog() == 0
+        await alive.ack(again)
+    finally:
+        await alive.close()
+        await stuck.close()
+
+
+async def test_a_password_file_overrides_the_dsn(table: str, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("not-checked-by-trust-auth\n")
+    source = PostgresOutboxInput(settings(table, password_file=str(secret)))
+    await source.start()
+    try:
+        await source.put([b'{"n":1}'])
+        assert await source.backlog() == 1
+    finally:
+        await source.close()
