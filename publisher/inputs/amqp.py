@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import orjson
@@ -45,6 +46,7 @@ from aio_pika.exceptions import DeliveryError
 
 from publisher.core.event import Event
 from publisher.errors import InputFull
+from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
 from publisher.inputs.base import Message
 from publisher.settings import AmqpInputSettings
@@ -75,6 +77,8 @@ class AmqpInput:
         self._arrived: deque[tuple[int, AbstractIncomingMessage]] = deque()
         self._wake = asyncio.Event()
         self._held: dict[str, _Held] = {}
+        self._window = AckWindow()
+        self._window_generation = 0
         self._keeper: asyncio.Task[None] | None = None
         self._consumer = consumer
         self._tick_s = min(
@@ -139,19 +143,31 @@ class AmqpInput:
             link = await self._link.get()  # raises while the link is down
 
     async def ack(self, messages: Sequence[Message]) -> None:
+        """Ack the live deliveries: one `multiple` ack for a settled run, single acks for the
+        rest (amqp_acks); only the last frame waits for the socket write (frames go in order)."""
         live = self._link.generation
-        void = 0
+        channel: Any = None
+        tags: list[int] = []
         for message in messages:
             held = self._held.pop(message.id, None)
-            if held is None or held.generation != live:
-                void += 1
-                continue
-            try:
-                await held.incoming.ack()
-            except LINK_ERRORS as exc:
-                raise self._link.failed(exc) from None
-        if void:
+            if held is not None and held.generation == live and held.incoming.delivery_tag:
+                channel = held.incoming.channel
+                tags.append(held.incoming.delivery_tag)
+        if len(tags) < len(messages):
+            void = len(messages) - len(tags)
             log.warning("amqp_ack_void", messages=void, reason="delivery_lost_or_expired")
+        if not tags:
+            return
+        plan = self._window.ack(tags)
+        frames = [(tag, False) for tag in plan.singles]
+        if plan.multiple_up_to is not None:
+            frames.append((plan.multiple_up_to, True))
+        try:
+            for index, (tag, multiple) in enumerate(frames, 1):
+                wait = index == len(frames)
+                await channel.basic_ack(delivery_tag=tag, multiple=multiple, wait=wait)
+        except LINK_ERRORS as exc:
+            raise self._link.failed(exc) from None
 
     async def extend(self, messages: Sequence[Message]) -> None:
         until = asyncio.get_running_loop().time() + self._settings.visibility_timeout_s
@@ -176,6 +192,10 @@ class AmqpInput:
     # -- internals -----------------------------------------------------------------------
 
     async def _on_delivery(self, generation: int, incoming: AbstractIncomingMessage) -> None:
+        if generation != self._window_generation:  # a new channel numbers from 1 again
+            self._window, self._window_generation = AckWindow(), generation
+        if incoming.delivery_tag is not None:
+            self._window.delivered(incoming.delivery_tag)
         self._arrived.append((generation, incoming))
         self._wake.set()
 
@@ -206,6 +226,7 @@ class AmqpInput:
             await incoming.reject(requeue=False)
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
+        self._window.answered([incoming.delivery_tag or 0])
         log.warning("amqp_rejected_to_dlx", reason="invalid_json", queue=self._settings.queue)
 
     async def _requeue(self, ids: Sequence[str]) -> None:
@@ -218,6 +239,7 @@ class AmqpInput:
                 await held.incoming.nack(requeue=True)
             except LINK_ERRORS as exc:
                 raise self._link.failed(exc) from None
+            self._window.answered([held.incoming.delivery_tag or 0])
 
     async def _keep_leases(self) -> None:
         """Gives back deliveries whose lease ran out and those whose release delay ended."""
