@@ -116,7 +116,7 @@ class AmqpInputSettings(_Section):
     queue: str = Field(default="partner-events", min_length=1, max_length=255)
     prefetch: int = Field(default=1000, ge=1, le=65_535)
     """Unacknowledged deliveries this replica holds at most (basic.qos)."""
-    queue_type: Literal["quorum", "classic", "stream"] = "quorum"
+    queue_type: Literal["quorum", "classic"] = "quorum"
     """Used only when the daemon declares a missing queue."""
     dead_letter_exchange: str | None = None
     """The queue's dead-letter exchange, if it has one: messages that are not JSON are
