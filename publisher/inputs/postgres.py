@@ -176,6 +176,9 @@ class PostgresOutboxInput:
                     await conn.close()
             except _UNAVAILABLE as exc:
                 log.warning("postgres_listen_lost", error=str(exc), retry_in_s=delay_s)
+            except Exception:  # polling still delivers; say so loudly and listen again
+                log.exception("postgres_listen_failed", retry_in_s=delay_s)
+            self._notified.set()
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, LISTEN_RETRY_MAX_S)
 

@@ -171,3 +171,20 @@ async def test_a_password_file_overrides_the_dsn(table: str, tmp_path: Path) -> 
         assert await source.backlog() == 1
     finally:
         await source.close()
+
+
+async def test_bodies_jsonb_cannot_hold_are_stored_as_text_for_the_daemon_to_dead_letter(
+    table: str,
+) -> None:
+    source = PostgresOutboxInput(settings(table))
+    await source.start()
+    try:
+        await source.put([b"not json", b'{"tenant":"acme","detail":{"x":"\\u0000"}}', b"\xff"])
+        messages = await source.fetch(10, wait_s=2.0)
+        assert [orjson.loads(m.body) for m in messages] == [
+            "not json",
+            '{"tenant":"acme","detail":{"x":"\\u0000"}}',
+            "\ufffd",
+        ]
+    finally:
+        await source.close()
