@@ -20,15 +20,32 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, Protocol, overload
 
 DEFAULT_TABLE = "partner_publisher_outbox"
 _TABLE = re.compile(r"([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,50}")
 
 
-def add(
-    conn: Any, event: Mapping[str, Any] | str | bytes, *, table: str = DEFAULT_TABLE
-) -> Awaitable[None] | None:
+Event = Mapping[str, Any] | str | bytes
+
+
+class AsyncConnection(Protocol):
+    """psycopg's AsyncConnection or asyncpg's Connection, as far as add() uses them."""
+
+    async def execute(self, query: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class SyncConnection(Protocol):
+    """psycopg's Connection, as far as add() uses it."""
+
+    def execute(self, query: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@overload
+def add(conn: AsyncConnection, event: Event, *, table: str = DEFAULT_TABLE) -> Awaitable[None]: ...
+@overload
+def add(conn: SyncConnection, event: Event, *, table: str = DEFAULT_TABLE) -> None: ...
+def add(conn: Any, event: Event, *, table: str = DEFAULT_TABLE) -> Awaitable[None] | None:
     """Insert `event` (a mapping, or its JSON text) into the outbox through `conn`.
 
     conn: a psycopg 3 Connection (runs now, returns None), a psycopg 3 AsyncConnection or an
@@ -54,7 +71,7 @@ async def _psycopg_async_add(conn: Any, statement: str, text: str) -> None:
     await conn.execute(statement, (text,))
 
 
-def _json_text(event: Mapping[str, Any] | str | bytes) -> str:
+def _json_text(event: Event) -> str:
     if isinstance(event, bytes):
         return event.decode("utf-8")
     if isinstance(event, str):

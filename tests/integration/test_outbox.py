@@ -84,9 +84,9 @@ async def test_a_rolled_back_transaction_is_never_delivered(table: str) -> None:
     try:
         async with await psycopg.AsyncConnection.connect(POSTGRES_DSN) as app:
             async with app.transaction(force_rollback=True):
-                await outbox.add(app, {**EVENT, "id": "rolled-back"}, table=table)  # type: ignore[misc]
+                await outbox.add(app, {**EVENT, "id": "rolled-back"}, table=table)
             async with app.transaction():
-                await outbox.add(app, {**EVENT, "id": "committed"}, table=table)  # type: ignore[misc]
+                await outbox.add(app, {**EVENT, "id": "committed"}, table=table)
         messages = await source.fetch(10, wait_s=2.0)
         assert [orjson.loads(m.body) for m in messages] == [{**EVENT, "id": "committed"}]
         await source.ack(messages)
@@ -109,7 +109,7 @@ async def test_the_helper_works_on_an_asyncpg_connection(table: str) -> None:
     conn = await asyncpg.connect(POSTGRES_DSN)
     try:
         async with conn.transaction():
-            await outbox.add(conn, EVENT, table=table)  # type: ignore[misc]
+            await outbox.add(conn, EVENT, table=table)
         count = await conn.fetchval(f"SELECT count(*) FROM {table}")
     finally:
         await conn.close()
