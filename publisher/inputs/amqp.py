@@ -42,7 +42,7 @@ import aio_pika
 import orjson
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import DeliveryError, PublishError
 
 from publisher.core.event import Event
 from publisher.errors import InputFull
@@ -120,7 +120,12 @@ class AmqpInput:
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if not failures:
             return
-        refused = sum(isinstance(failure, DeliveryError) for failure in failures)
+        # A returned message (PublishError) had no queue to go to: it was deleted under us;
+        # the next link declares it again. A nack (DeliveryError) is the queue refusing it.
+        refused = sum(
+            isinstance(failure, DeliveryError) and not isinstance(failure, PublishError)
+            for failure in failures
+        )
         if refused == len(failures):
             raise InputFull(f"{self._link.where}: the broker refused {refused} of {len(bodies)}")
         raise self._link.failed(failures[0])

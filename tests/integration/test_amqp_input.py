@@ -3,6 +3,7 @@ connection (nothing acked early, deliveries given back) and a broker that is awa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -102,7 +103,30 @@ async def test_puts_fail_clearly_while_the_broker_is_away(queue: str) -> None:
                 break
             except InputUnavailable:
                 assert time.monotonic() < deadline, "no reconnection within 10 s"
+                await asyncio.sleep(0.05)  # poll interval while the link backs off
         assert await source.backlog() == 1
     finally:
         await source.close()
         await proxy.close()
+
+
+async def test_a_queue_deleted_under_a_publisher_is_declared_again(queue: str) -> None:
+    source = AmqpInput(settings(queue), consumer=False)
+    await source.start()
+    try:
+        await source.put([b'{"n":1}'])
+        await delete_queue(queue)
+
+        with pytest.raises(InputUnavailable):
+            await source.put([b'{"n":2}'])  # returned unroutable: not a full queue
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                await source.put([b'{"n":3}'])
+                break
+            except InputUnavailable:
+                assert time.monotonic() < deadline, "the queue was not declared again"
+                await asyncio.sleep(0.05)  # poll interval while the link backs off
+        assert await source.backlog() == 1
+    finally:
+        await source.close()
