@@ -3,7 +3,9 @@
 The table holds only events not yet published: a claim sets `visible_at` into the future (the
 lease) and names the claiming replica in `leased_by`; an ack deletes the row. A row is claimable
 when `visible_at` has passed, so a replica that dies holding rows loses them when its lease ends.
-Rows the application inserts get `visible_at = -infinity`: claimable at once, oldest id first.
+Rows are claimed in the order they became claimable: an inserted row at its insert time, a
+released one when its delay ends, one whose lease ran out when it ran out. So a crashed
+replica's rows are not queued behind everything inserted since.
 
 Names are checked against settings.OUTBOX_TABLE_PATTERN (lower-case unquoted identifiers), so
 they are written into the statements as they are.
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event       jsonb       NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    visible_at  timestamptz NOT NULL DEFAULT '-infinity',
+    visible_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     deliveries  integer     NOT NULL DEFAULT 0,
     leased_by   text
 ) WITH (
