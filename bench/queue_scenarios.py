@@ -32,6 +32,8 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 WRITE_BATCH = 1000
 LATENCY_TPS = 100
 """Transactions (one event each) per second in outbox_latency: a light load."""
+SOAK_TPS = 500
+SOAK_SAMPLE_S = 10.0
 
 
 def daemon_postgres(ctx: Context) -> Result:
@@ -113,17 +115,67 @@ def outbox_latency(ctx: Context) -> Result:
     return result
 
 
-def _commit_paced(conn: Any, table: str, duration_s: float) -> int:
+def outbox_soak(ctx: Context) -> Result:
+    """The outbox table's size on disk, sampled every 10 s under a steady load: published rows
+    are deleted, so with autovacuum keeping up it levels off instead of growing."""
+    import psycopg
+
+    duration_s = 30.0 if ctx.quick else ctx.soak_s
+    table = f"bench_outbox_{uuid.uuid4().hex[:12]}"
+    _install(table)
+    samples: list[dict[str, float]] = []
+    try:
+        source = {"kind": "postgres", "dsn": POSTGRES_DSN, "table": table}
+        with (
+            _daemon(ctx, "outbox_soak", input=source, ingest={"enabled": False}) as daemon,
+            psycopg.connect(POSTGRES_DSN) as conn,
+            psycopg.connect(POSTGRES_DSN, autocommit=True) as probe,
+        ):
+            started = time.monotonic()
+            sent = 0
+            while time.monotonic() - started < duration_s:
+                sent += _commit_paced(conn, table, SOAK_SAMPLE_S, SOAK_TPS, first=sent)
+                ctx.emulator.reset()  # keeps the emulator's own event log small
+                samples.append({"t_s": round(time.monotonic() - started, 1), **_size(probe, table)})
+            published = daemon.metric("publisher_events_published_total")
+    finally:
+        _drop(table)
+    sizes = [sample["table_kib"] for sample in samples]
+    return {
+        "duration_s": duration_s,
+        "rate": SOAK_TPS,
+        "committed": sent,
+        "published": published,
+        "samples": samples,
+        "table_first_kib": sizes[0] if sizes else 0,
+        "table_last_kib": sizes[-1] if sizes else 0,
+        "table_max_kib": max(sizes, default=0),
+    }
+
+
+def _size(conn: Any, table: str) -> dict[str, float]:
+    row = conn.execute(
+        "SELECT pg_total_relation_size(%s::regclass) / 1024, n_live_tup, n_dead_tup,"
+        " autovacuum_count FROM pg_stat_user_tables WHERE relid = %s::regclass",
+        (table, table),
+    ).fetchone()
+    keys = ("table_kib", "live_rows", "dead_rows", "autovacuums")
+    return dict(zip(keys, (float(value) for value in row), strict=True)) if row else {}
+
+
+def _commit_paced(
+    conn: Any, table: str, duration_s: float, per_second: float = LATENCY_TPS, first: int = 0
+) -> int:
     statement = f"INSERT INTO {table} (event) VALUES (%s::jsonb)"
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < duration_s:
-        event = events.event(sent)
+        event = events.event(first + sent)
         with conn.transaction():
             event["detail"] = {**event["detail"], "sent_at": time.time()}  # type: ignore[dict-item]
             conn.execute(statement, (orjson.dumps(event).decode(),))
         sent += 1
-        time.sleep(max(0.0, started + sent / LATENCY_TPS - time.monotonic()))
+        time.sleep(max(0.0, started + sent / per_second - time.monotonic()))
     return sent
 
 

@@ -112,6 +112,7 @@ def _all() -> list[Scenario]:
             "outbox commit-to-AWS latency, 100 tx/s",
             False,
         ),
+        Scenario("outbox_soak", queues.outbox_soak, "outbox table size under 500 tx/s", False),
         Scenario(
             "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
         ),
