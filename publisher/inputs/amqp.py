@@ -45,7 +45,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from publisher.core.event import Event
-from publisher.errors import InputFull
+from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
 from publisher.inputs.base import Message
@@ -89,7 +89,7 @@ class AmqpInput:
         """Connect and declare the queue; RabbitMQ being down is not fatal."""
         try:
             await self._link.get()
-        except Exception as exc:
+        except InputUnavailable as exc:
             log.warning("amqp_unavailable_at_start", error=str(exc))
         if self._consumer:
             self._keeper = asyncio.create_task(self._keep_leases(), name="amqp-leases")
@@ -258,8 +258,10 @@ class AmqpInput:
             expired = sum(not self._held[key].releasing for key in due)
             try:
                 await self._requeue(due)
-            except Exception as exc:  # the link is down: the broker requeues them anyway
+            except InputUnavailable as exc:  # the link is down: the broker requeued them
                 log.warning("amqp_requeue_failed", messages=len(due), error=str(exc))
+            except Exception:  # a bug: say so loudly, and keep the leases running
+                log.exception("amqp_lease_keeper_failed", messages=len(due))
             if expired:
                 log.warning("amqp_lease_expired", messages=expired)
 
