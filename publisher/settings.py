@@ -106,6 +106,9 @@ class PostgresInputSettings(_Section):
     """Rows claimed per statement at most."""
     max_events: int | None = Field(default=None, ge=1)
     """Refuse puts (ingest 503, enqueue retries) while the table holds this many rows."""
+    vacuum_interval_s: float | None = Field(default=None, gt=0)
+    """VACUUM the table this often, for servers that run without autovacuum (needs the
+    table's owner); None leaves it to autovacuum."""
 
 
 class AmqpInputSettings(_Section):

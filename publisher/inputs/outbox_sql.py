@@ -134,5 +134,19 @@ ORDER BY n
         return f"SELECT count(*) FROM {self.table}"
 
     @property
+    def vacuum(self) -> str:
+        """Skips the table rather than wait when another VACUUM (a replica's) holds it."""
+        return f"VACUUM (SKIP_LOCKED) {self.table}"
+
+    @property
+    def autovacuum_off(self) -> str:
+        """True when dead rows would pile up: autovacuum off for the server or the table."""
+        return f"""
+SELECT current_setting('autovacuum') <> 'on'
+    OR coalesce('autovacuum_enabled=false' = ANY(reloptions), false)
+FROM pg_class WHERE oid = '{self.table}'::regclass
+"""
+
+    @property
     def listen(self) -> str:
         return f'LISTEN "{self.channel}"'

@@ -72,6 +72,7 @@ class PostgresOutboxInput:
         self._conn: psycopg.AsyncConnection | None = None
         self._notified = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self._vacuum: asyncio.Task[None] | None = None
         self._acks: Coalescer[int] = Coalescer(self._delete)
         self._where = f"postgres outbox {settings.table}"
         self._closed = False
@@ -84,16 +85,21 @@ class PostgresOutboxInput:
             log.warning("postgres_unavailable_at_start", error=str(exc))
         if self._consumer:
             self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
+            await self._check_vacuuming()
+            if (interval_s := self._settings.vacuum_interval_s) is not None:
+                vacuum = self._vacuum_regularly(interval_s)
+                self._vacuum = asyncio.create_task(vacuum, name="outbox-vacuum")
         log.info("postgres_input_started", table=self._settings.table, replica=self.replica)
 
     async def close(self) -> None:
         """Disconnect; rows leased to this replica are claimable when their lease ends."""
         await self._acks.drain()
         self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-            self._listener = None
+        tasks = [task for task in (self._listener, self._vacuum) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._listener = self._vacuum = None
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
@@ -181,6 +187,39 @@ class PostgresOutboxInput:
             self._notified.set()
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, LISTEN_RETRY_MAX_S)
+
+    async def _check_vacuuming(self) -> None:
+        """Warn when nothing will reclaim the rows this input deletes (the table would bloat)."""
+        if self._settings.vacuum_interval_s is not None:
+            return
+
+        async def autovacuum_off(conn: psycopg.AsyncConnection) -> bool:
+            row = await (await conn.execute(self._sql.autovacuum_off)).fetchone()
+            return bool(row and row[0])
+
+        try:
+            if await self._run(autovacuum_off):
+                log.warning(
+                    "postgres_autovacuum_off",
+                    table=self._settings.table,
+                    hint="turn autovacuum on, or set input.vacuum_interval_s",
+                )
+        except InputUnavailable as exc:
+            log.warning("postgres_unavailable_at_start", error=str(exc))
+
+    async def _vacuum_regularly(self, interval_s: float) -> None:
+        """VACUUM on its own connection, so claims and acks do not wait behind it."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                conn = await connect(self._settings, autocommit=True)
+                try:
+                    await conn.execute(self._sql.vacuum)
+                finally:
+                    await conn.close()
+                log.info("postgres_outbox_vacuumed", table=self._settings.table)
+            except (psycopg.Error, OSError) as exc:  # not the owner, server away: say so
+                log.warning("postgres_vacuum_failed", table=self._settings.table, error=str(exc))
 
     async def _run(self, operation: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
         if self._closed:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
+import structlog.testing
 import yaml
 from service_inputs import POSTGRES_DSN, drop_outbox, install_outbox, unique_name
 
@@ -188,3 +189,41 @@ async def test_bodies_jsonb_cannot_hold_are_stored_as_text_for_the_daemon_to_dea
         ]
     finally:
         await source.close()
+
+
+async def vacuum_count(table: str) -> int:
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+        row = await (
+            await conn.execute(
+                "SELECT vacuum_count + autovacuum_count FROM pg_stat_user_tables"
+                " WHERE relid = %s::regclass",
+                (table,),
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+async def test_with_a_vacuum_interval_the_input_vacuums_the_table(table: str) -> None:
+    before = await vacuum_count(table)
+    source = PostgresOutboxInput(settings(table, vacuum_interval_s=0.2))
+    await source.start()
+    try:
+        await source.put([b'{"n":1}'])
+        await source.ack(await source.fetch(10, wait_s=2.0))
+        deadline = time.monotonic() + 10
+        while await vacuum_count(table) <= before:
+            assert time.monotonic() < deadline, "no VACUUM within 10 s"
+            await asyncio.sleep(0.1)  # poll interval: the statistics are updated after it ran
+    finally:
+        await source.close()
+
+
+async def test_without_one_it_warns_when_autovacuum_is_off(table: str) -> None:
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+        await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    source = PostgresOutboxInput(settings(table))
+    with structlog.testing.capture_logs() as logs:
+        await source.start()
+    await source.close()
+    warnings = [entry for entry in logs if entry["event"] == "postgres_autovacuum_off"]
+    assert [entry["table"] for entry in warnings] == [table]
