@@ -19,17 +19,17 @@ from publisher.commands.common import (
     settings_or_exit,
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import tenants_for
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import ConfigError
+from publisher.gc_policy import freeze_start_up
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
-
-# Lines never expire from a LineFeed; the pipeline's renewals need a period all the same.
-LEASE_RENEW_S = 100.0
 
 
 def register(subparsers: Subparsers) -> None:
@@ -94,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
 async def _send(settings: Settings, feed: LineFeed, progress_interval_s: float) -> _Tally:
     tally = _Tally()
     stop = asyncio.Event()
+    tenants = tenants_for(settings)
     async with open_pipeline(
-        settings, feed, Metrics(), lease_renew_s=LEASE_RENEW_S, on_settled=tally.on_settled
+        settings, feed, Metrics(), tenants, SourceStates(), on_settled=tally.on_settled
     ) as pipeline:
+        freeze_start_up()
         publishing = asyncio.create_task(
             pipeline.run(stop, settings.publish.shutdown_grace_s), name="send-pipeline"
         )

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
-from publisher.inputs.base import Message
 from publisher.inputs.spool.db import SpoolDb
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings

@@ -12,17 +12,21 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publisher.aws.putevents import CallFailed, EntryResult
+from publisher.core.admission import Admission, PendingPolicy
 from publisher.core.decisions import RetryPolicy
 from publisher.core.event import Event, decode_event
+from publisher.core.message import Message, ValidatedMessage
+from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
+from publisher.engine import settle
 from publisher.engine.deadletter import DeadLetter
 from publisher.engine.pipeline import Pipeline
 from publisher.engine.ratelimit import AdaptiveRateLimiter
-from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
 from publisher.observe.metrics import Metrics
 from publisher.settings import PublishSettings, RetrySettings, TenantSettings
@@ -91,6 +95,49 @@ class MemoryDeadLetters:
             await self.written.wait()
 
 
+def make_pipeline(
+    input: MemoryInput,
+    clients: ScriptedClients,
+    dead_letters: MemoryDeadLetters,
+    metrics: Metrics,
+    *,
+    publish: PublishSettings | None = None,
+    retry: RetrySettings = FAST_RETRY,
+    tenants: dict[str, TenantSettings] = TENANTS,
+    states: SourceStates | None = None,
+    pending: PendingPolicy = "send",
+    on_settled: Callable[[int, int], None] | None = None,
+    rate_rps: float = 100_000,
+) -> Pipeline:
+    """A pipeline over test doubles, built as the builder builds it from settings."""
+    publish = publish or PublishSettings(linger_ms=2)
+    states = states or SourceStates()
+    admission = Admission(
+        TenantRegistry(tenants, "us-east-1"),
+        states,
+        max_request_bytes=publish.max_request_bytes,
+        max_age_s=retry.max_age_s,
+        pending=pending,
+        hold_s=60,
+    )
+    return Pipeline(
+        input=input,
+        clients=clients,
+        admission=admission,
+        states=states,
+        dead_letters=dead_letters,
+        metrics=metrics,
+        policy=RetryPolicy(retry, random.Random(7)),
+        limiter=AdaptiveRateLimiter(rate_rps),
+        max_entries=publish.max_entries,
+        max_request_bytes=publish.max_request_bytes,
+        linger_s=publish.linger_ms / 1000.0,
+        max_in_flight=publish.max_in_flight,
+        max_buffered_events=publish.max_buffered_events,
+        on_settled=on_settled,
+    )
+
+
 @dataclass
 class Run:
     source: MemoryInput
@@ -121,16 +168,14 @@ async def publish(
         if run.published + run.dead_lettered >= len(bodies):
             done.set()
 
-    pipeline = Pipeline(
-        source=run.source,
-        clients=clients,
-        router=TenantRegistry(tenants, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
-        publish=publish_settings or PublishSettings(linger_ms=2),
-        policy=RetryPolicy(retry, random.Random(7)),
-        limiter=AdaptiveRateLimiter(100_000),
-        lease_renew_s=5,
+    pipeline = make_pipeline(
+        run.source,
+        clients,
+        run.dead,
+        run.metrics,
+        publish=publish_settings,
+        retry=retry,
+        tenants=tenants,
         on_settled=on_settled,
     )
     await run.source.put(list(bodies))
@@ -165,14 +210,13 @@ class PreDecodedInput(MemoryInput):
     def __init__(self, events: dict[bytes, Event]) -> None:
         super().__init__(visibility_timeout_s=30)
         self.events = events
-        self.handed_out: list[Message] = []
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         batch = await super().fetch(max_messages, wait_s)
-        for message in batch:
-            message.event = self.events[message.body]
-        self.handed_out += batch
-        return batch
+        return [
+            ValidatedMessage(m.id, m.body, m.enqueued_at, m.deliveries, event=self.events[m.body])
+            for m in batch
+        ]
 
 
 async def test_an_event_validated_where_it_was_accepted_is_not_decoded_again() -> None:
@@ -184,7 +228,6 @@ async def test_an_event_validated_where_it_was_accepted_is_not_decoded_again() -
     assert run.published == 45
     assert run.dead_lettered == 0
     assert sorted(clients.accepted) == list(range(45))
-    assert all(message.event is None for message in source.handed_out)  # not kept while held
 
 
 async def test_batches_respect_the_byte_limit() -> None:
@@ -317,16 +360,14 @@ async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
     source = MemoryInput(visibility_timeout_s=30)
     await source.put([body(n) for n in range(40)])
     clients = ScriptedClients(lambda entries: CallFailed("InternalException", "down", 500))
-    pipeline = Pipeline(
-        source=source,
-        clients=clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=MemoryDeadLetters(),
-        metrics=Metrics(),
+    pipeline = make_pipeline(
+        source,
+        clients,
+        MemoryDeadLetters(),
+        Metrics(),
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(RetrySettings(base_delay_ms=10_000, max_delay_ms=10_000)),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
+        retry=RetrySettings(base_delay_ms=10_000, max_delay_ms=10_000),
+        rate_rps=1000,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
@@ -395,9 +436,6 @@ async def test_events_go_to_their_tenants_region(tenant_region: str) -> None:
 
 async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
     """Publish one event whose source is in `state` under the `pending` policy."""
-    from publisher.core.source_states import SourceStates
-    from publisher.settings import SourcesSettings
-
     states = SourceStates()
     states.set(SOURCE, state)
     source = MemoryInput(visibility_timeout_s=30)
@@ -409,19 +447,16 @@ async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
         run.dead_lettered += dead
         settled.set()
 
-    pipeline = Pipeline(
-        source=source,
-        clients=run.clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
+    pipeline = make_pipeline(
+        source,
+        run.clients,
+        run.dead,
+        run.metrics,
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(FAST_RETRY),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
         states=states,
-        sources=SourcesSettings(pending=pending, refresh_interval_s=60),  # type: ignore[arg-type]
+        pending=pending,  # type: ignore[arg-type]
         on_settled=on_settled,
+        rate_rps=1000,
     )
     await source.put([body(1)])
     stop = asyncio.Event()
@@ -461,8 +496,6 @@ async def test_pending_policy_hold_keeps_the_event_in_the_input() -> None:
 
 
 async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
-    from publisher.core.source_states import SourceStates
-
     def decide(entries: list[dict[str, Any]]) -> Outcome:
         return [
             EntryResult(error_code="ResourceNotFoundException", error_message="Event bus not found")
@@ -471,17 +504,14 @@ async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
     states = SourceStates()
     clients = ScriptedClients(decide)
     run = Run(MemoryInput(), clients, MemoryDeadLetters(), Metrics())
-    pipeline = Pipeline(
-        source=run.source,
-        clients=clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
+    pipeline = make_pipeline(
+        run.source,
+        clients,
+        run.dead,
+        run.metrics,
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(FAST_RETRY),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
         states=states,
+        rate_rps=1000,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
@@ -494,3 +524,50 @@ async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
     await task
     assert len(clients.calls) == 1  # the second event never reached AWS
     assert [letter.reason for letter in run.dead.letters] == ["source_deleted", "source_deleted"]
+
+
+@pytest.fixture
+def settle_logs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The log lines settlement writes (whatever logging another test configured)."""
+    capture = structlog.testing.LogCapture()
+    logger = structlog.wrap_logger(
+        None, processors=[capture], wrapper_class=structlog.make_filtering_bound_logger(0)
+    )
+    monkeypatch.setattr(settle, "log", logger)
+    return capture.entries
+
+
+async def test_a_dead_letter_log_line_names_the_tenant_and_the_event_id(
+    settle_logs: list[dict[str, Any]],
+) -> None:
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        return [EntryResult(error_code="MalformedDetail", error_message="bad")] * len(entries)
+
+    await publish([body(1, id="evt-1"), b"not json"], ScriptedClients(decide))
+    lines = [line for line in settle_logs if line["event"] == "event_dead_lettered"]
+    named = sorted((line["reason"], line["tenant"], line["event_id"]) for line in lines)
+    assert named == [("invalid_json", None, None), ("rejected", "acme", "evt-1")]
+
+
+async def test_a_failed_call_log_line_names_a_bounded_few_of_its_tenants_and_event_ids(
+    settle_logs: list[dict[str, Any]],
+) -> None:
+    calls = 0
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        nonlocal calls
+        calls += 1
+        return CallFailed("ServiceUnavailable", "down", 503) if calls == 1 else ok(entries)
+
+    tenants = {
+        name: TenantSettings(account="111122223333", source=f"aws.partner/example.com/{name}/x")
+        for name in ("acme", "globex")
+    }
+    bodies = [body(n, tenant=("acme", "globex")[n % 2], id=f"e-{n}") for n in range(12)]
+    publish_settings = PublishSettings(linger_ms=50, max_entries=20)
+    await publish(bodies, ScriptedClients(decide), publish_settings, tenants=tenants)
+    [failed] = [line for line in settle_logs if line["event"] == "put_failed"]
+    assert failed["entries"] == 12
+    assert sorted(failed["tenants"]) == ["acme", "globex"]
+    assert failed["tenant_count"] == 2
+    assert failed["event_ids"] == [f"e-{n}" for n in range(5)]
