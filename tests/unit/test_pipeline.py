@@ -571,3 +571,46 @@ async def test_a_failed_call_log_line_names_a_bounded_few_of_its_tenants_and_eve
     assert sorted(failed["tenants"]) == ["acme", "globex"]
     assert failed["tenant_count"] == 2
     assert failed["event_ids"] == [f"e-{n}" for n in range(5)]
+
+
+class RenewalRecorder(MemoryInput):
+    """A memory input that records the pipeline's lease renewals."""
+
+    def __init__(self, visibility_timeout_s: float) -> None:
+        super().__init__(visibility_timeout_s=visibility_timeout_s)
+        self.extended: list[list[str]] = []
+        self.renewed = asyncio.Event()
+
+    async def extend(self, messages: Sequence[Message]) -> None:
+        self.extended.append([message.id for message in messages])
+        self.renewed.set()
+        await super().extend(messages)
+
+
+class GatedClients(ScriptedClients):
+    """Calls that do not return until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(ok)
+        self.gate = asyncio.Event()
+
+    async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+        await self.gate.wait()
+        return await super().put_partner_events(entries)
+
+
+async def test_leases_are_renewed_at_the_interval_the_input_asks_for() -> None:
+    source = RenewalRecorder(visibility_timeout_s=0.3)
+    assert source.lease_renew_s == pytest.approx(0.1)
+    clients = GatedClients()
+    await source.put([body(1)])
+    pipeline = make_pipeline(source, clients, MemoryDeadLetters(), Metrics())
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=5))
+    await source.renewed.wait()  # while the call is still under way
+    assert source.extended[0] == ["1"]
+    clients.gate.set()
+    stop.set()
+    await task
+    assert len(clients.calls) == 1
+    assert await source.backlog() == 0

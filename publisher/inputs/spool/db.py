@@ -57,9 +57,9 @@ _RECLAIM_MIN_FREE_PAGES = 256
 _RECLAIM_MAX_PAGES_PER_PASS = 4096
 _JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 # Checkpoints normally run on a connection of their own (open_checkpointer), off the thread
-# that answers puts and fetches: at SQLite's default of 1000 pages one took 5-10 ms there,
-# three times a second at 5,000 events/s, and every operation queued meanwhile waited. The
-# commit-time checkpoint stays as a backstop that bounds the WAL should those fall behind.
+# that answers puts and fetches: a checkpoint copies many pages, and every operation queued
+# behind it on that thread would wait. The commit-time checkpoint stays as a backstop, with
+# a threshold well above SQLite's default, that bounds the WAL should those fall behind.
 _BACKSTOP_AUTOCHECKPOINT_PAGES = 8192
 
 
