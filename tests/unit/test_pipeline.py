@@ -140,7 +140,7 @@ def make_pipeline(
 
 @dataclass
 class Run:
-    source: MemoryInput
+    queue: MemoryInput
     clients: ScriptedClients
     dead: MemoryDeadLetters
     metrics: Metrics
@@ -155,11 +155,11 @@ async def publish(
     retry: RetrySettings = FAST_RETRY,
     timeout_s: float = 20.0,
     tenants: dict[str, TenantSettings] = TENANTS,
-    source: MemoryInput | None = None,
+    queue: MemoryInput | None = None,
 ) -> Run:
     """Feed bodies through a pipeline and return once every one of them is settled."""
-    source = source or MemoryInput(visibility_timeout_s=30)
-    run = Run(source, clients, MemoryDeadLetters(), Metrics())
+    queue = queue or MemoryInput(visibility_timeout_s=30)
+    run = Run(queue, clients, MemoryDeadLetters(), Metrics())
     done = asyncio.Event()
 
     def on_settled(published: int, dead: int) -> None:
@@ -169,7 +169,7 @@ async def publish(
             done.set()
 
     pipeline = make_pipeline(
-        run.source,
+        run.queue,
         clients,
         run.dead,
         run.metrics,
@@ -178,7 +178,7 @@ async def publish(
         tenants=tenants,
         on_settled=on_settled,
     )
-    await run.source.put(list(bodies))
+    await run.queue.put(list(bodies))
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=5))
     await asyncio.wait_for(done.wait(), timeout_s)
@@ -199,7 +199,7 @@ async def test_publishes_everything_in_batches_within_limits() -> None:
     assert sorted(clients.accepted) == list(range(205))
     assert all(1 <= len(call) <= 20 for call in clients.calls)
     assert len(clients.calls) <= 15  # mostly full batches, not one call per event
-    assert await run.source.backlog() == 0
+    assert await run.queue.backlog() == 0
     assert metric(run, "publisher_events_published_total") == 205
     assert metric(run, "publisher_put_requests_total", outcome="ok") == len(clients.calls)
 
@@ -222,9 +222,9 @@ class PreDecodedInput(MemoryInput):
 async def test_an_event_validated_where_it_was_accepted_is_not_decoded_again() -> None:
     # Bodies that would not even decode: only the events handed along can be what is sent.
     events = {f"opaque-{n}".encode(): decode_event(body(n)) for n in range(45)}
-    source = PreDecodedInput(events)
+    queue = PreDecodedInput(events)
     clients = ScriptedClients(ok)
-    run = await publish(list(events), clients, source=source)
+    run = await publish(list(events), clients, queue=queue)
     assert run.published == 45
     assert run.dead_lettered == 0
     assert sorted(clients.accepted) == list(range(45))
@@ -357,11 +357,11 @@ async def test_bad_input_is_dead_lettered_with_its_reason() -> None:
 
 
 async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
-    source = MemoryInput(visibility_timeout_s=30)
-    await source.put([body(n) for n in range(40)])
+    queue = MemoryInput(visibility_timeout_s=30)
+    await queue.put([body(n) for n in range(40)])
     clients = ScriptedClients(lambda entries: CallFailed("InternalException", "down", 500))
     pipeline = make_pipeline(
-        source,
+        queue,
         clients,
         MemoryDeadLetters(),
         Metrics(),
@@ -376,8 +376,8 @@ async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
         await clients.called.wait()
     stop.set()
     await asyncio.wait_for(task, 5)
-    assert await source.backlog() == 40
-    released = await source.fetch(100, wait_s=0)
+    assert await queue.backlog() == 40
+    released = await queue.fetch(100, wait_s=0)
     assert len(released) == 40  # visible again at once, not after the 30 s lease
 
 
@@ -438,8 +438,8 @@ async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
     """Publish one event whose source is in `state` under the `pending` policy."""
     states = SourceStates()
     states.set(SOURCE, state)
-    source = MemoryInput(visibility_timeout_s=30)
-    run = Run(source, ScriptedClients(ok), MemoryDeadLetters(), Metrics())
+    queue = MemoryInput(visibility_timeout_s=30)
+    run = Run(queue, ScriptedClients(ok), MemoryDeadLetters(), Metrics())
     settled = asyncio.Event()
 
     def on_settled(published: int, dead: int) -> None:
@@ -448,7 +448,7 @@ async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
         settled.set()
 
     pipeline = make_pipeline(
-        source,
+        queue,
         run.clients,
         run.dead,
         run.metrics,
@@ -458,14 +458,14 @@ async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
         on_settled=on_settled,
         rate_rps=1000,
     )
-    await source.put([body(1)])
+    await queue.put([body(1)])
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(settled.wait(), 1.0)
     stop.set()
     await task
-    return run, source
+    return run, queue
 
 
 @pytest.mark.parametrize("state", ["DELETED", "MISSING"])
@@ -488,11 +488,11 @@ async def test_pending_policy_dead_letter() -> None:
 
 
 async def test_pending_policy_hold_keeps_the_event_in_the_input() -> None:
-    run, source = await run_with_state("PENDING", "hold")
+    run, queue = await run_with_state("PENDING", "hold")
     assert (run.published, run.dead_lettered, run.clients.calls) == (0, 0, [])
     assert metric(run, "publisher_events_held_total") >= 1
-    assert await source.backlog() == 1
-    assert await source.fetch(10, wait_s=0) == []  # put back with a delay, not at once
+    assert await queue.backlog() == 1
+    assert await queue.fetch(10, wait_s=0) == []  # put back with a delay, not at once
 
 
 async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
@@ -505,7 +505,7 @@ async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
     clients = ScriptedClients(decide)
     run = Run(MemoryInput(), clients, MemoryDeadLetters(), Metrics())
     pipeline = make_pipeline(
-        run.source,
+        run.queue,
         clients,
         run.dead,
         run.metrics,
@@ -515,10 +515,10 @@ async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
-    await run.source.put([body(1)])
+    await run.queue.put([body(1)])
     await asyncio.wait_for(run.dead.wait_for(1), 5)
     assert states.state(SOURCE) == "MISSING"
-    await run.source.put([body(2)])
+    await run.queue.put([body(2)])
     await asyncio.wait_for(run.dead.wait_for(2), 5)
     stop.set()
     await task
@@ -600,17 +600,17 @@ class GatedClients(ScriptedClients):
 
 
 async def test_leases_are_renewed_at_the_interval_the_input_asks_for() -> None:
-    source = RenewalRecorder(visibility_timeout_s=0.3)
-    assert source.lease_renew_s == pytest.approx(0.1)
+    queue = RenewalRecorder(visibility_timeout_s=0.3)
+    assert queue.lease_renew_s == pytest.approx(0.1)
     clients = GatedClients()
-    await source.put([body(1)])
-    pipeline = make_pipeline(source, clients, MemoryDeadLetters(), Metrics())
+    await queue.put([body(1)])
+    pipeline = make_pipeline(queue, clients, MemoryDeadLetters(), Metrics())
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=5))
-    await source.renewed.wait()  # while the call is still under way
-    assert source.extended[0] == ["1"]
+    await queue.renewed.wait()  # while the call is still under way
+    assert queue.extended[0] == ["1"]
     clients.gate.set()
     stop.set()
     await task
     assert len(clients.calls) == 1
-    assert await source.backlog() == 0
+    assert await queue.backlog() == 0
