@@ -1,7 +1,7 @@
 """What to do after a failure: retry after a delay, split the batch, or give up. Pure.
 
-The classification follows the error codes of docs/aws-contract.md, PutPartnerEvents. This is
-the project's only retry layer: botocore's own retries are switched off for PutPartnerEvents.
+The classification follows docs/aws-contract.md, PutPartnerEvents: error codes. This is the
+project's only retry layer: botocore's own retries are switched off for PutPartnerEvents.
 """
 
 from __future__ import annotations

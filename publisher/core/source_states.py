@@ -1,8 +1,9 @@
 """The last known state of each tenant's partner event source, and its periodic refresh.
 
 AWS accepts events for a PENDING source and silently drops them, and rejects them for a
-DELETED or missing one (docs/aws-contract.md, Partner event sources). Knowing the state lets
-the daemon hold or dead-letter such events instead of paying for calls that cannot deliver.
+DELETED or missing one (docs/aws-contract.md, Partner event sources: states). Knowing the
+state lets the daemon hold or dead-letter such events instead of paying for calls that cannot
+deliver.
 """
 
 from __future__ import annotations
