@@ -9,8 +9,10 @@ cd "$(dirname "$0")/../.."
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c requirements.lock -e .
 
-# The emulator accepts any credentials; the AWS SDK only needs some to sign with.
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+# The emulator has two identities (any secret will do): the access key `partner` acts for the
+# partner's account 123456789012 (creates sources, sends events), `customer` for the customer's
+# account 111122223333 (owns the partner event bus and the Connect resources).
+export AWS_ACCESS_KEY_ID=partner AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
 
 .venv/bin/partner-publisher --log-level warning emulator --host 127.0.0.1 --port 4010 &
 emulator=$!
@@ -32,7 +34,8 @@ PY
 import botocore.session
 source = "aws.partner/example.com/acme/orders"
 events = botocore.session.get_session().create_client(
-    "events", region_name="us-east-1", endpoint_url="http://127.0.0.1:4010"
+    "events", region_name="us-east-1", endpoint_url="http://127.0.0.1:4010",
+    aws_access_key_id="customer", aws_secret_access_key="testing",  # the customer's account
 )
 try:
     events.create_event_bus(Name=source, EventSourceName=source)

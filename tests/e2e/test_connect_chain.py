@@ -16,11 +16,14 @@ DOMAIN = "acme-profiles"
 
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as the emulator's default customer (access key `customer`); the partner's own
+    command (`sources ...`) runs with the partner's key (`partner`)."""
+    key = "partner" if args[0] == "sources" else "customer"
     return subprocess.run(
         [*CLI, "--log-level", "warning", *args],
         capture_output=True,
         text=True,
-        env=cli_env(PUBLISHER__AWS__ENDPOINT_URL=url),
+        env=cli_env(PUBLISHER__AWS__ENDPOINT_URL=url, AWS_ACCESS_KEY_ID=key),
         timeout=60,
     )
 
@@ -53,7 +56,7 @@ def control(url: str, path: str, body: dict[str, str]) -> None:
 
 
 def test_chain_from_nothing_with_verify_after_each_step() -> None:
-    with emulator("--secret-access-key", "testing", "--require-sources") as url:
+    with emulator("--secret-access-key", "testing") as url:
         control(url, "/_emulator/domains", {"name": DOMAIN})  # the customer's existing domain
 
         code, results, fix = verify(url)
