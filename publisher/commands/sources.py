@@ -49,7 +49,10 @@ def register(subparsers: Subparsers) -> None:
     describe = _action(actions, "describe", "show a source's name and ARN")
     describe.add_argument("--name", required=True)
     listing = _action(actions, "list", "list sources whose name starts with a prefix")
-    listing.add_argument("--prefix", required=True, help="e.g. aws.partner/example.com/")
+    listing.add_argument(
+        "--prefix",
+        help="e.g. aws.partner/example.com (default: the partner prefixes of the config's tenants)",
+    )
     accounts = _action(actions, "accounts", "show the account a source was offered to, its state")
     accounts.add_argument("--name", required=True)
     delete = _action(actions, "delete", "delete a source (the customer's bus turns DELETED)")
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action_name == "sync":
             return asyncio.run(_sync(settings, args))
+        if args.action_name == "list":
+            args.prefixes = list_prefixes(args.prefix, settings)
         return asyncio.run(_single(settings, args, _ACTIONS[args.action_name]))
     except SourceAdminError as exc:
         print(f"partner-publisher: {exc.code}: {exc.message}", file=sys.stderr)
@@ -104,12 +109,33 @@ async def _describe(sources: PartnerSources, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def normalize_prefix(prefix: str) -> str:
+    """`aws.partner/example.com` as AWS's NamePrefix wants it: `aws.partner/example.com/`."""
+    if prefix.startswith("aws.partner/") and prefix.count("/") == 1 and len(prefix) > 12:
+        return prefix + "/"
+    return prefix
+
+
+def list_prefixes(prefix: str | None, settings: Settings) -> list[str]:
+    """The prefixes `sources list` asks for: the one given, else one per partner of the tenants."""
+    if prefix is not None:
+        return [normalize_prefix(prefix)]
+    partners = sorted({t.source.split("/")[1] for t in settings.tenants.values()})
+    if not partners:
+        print(
+            "partner-publisher: give --prefix aws.partner/<your domain>, or a --config with "
+            "tenants (their sources' partner prefixes are listed)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
+    return [f"aws.partner/{partner}/" for partner in partners]
+
+
 async def _list(sources: PartnerSources, args: argparse.Namespace) -> int:
-    _emit(
-        args,
-        await sources.list_by_prefix(args.prefix),
-        empty=f"no sources start with {args.prefix}",
-    )
+    rows: list[dict[str, str]] = []
+    for prefix in args.prefixes:
+        rows += await sources.list_by_prefix(prefix)
+    _emit(args, rows, empty=f"no sources start with {' or '.join(args.prefixes)}")
     return EXIT_OK
 
 

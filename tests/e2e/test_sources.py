@@ -93,6 +93,25 @@ def test_sync_creates_what_the_tenants_need(tmp_path: Path) -> None:
         assert "PENDING" in sources(url, "accounts", "--name", OTHER_SOURCE).stdout
 
 
+def test_list_defaults_to_the_tenants_partner_prefixes(tmp_path: Path) -> None:
+    with emulator() as url:
+        config = write_config(tmp_path, url)
+        assert sources(url, "sync", config=config).returncode == 0
+        listed = sources(url, "list", "--output", "json", config=config)
+        assert listed.returncode == 0, listed.stderr
+        names = [json.loads(line)["Name"] for line in listed.stdout.splitlines()]
+        assert names == [SOURCE, OTHER_SOURCE]
+        for prefix in ("aws.partner/example.com", "aws.partner/example.com/"):
+            done = sources(url, "list", "--prefix", prefix, "--output", "json")
+            assert done.returncode == 0, done.stderr
+            assert len(done.stdout.splitlines()) == 2
+        empty = tmp_path / "empty.yaml"
+        empty.write_text(f"aws: {{endpoint_url: {url}}}\n")
+        no_tenants = sources(url, "list", config=empty)
+        assert no_tenants.returncode == 2
+        assert "give --prefix aws.partner/<your domain>" in no_tenants.stderr
+
+
 def test_deleted_source_is_dead_lettered_fast_while_others_deliver(tmp_path: Path) -> None:
     with emulator(*CUSTOMER_ACCOUNTS) as url:
         config = write_config(tmp_path, url, sources={"refresh": True, "refresh_interval_s": 1})
