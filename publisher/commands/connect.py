@@ -136,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     except ConnectError as exc:
         print(out.explain(exc), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # e.g. no credentials: the user's setup, not AWS
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 async def _with_clients(target: AwsTarget, args: argparse.Namespace) -> int:

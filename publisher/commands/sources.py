@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from publisher.aws import failures
 from publisher.aws.partner_sources import (
     PartnerSources,
     SourceAdminError,
@@ -29,6 +30,7 @@ from publisher.commands.common import (
     settings_or_exit,
 )
 from publisher.core.tenants import TenantRegistry
+from publisher.errors import ConfigError
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,8 +90,11 @@ def run(args: argparse.Namespace) -> int:
             args.prefixes = list_prefixes(args.prefix, settings)
         return asyncio.run(_single(settings, args, _ACTIONS[args.action_name]))
     except SourceAdminError as exc:
-        print(f"partner-publisher: {exc.code}: {exc.message}", file=sys.stderr)
+        print(failures.explain(exc.code, exc.message), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # e.g. no credentials: the user's setup, not AWS
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 async def _single(settings: Settings, args: argparse.Namespace, action: Action) -> int:
