@@ -21,7 +21,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="YAML config file (default: $PUBLISHER_CONFIG; PUBLISHER__SECTION__KEY overrides)",
+        help="YAML config file (default: $PUBLISHER_CONFIG, ./partner-publisher.yaml, "
+        "$XDG_CONFIG_HOME/partner-publisher/config.yaml; PUBLISHER__SECTION__KEY overrides)",
     )
 
 
