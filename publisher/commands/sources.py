@@ -68,6 +68,8 @@ def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
     parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
+    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
+    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
     parser.add_argument("--output", choices=["table", "json"], default="table")
     parser.set_defaults(func=run, action_name=name)
     return parser
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_or_exit(args)
+    settings = with_target(settings_or_exit(args), args)
     try:
         if args.action_name == "sync":
             return asyncio.run(_sync(settings, args))
@@ -95,6 +97,18 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # e.g. no credentials: the user's setup, not AWS
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def with_target(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with --profile / --endpoint-url in place of aws.profile / endpoint_url."""
+    changes = {
+        key: value
+        for key, value in (("profile", args.profile), ("endpoint_url", args.endpoint_url))
+        if value is not None
+    }
+    if not changes:
+        return settings
+    return settings.model_copy(update={"aws": settings.aws.model_copy(update=changes)})
 
 
 async def _single(settings: Settings, args: argparse.Namespace, action: Action) -> int:

@@ -185,15 +185,16 @@ async def test_verify_red_at_each_missing_link_then_green() -> None:
         assert "event-integration create" in fix
         arn = (await event_integrations.create(await clients.appintegrations(), SPEC)).arn
         index, fix = await first_failure()
-        assert index == 3
-        assert fix is not None
-        assert f"--event-integration {arn}" in fix
+        # The domain is missing: attaching would fail, so the fix creates it first.
+        assert (index, fix) == (3, f"partner-publisher connect domain create --domain {DOMAIN}")
         await associate(emu.url, "acme-orders")
+        index, fix = await first_failure()
+        assert (index, fix) == (4, f"partner-publisher connect domain create --domain {DOMAIN}")
+        await create_domain(emu.url)
         index, fix = await first_failure()
         assert index == 4
         assert fix is not None
-        assert f"profiles attach --domain {DOMAIN}" in fix
-        await create_domain(emu.url)
+        assert f"profiles attach --domain {DOMAIN} --event-integration {arn}" in fix
         spec = profiles.AttachSpec(DOMAIN, arn, {"SegmentIdentify": "Segment_Identify"})
         await profiles.attach(await clients.profiles(), spec)
         checks = await verify_chain(clients, query)
