@@ -43,16 +43,25 @@ except events.exceptions.ResourceAlreadyExistsException:
     pass
 PY
 
-cat <<'TXT'
+cat <<TXT
 
 partner-publisher is starting: ingest on http://127.0.0.1:8088, metrics on http://127.0.0.1:9464.
-In another terminal, post an event and watch it arrive:
+In another terminal, in $PWD, put the CLI on PATH and act as the partner
+(access key \`partner\`, account 123456789012; the customer is \`customer\`, 111122223333):
 
-  curl -s -X POST http://127.0.0.1:8088/v1/events \
-    -H 'Content-Type: application/json' \
+  cd $PWD
+  export PATH="$PWD/.venv/bin:\$PATH"
+  export AWS_ACCESS_KEY_ID=partner AWS_SECRET_ACCESS_KEY=testing PUBLISHER_CONFIG=config/local.yaml
+
+Then post an event and watch it arrive:
+
+  curl -s -X POST http://127.0.0.1:8088/v1/events \\
+    -H 'Content-Type: application/json' \\
     -d '{"tenant": "acme", "detail_type": "OrderCreated", "detail": {"order_id": "ord-1001"}}'
-  curl -s http://127.0.0.1:4010/_emulator/events
+  curl -s 'http://127.0.0.1:4010/_emulator/events?limit=10'
   curl -s http://127.0.0.1:9464/metrics | grep '^publisher_events_published_total'
+
+README.md ("Your first hour") goes on from there: sources, send, dlq, connect.
 
 TXT
 .venv/bin/partner-publisher --log-format console run --config config/local.yaml
