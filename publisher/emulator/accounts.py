@@ -5,7 +5,7 @@ who creates partner event sources and sends events, and one customer (access key
 account 111122223333), who owns the partner event bus, the event integration and the Customer
 Profiles domain. `--account AKID=ACCOUNT` (repeatable) replaces that map. Any access key not
 in the map acts for the partner account, so scripts that sign with made-up keys keep working
-for the partner's side.
+for the partner's side. Who may call what: docs/aws-contract.md, "Accounts".
 """
 
 from __future__ import annotations
