@@ -67,3 +67,19 @@ def test_throttling_and_access_denied_carry_advice(tmp_path: Path) -> None:
             assert done.returncode == 1
             assert f"list_event_integrations: {code}" in done.stderr
             assert advice in done.stderr
+
+
+def test_send_without_credentials_exits_2_too(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "aws: {endpoint_url: 'http://127.0.0.1:9'}\n"
+        f"dead_letter: {{path: '{tmp_path / 'dead.jsonl'}'}}\n"
+        'tenants: {acme: {account: "111122223333", source: aws.partner/example.com/acme/orders}}\n'
+    )
+    done = subprocess.run(
+        [*CLI, "--log-level", "warning", "send", "-", "--config", str(config)],
+        input="", capture_output=True, text=True, env=bare_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no AWS credentials found" in done.stderr
+    assert "web identity" in done.stderr
