@@ -6,8 +6,9 @@ ErrorCode `ResourceNotFoundException` and ErrorMessage "Event Bus Not Found for 
 AWS's partner guide names that condition "Event Bus Not Found" without giving a code; the
 code chosen is the one EventBridge uses for a missing bus elsewhere, and it is permanent.
 A source created by another partner account fails the entry with
-`NotAuthorizedForSourceException` (docs/aws-contract.md, "Accounts"). With `accept_unknown_sources` an unknown but well-formed
-source counts as ACTIVE, owned by the default account (for tests not about sources).
+`NotAuthorizedForSourceException` (docs/aws-contract.md, "Accounts"). With
+`accept_unknown_sources` an unknown but well-formed source counts as ACTIVE, owned by the
+default account (for tests not about sources).
 """
 
 from __future__ import annotations
