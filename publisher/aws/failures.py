@@ -76,6 +76,13 @@ def unknown_region_in(message: str) -> str | None:
     return region.group(1)
 
 
+def unknown_regions(regions: set[str], endpoint_url: str | None) -> list[str]:
+    """Regions among `regions` that AWS does not have (no check against a custom endpoint)."""
+    if endpoint_url:
+        return []
+    return sorted(region for region in regions if region not in known_regions())
+
+
 HINTS = {
     "AccessDeniedException": (
         "these credentials are not allowed to make this call: check the IAM policy of the "

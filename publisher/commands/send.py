@@ -19,6 +19,7 @@ from publisher.commands.common import (
     EXIT_USAGE,
     add_config_option,
     settings_or_exit,
+    warn_unknown_regions,
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.commands.progress import Snapshot, plain_line, terminal_line
@@ -81,6 +82,7 @@ class _Tally:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    warn_unknown_regions(settings)
     try:
         with open_lines(args.file) as handle:
             feed = LineFeed(handle)

@@ -69,10 +69,10 @@ def test_throttling_and_access_denied_carry_advice(tmp_path: Path) -> None:
             assert advice in done.stderr
 
 
-def test_send_without_credentials_exits_2_too(tmp_path: Path) -> None:
+def test_send_names_an_unknown_region_and_missing_credentials(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(
-        "aws: {endpoint_url: 'http://127.0.0.1:9'}\n"
+        "aws: {region: us-est-1}\n"  # a typo: AWS has no such Region
         f"dead_letter: {{path: '{tmp_path / 'dead.jsonl'}'}}\n"
         'tenants: {acme: {account: "111122223333", source: aws.partner/example.com/acme/orders}}\n'
     )
@@ -83,3 +83,4 @@ def test_send_without_credentials_exits_2_too(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no AWS credentials found" in done.stderr
     assert "web identity" in done.stderr
+    assert "warning: us-est-1 is not an AWS Region" in done.stderr

@@ -10,6 +10,7 @@ from publisher.aws.failures import (
     CredentialsMissing,
     explain,
     network_failure,
+    unknown_regions,
 )
 
 
@@ -48,3 +49,9 @@ def test_timeouts_and_aws_codes_carry_advice() -> None:
     assert explain("ResourceNotFoundException", "gone") == (
         "partner-publisher: ResourceNotFoundException: gone"
     )
+
+
+def test_unknown_regions_are_listed_unless_a_custom_endpoint_is_used() -> None:
+    regions = {"us-east-1", "eu-west-1", "us-est-1", "eu-wset-1"}
+    assert unknown_regions(regions, None) == ["eu-wset-1", "us-est-1"]
+    assert unknown_regions(regions, "http://127.0.0.1:4010") == []
