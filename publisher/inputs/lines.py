@@ -54,6 +54,7 @@ class LineFeed:
         self._ended = False
         self._unsettled = 0
         self.lines_read = 0
+        self.bytes_read = 0  # for progress displays: the share of a file read so far
         self.finished = asyncio.Event()
 
     @property
@@ -139,6 +140,7 @@ class LineFeed:
         self._split(block)
 
     def _split(self, block: bytes) -> None:
+        self.bytes_read += len(block)
         if block:
             pieces = (self._partial + block).split(b"\n")
             self._partial = pieces.pop()

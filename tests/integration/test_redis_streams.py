@@ -19,7 +19,7 @@ from emulator_support import ACCOUNT, SOURCE, control
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import tenants_for
-from publisher.emulator import running_emulator
+from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import InputUnavailable
 from publisher.inputs.redis_streams import RedisStreamsInput, default_consumer_name
@@ -204,7 +204,7 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     dead_letters = tmp_path / "dead-letters.jsonl"
-    async with running_emulator() as emulator:
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emulator:
         settings = Settings.model_validate(
             {
                 "aws": {"endpoint_url": emulator.url},
