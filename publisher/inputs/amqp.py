@@ -44,11 +44,11 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError, PublishError
 
-from publisher.core.event import Event
+from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
@@ -85,6 +85,12 @@ class AmqpInput:
             MAX_KEEPER_TICK_S, max(MIN_KEEPER_TICK_S, settings.visibility_timeout_s / 10)
         )
 
+    @property
+    def lease_renew_s(self) -> float:
+        """The broker never ends a delivery's lease, but this process does (see the module's
+        docstring), so the pipeline renews it like any other input's."""
+        return renew_interval_s(self._settings.visibility_timeout_s)
+
     async def start(self) -> None:
         """Connect and declare the queue; RabbitMQ being down is not fatal."""
         try:
@@ -103,7 +109,7 @@ class AmqpInput:
             self._keeper = None
         await self._link.drop()
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         """Publish every body and wait for the broker's confirms."""
         if not bodies:
             return

@@ -33,9 +33,9 @@ import psycopg
 import psycopg.errors
 import structlog
 
-from publisher.core.event import Event
+from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.outbox_sql import OutboxSql
 from publisher.settings import PostgresInputSettings, redact_url
@@ -77,6 +77,10 @@ class PostgresOutboxInput:
         self._where = f"postgres outbox {settings.table}"
         self._closed = False
 
+    @property
+    def lease_renew_s(self) -> float:
+        return renew_interval_s(self._settings.visibility_timeout_s)
+
     async def start(self) -> None:
         """Connect and, when consuming, listen for inserts; PostgreSQL being down is not fatal."""
         try:
@@ -104,11 +108,11 @@ class PostgresOutboxInput:
         if conn is not None:
             await conn.close()
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         """Insert every body in one statement: all of them, or InputFull over max_events."""
         if not bodies:
             return
-        texts = [_storable(body, validated=events is not None) for body in bodies]
+        texts = [_storable(body) for body in bodies]
         limit = self._settings.max_events
         params = (texts, limit, texts, limit)
         inserted = await self._run(lambda conn: _rowcount(conn, self._sql.put, params))
@@ -248,13 +252,12 @@ def _ids(messages: Sequence[Message]) -> list[int]:
     return [int(message.id) for message in messages]
 
 
-def _storable(body: bytes, *, validated: bool) -> str:
+def _storable(body: bytes) -> str:
     """The body as jsonb accepts it. A body that is not JSON, or holds \\u0000 (which jsonb
     refuses), is stored as a JSON string of its text, which the daemon then dead-letters as not
     an event object: enqueue stores whatever it is given, and nothing is lost silently."""
     try:
-        if not validated:
-            orjson.loads(body)
+        orjson.loads(body)
         text = body.decode()
         if "\\u0000" not in text:
             return text

@@ -17,6 +17,7 @@ from service_inputs import POSTGRES_DSN, drop_outbox, install_outbox, unique_nam
 
 from publisher import outbox
 from publisher.cli import main
+from publisher.inputs import postgres
 from publisher.inputs.postgres import PostgresOutboxInput
 from publisher.settings import PostgresInputSettings
 
@@ -218,12 +219,19 @@ async def test_with_a_vacuum_interval_the_input_vacuums_the_table(table: str) ->
         await source.close()
 
 
-async def test_without_one_it_warns_when_autovacuum_is_off(table: str) -> None:
+async def test_without_one_it_warns_when_autovacuum_is_off(
+    table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
         await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    # The module's own logger, whatever logging another test configured (and cached).
+    capture = structlog.testing.LogCapture()
+    logger = structlog.wrap_logger(
+        None, processors=[capture], wrapper_class=structlog.make_filtering_bound_logger(0)
+    )
+    monkeypatch.setattr(postgres, "log", logger)
     source = PostgresOutboxInput(settings(table))
-    with structlog.testing.capture_logs() as logs:
-        await source.start()
+    await source.start()
     await source.close()
-    warnings = [entry for entry in logs if entry["event"] == "postgres_autovacuum_off"]
+    warnings = [entry for entry in capture.entries if entry["event"] == "postgres_autovacuum_off"]
     assert [entry["table"] for entry in warnings] == [table]
