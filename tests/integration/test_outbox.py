@@ -4,8 +4,10 @@ committed rows, replicas sharing a table, a dead replica's lease taken over."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -14,9 +16,11 @@ import pytest
 import structlog.testing
 import yaml
 from service_inputs import POSTGRES_DSN, drop_outbox, install_outbox, unique_name
+from tcp_proxy import TcpProxy
 
 from publisher import outbox
 from publisher.cli import main
+from publisher.errors import InputUnavailable
 from publisher.inputs import postgres
 from publisher.inputs.postgres import PostgresOutboxInput
 from publisher.settings import PostgresInputSettings
@@ -235,3 +239,54 @@ async def test_without_one_it_warns_when_autovacuum_is_off(
     await source.close()
     warnings = [entry for entry in capture.entries if entry["event"] == "postgres_autovacuum_off"]
     assert [entry["table"] for entry in warnings] == [table]
+
+
+async def listening_since(table: str, since: datetime) -> bool:
+    """Whether a session that connected after `since` has run LISTEN on the table's channel."""
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+        row = await (
+            await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = %s AND backend_start > %s",
+                (f'LISTEN "{table}"', since),
+            )
+        ).fetchone()
+        return bool(row and row[0])
+
+
+async def test_a_lost_connection_is_unavailable_then_reconnects_and_listens_again(
+    table: str,
+) -> None:
+    proxy = await TcpProxy(5432).start()
+    dsn = f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
+    source = PostgresOutboxInput(settings(table, dsn=dsn, poll_interval_s=30.0))
+    await source.start()
+    try:
+        await source.put([b'{"n":1}'])
+        assert len(await source.fetch(10, wait_s=2.0)) == 1
+
+        cut_at = datetime.now(UTC)
+        await proxy.cut(refuse=True)
+        with pytest.raises(InputUnavailable, match="postgres outbox"):
+            await source.backlog()
+        await proxy.start()
+
+        deadline = time.monotonic() + 10
+        while True:  # the listener reconnects with a backoff of its own
+            with contextlib.suppress(InputUnavailable):
+                if await source.backlog() == 1:
+                    break
+            assert time.monotonic() < deadline, "no reconnection within 10 s"
+            await asyncio.sleep(0.1)  # poll interval while reconnecting
+        deadline = time.monotonic() + 10
+        while not await listening_since(table, cut_at):  # the listener's own reconnection
+            assert time.monotonic() < deadline, "the listener did not listen again"
+            await asyncio.sleep(0.1)
+        # poll_interval_s is 30 s: only a notification can make this fetch return in time.
+        waiting = asyncio.create_task(source.fetch(10, wait_s=10.0))
+        async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as app:
+            await outbox.add(app, EVENT, table=table)
+        messages = await asyncio.wait_for(waiting, 5.0)
+        assert [orjson.loads(m.body) for m in messages] == [EVENT]
+    finally:
+        await source.close()
+        await proxy.close()
