@@ -41,13 +41,12 @@ from typing import Any
 import aio_pika
 import orjson
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
-from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
+from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Delivery
 from publisher.inputs.base import renew_interval_s
 from publisher.settings import AmqpInputSettings
 
@@ -61,7 +60,7 @@ MAX_KEEPER_TICK_S = 0.5
 class _Held:
     """A delivery this process holds: leased to the pipeline, or waiting out a release delay."""
 
-    incoming: AbstractIncomingMessage
+    incoming: Delivery
     generation: int
     until: float
     """Loop time when the lease ends, or when a delayed release gives it back."""
@@ -74,7 +73,7 @@ class AmqpInput:
     def __init__(self, settings: AmqpInputSettings, *, consumer: bool = True) -> None:
         self._settings = settings
         self._link = AmqpLink(settings, self._on_delivery if consumer else None, self._on_lost)
-        self._arrived: deque[tuple[int, AbstractIncomingMessage]] = deque()
+        self._arrived: deque[tuple[int, Delivery]] = deque()
         self._wake = asyncio.Event()
         self._held: dict[str, _Held] = {}
         self._window = AckWindow()
@@ -202,11 +201,10 @@ class AmqpInput:
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _on_delivery(self, generation: int, incoming: AbstractIncomingMessage) -> None:
+    async def _on_delivery(self, generation: int, incoming: Delivery) -> None:
         if generation != self._window_generation:  # a new channel numbers from 1 again
             self._window, self._window_generation = AckWindow(), generation
-        if incoming.delivery_tag is not None:
-            self._window.delivered(incoming.delivery_tag)
+        self._window.delivered(incoming.delivery_tag)
         self._arrived.append((generation, incoming))
         self._wake.set()
 
@@ -232,12 +230,12 @@ class AmqpInput:
             batch.append(message)
         return batch
 
-    async def _reject_to_dlx(self, incoming: AbstractIncomingMessage) -> None:
+    async def _reject_to_dlx(self, incoming: Delivery) -> None:
         try:
-            await incoming.reject(requeue=False)
+            await incoming.channel.basic_reject(incoming.delivery_tag, requeue=False)
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
-        self._window.answered([incoming.delivery_tag or 0])
+        self._window.answered([incoming.delivery_tag])
         log.warning("amqp_rejected_to_dlx", reason="invalid_json", queue=self._settings.queue)
 
     async def _requeue(self, ids: Sequence[str]) -> None:
@@ -247,10 +245,10 @@ class AmqpInput:
             if held is None or held.generation != live:
                 continue
             try:
-                await held.incoming.nack(requeue=True)
+                await held.incoming.channel.basic_nack(held.incoming.delivery_tag, requeue=True)
             except LINK_ERRORS as exc:
                 raise self._link.failed(exc) from None
-            self._window.answered([held.incoming.delivery_tag or 0])
+            self._window.answered([held.incoming.delivery_tag])
 
     async def _keep_leases(self) -> None:
         """Gives back deliveries whose lease ran out and those whose release delay ended."""
@@ -281,10 +279,10 @@ def _outgoing(body: bytes, stamp: datetime) -> aio_pika.Message:
     )
 
 
-def _message(generation: int, incoming: AbstractIncomingMessage) -> Message:
+def _message(generation: int, incoming: Delivery) -> Message:
     """A Message; enqueued_at is the publisher's timestamp (whole seconds in AMQP) or, when it
     set none, the time of this delivery."""
-    count = (incoming.headers or {}).get("x-delivery-count")
+    count = incoming.headers.get("x-delivery-count")
     redelivered = 2 if incoming.redelivered else 1
     deliveries = count + 1 if isinstance(count, int) else redelivered
     stamp = incoming.timestamp

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import aio_pika
+import aiormq.abc
 import structlog
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractConnection,
-    AbstractIncomingMessage,
-    AbstractQueue,
-)
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+from aiormq.abc import DeliveredMessage
 
 from publisher.errors import InputUnavailable
 from publisher.settings import AmqpInputSettings, redact_url
@@ -36,7 +34,32 @@ RECONNECT_MAX_S = 10.0
 # Everything aio-pika raises when the broker, the connection or a channel goes away.
 LINK_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
-OnDelivery = Callable[[int, AbstractIncomingMessage], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message delivered to this consumer, as the input uses it."""
+
+    channel: aiormq.abc.AbstractChannel
+    delivery_tag: int
+    body: bytes
+    redelivered: bool
+    headers: Mapping[str, Any]
+    timestamp: datetime | None
+
+    @classmethod
+    def of(cls, message: DeliveredMessage) -> Delivery:
+        delivery, properties = message.delivery, message.header.properties
+        return cls(
+            message.channel,
+            getattr(delivery, "delivery_tag", None) or 0,
+            message.body,
+            bool(getattr(delivery, "redelivered", False)),
+            properties.headers or {},
+            properties.timestamp,
+        )
+
+
+OnDelivery = Callable[[int, Delivery], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -146,13 +169,15 @@ class AmqpLink:
             if self._on_delivery is not None:
                 consume = await connection.channel(publisher_confirms=False)
                 await consume.set_qos(prefetch_count=settings.prefetch)
-                consumed = await consume.get_queue(settings.queue, ensure=False)
                 on_delivery = self._on_delivery
 
-                async def deliver(message: AbstractIncomingMessage) -> None:
-                    await on_delivery(generation, message)
+                async def deliver(message: DeliveredMessage) -> None:
+                    await on_delivery(generation, Delivery.of(message))
 
-                await consumed.consume(deliver, no_ack=False)
+                # aiormq's consumer, not aio-pika's: aio-pika wraps every message in an
+                # IncomingMessage and one more task, a fifth of the CPU per message here.
+                underlay = await consume.get_underlay_channel()
+                await underlay.basic_consume(settings.queue, deliver, no_ack=False)
         except BaseException:
             await _close_quietly(connection)
             raise

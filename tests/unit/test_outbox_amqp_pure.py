@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from publisher.inputs.amqp import _message
+from publisher.inputs.amqp_link import Delivery
 from publisher.inputs.postgres import _storable
 
 
@@ -28,9 +29,9 @@ def test_what_jsonb_cannot_hold_is_stored_as_a_json_string_of_its_text(
     assert _storable(body) == stored
 
 
-def incoming(**fields: Any) -> Any:
+def incoming(**fields: Any) -> Delivery:
     defaults = {"headers": {}, "redelivered": False, "timestamp": None, "delivery_tag": 7}
-    return SimpleNamespace(body=b"{}", **{**defaults, **fields})
+    return Delivery(channel=SimpleNamespace(), body=b"{}", **{**defaults, **fields})  # type: ignore[arg-type]
 
 
 def test_quorum_queues_count_deliveries_and_classic_ones_only_say_redelivered() -> None:
