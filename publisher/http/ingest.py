@@ -2,8 +2,10 @@
 
 Answers (always JSON):
 
-- 202 `{"accepted": n, "rejected": [{"index": i, "error": "field: rule"}]}` once the accepted
-  events are stored (one `put` per request, all or nothing);
+- 202 `{"accepted": n, "duplicates": d, "ids": [...], "rejected": [{"index": i, "error":
+  "field: rule"}]}` once the accepted events are stored (one `put` per request, all or
+  nothing); `ids` are the accepted events' ids in order, generated where none was given, and
+  `duplicates` counts those whose (tenant, id) was already stored (publisher.http.dedupe);
 - 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
   nothing is stored either way;
@@ -13,6 +15,9 @@ Answers (always JSON):
   503 `{"error": "unavailable"}` when the input cannot be reached,
   503 `{"error": "draining"}` once the daemon is shutting down;
 - 405 for other methods on /v1/events, 404 for any other path.
+
+The body is events (publisher.http.ingest_body) or CloudEvents (publisher.http.cloudevents).
+`GET /openapi.json` serves the OpenAPI document of this API (publisher.http.openapi).
 
 At most MAX_REPORTED_REJECTIONS rejections are listed; past that the answer also carries
 `"rejected_count"`, the full number, so that a huge body of bad items gets a bounded reply.
@@ -30,6 +35,8 @@ from aiohttp import web
 
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import InputFull, InputUnavailable
+from publisher.http import cloudevents, openapi
+from publisher.http.dedupe import IdempotentPuts, Stored
 from publisher.http.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
@@ -52,6 +59,8 @@ MAX_REPORTED_REJECTIONS = 1000
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
+# CloudEvents bodies up to this size are parsed on the loop; larger ones on a worker thread.
+_PARSE_ON_LOOP_BYTES = 256 * 1024
 
 
 class Ingest:
@@ -71,7 +80,7 @@ class Ingest:
         offload_bytes: int | None = None,
     ) -> None:
         self._settings = settings
-        self._sink = sink
+        self._puts = IdempotentPuts(sink, settings)
         self._route = router.route
         self._metrics = metrics
         self._offload_bytes = offload_bytes
@@ -91,6 +100,7 @@ class Ingest:
         """Bind settings.host:settings.port and start answering."""
         app = web.Application(client_max_size=self._settings.max_body_bytes)
         app.router.add_post(EVENTS_PATH, self._post_events)
+        app.router.add_get(openapi.PATH, openapi.serve)
         app.router.add_route("*", EVENTS_PATH, self._method_not_allowed)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
@@ -118,6 +128,7 @@ class Ingest:
             await self._runner.cleanup()
             self._runner = None
             log.info("ingest_stopped")
+        self._puts.close()
 
     async def _post_events(self, request: web.Request) -> web.Response:
         if self._token is not None and not self._authorized(request):
@@ -136,7 +147,11 @@ class Ingest:
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
         try:
-            decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
+            parser = cloudevents.parser_for(request.content_type, request.headers)
+            if parser is not None:
+                decoded = await self._parse(parser, body, request)
+            else:
+                decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
         except MalformedBody as exc:
             return self._reply(400, {"error": str(exc)})
         if not decoded.bodies:
@@ -152,9 +167,16 @@ class Ingest:
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
         return decoded
 
+    async def _parse(
+        self, parser: cloudevents.Parser, body: bytes, request: web.Request
+    ) -> Decoded:
+        if len(body) > _PARSE_ON_LOOP_BYTES:
+            return await asyncio.to_thread(parser, body, request.headers, self._route)
+        return parser(body, request.headers, self._route)
+
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
-            await self._sink.put(decoded.bodies, decoded.events)
+            stored = await self._puts.put(decoded)
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
@@ -164,8 +186,10 @@ class Ingest:
         except Exception:
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
-        self._count_events(len(decoded.bodies), len(decoded.rejected))
-        return self._reply(202, _report(decoded))
+        self._count_events(len(decoded.bodies) - stored.duplicates, len(decoded.rejected))
+        if stored.duplicates:
+            self._metrics.ingest_events.labels(outcome="duplicate").inc(stored.duplicates)
+        return self._reply(202, _report(decoded, stored))
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -202,10 +226,12 @@ class Ingest:
         )
 
 
-def _report(decoded: Decoded) -> dict[str, Any]:
+def _report(decoded: Decoded, stored: Stored | None = None) -> dict[str, Any]:
     rejected = decoded.rejected
     report: dict[str, Any] = {
         "accepted": len(decoded.bodies),
+        "duplicates": stored.duplicates if stored is not None else 0,
+        "ids": stored.ids if stored is not None else [],
         "rejected": [
             {"index": index, "error": error} for index, error in rejected[:MAX_REPORTED_REJECTIONS]
         ],

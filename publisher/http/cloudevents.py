@@ -1,0 +1,151 @@
+"""CloudEvents 1.0 over HTTP into ingest: structured, batched and binary mode (pure, no I/O).
+
+Each CloudEvent becomes an event: `type` -> detail_type, `data` -> detail (a JSON object;
+none at all is `{}`), `id` -> id, `time` -> time, `subject` -> the one resource, and the
+extension attribute `tenant` -> tenant. `source` is the producer's URI reference in the
+CloudEvents sense, not an EventBridge source, and is required but not carried over. A
+CloudEvent with another specversion than 1.0, without a tenant, or with data that is not
+JSON is rejected with the reason; the resulting event then passes the usual event rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from publisher.core.event import encode_json, event_from_object, json_type
+from publisher.errors import InvalidEvent
+from publisher.http.ingest_body import Decoded, MalformedBody, Router
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+SPECVERSION = "1.0"
+BINARY_MARKER = "ce-specversion"
+_REQUIRED = ("specversion", "id", "source", "type")
+
+Parser = Callable[[bytes, Mapping[str, str], Router], Decoded]
+
+
+def parser_for(content_type: str, headers: Mapping[str, str]) -> Parser | None:
+    """The CloudEvents parser for this request, or None when it is not a CloudEvent."""
+    if content_type == STRUCTURED:
+        return decode_structured
+    if content_type == BATCH:
+        return decode_batch
+    if BINARY_MARKER in headers:
+        return decode_binary
+    return None
+
+
+def decode_structured(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
+    """One CloudEvent as a JSON object (the body); its errors are item 0's."""
+    value = _json(body, "a CloudEvent in structured mode")
+    if not isinstance(value, dict):
+        raise MalformedBody(f"a structured CloudEvent is a JSON object, not {json_type(value)}")
+    return _decode_items([value], route)
+
+
+def decode_batch(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
+    """A JSON array of CloudEvents; each is accepted or rejected on its own."""
+    value = _json(body, "a CloudEvents batch")
+    if not isinstance(value, list):
+        raise MalformedBody(f"a CloudEvents batch is a JSON array, not {json_type(value)}")
+    if not value:
+        raise MalformedBody("the CloudEvents batch is empty")
+    return _decode_items(value, route)
+
+
+def decode_binary(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
+    """Attributes in `ce-*` headers (percent-encoded), the body is `data`."""
+    attributes: dict[str, Any] = {
+        name[3:].lower(): unquote(value)
+        for name, value in headers.items()
+        if name.lower().startswith("ce-")
+    }
+    content_type = headers.get("Content-Type")
+    if content_type is not None:
+        attributes["datacontenttype"] = content_type
+    if body.strip():
+        try:
+            attributes["data"] = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            decoded = Decoded()
+            decoded.rejected.append((0, f"data: must be JSON ({exc})"))
+            return decoded
+    return _decode_items([attributes], route)
+
+
+def to_event(cloudevent: Any) -> dict[str, Any]:
+    """The event object a CloudEvent maps to; InvalidEvent names the attribute and the rule."""
+    if not isinstance(cloudevent, dict):
+        raise InvalidEvent("cloudevent", f"must be a JSON object, not {json_type(cloudevent)}")
+    for name in _REQUIRED:
+        value = cloudevent.get(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidEvent(name, "is required (a non-empty string) in a CloudEvent")
+    if cloudevent["specversion"] != SPECVERSION:
+        raise InvalidEvent(
+            "specversion", f"{cloudevent['specversion']!r} is not supported; use {SPECVERSION}"
+        )
+    tenant = cloudevent.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise InvalidEvent("tenant", "is required: the CloudEvents extension attribute `tenant`")
+    event: dict[str, Any] = {
+        "tenant": tenant,
+        "detail_type": cloudevent["type"],
+        "detail": _detail(cloudevent),
+        "id": cloudevent["id"],
+    }
+    if cloudevent.get("time") is not None:
+        event["time"] = cloudevent["time"]
+    if cloudevent.get("subject") is not None:
+        event["resources"] = [cloudevent["subject"]]
+    return event
+
+
+def _detail(cloudevent: dict[str, Any]) -> Any:
+    content_type = cloudevent.get("datacontenttype")
+    if content_type is not None and not _is_json(content_type):
+        raise InvalidEvent("data", f"must be JSON, not {content_type}")
+    if "data_base64" in cloudevent:
+        raise InvalidEvent("data", "must be JSON, not binary (data_base64)")
+    data = cloudevent.get("data", {})
+    if not isinstance(data, dict):
+        raise InvalidEvent("data", f"must be a JSON object, not {json_type(data)}")
+    return data
+
+
+def _is_json(content_type: Any) -> bool:
+    if not isinstance(content_type, str):
+        return False
+    mime = content_type.partition(";")[0].strip().lower()
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _decode_items(items: list[Any], route: Router) -> Decoded:
+    decoded = Decoded()
+    for index, item in enumerate(items):
+        try:
+            native = to_event(item)
+            event = event_from_object(native)
+            route(event)
+            encoded = encode_json(native)
+        except InvalidEvent as exc:
+            decoded.rejected.append((index, str(exc)))
+        except (TypeError, ValueError, RecursionError) as exc:
+            decoded.rejected.append((index, f"cloudevent: cannot be encoded ({exc})"))
+        else:
+            decoded.accept(encoded, event)
+    return decoded
+
+
+def _json(body: bytes, what: str) -> Any:
+    if not body.strip():
+        raise MalformedBody(f"the body is empty; expected {what}")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"the body is not JSON ({exc}); expected {what}") from None
