@@ -10,13 +10,15 @@ JSON is rejected with the reason; the resulting event then passes the usual even
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
-from publisher.core.event import encode_json, event_from_object, json_type
+from publisher.core.event import encode_json, event_from_object, has_long_digit_run, json_type
 from publisher.errors import InvalidEvent
 from publisher.http.ingest_body import Decoded, MalformedBody, Router
 
@@ -24,7 +26,12 @@ STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 SPECVERSION = "1.0"
 BINARY_MARKER = "ce-specversion"
+# The OpenAPI document states the same pattern for `datacontenttype`.
+JSON_MEDIA_TYPE = re.compile(
+    r"(application/json|[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\+json)( *;.*)?"
+)
 _REQUIRED = ("specversion", "id", "source", "type")
+_OPTIONAL_TEXT = ("time", "subject", "datacontenttype", "dataschema")
 
 Parser = Callable[[bytes, Mapping[str, str], Router], Decoded]
 
@@ -70,8 +77,8 @@ def decode_binary(body: bytes, headers: Mapping[str, str], route: Router) -> Dec
         attributes["datacontenttype"] = content_type
     if body.strip():
         try:
-            attributes["data"] = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            attributes["data"] = _loads(body)
+        except (ValueError, RecursionError) as exc:
             decoded = Decoded()
             decoded.rejected.append((0, f"data: must be JSON ({exc})"))
             return decoded
@@ -90,6 +97,9 @@ def to_event(cloudevent: Any) -> dict[str, Any]:
         raise InvalidEvent(
             "specversion", f"{cloudevent['specversion']!r} is not supported; use {SPECVERSION}"
         )
+    for name in _OPTIONAL_TEXT:
+        if name in cloudevent and not isinstance(cloudevent[name], str):
+            raise InvalidEvent(name, f"must be a string, not {json_type(cloudevent[name])}")
     tenant = cloudevent.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise InvalidEvent("tenant", "is required: the CloudEvents extension attribute `tenant`")
@@ -119,10 +129,7 @@ def _detail(cloudevent: dict[str, Any]) -> Any:
 
 
 def _is_json(content_type: Any) -> bool:
-    if not isinstance(content_type, str):
-        return False
-    mime = content_type.partition(";")[0].strip().lower()
-    return mime == "application/json" or mime.endswith("+json")
+    return isinstance(content_type, str) and JSON_MEDIA_TYPE.fullmatch(content_type) is not None
 
 
 def _decode_items(items: list[Any], route: Router) -> Decoded:
@@ -146,6 +153,18 @@ def _json(body: bytes, what: str) -> Any:
     if not body.strip():
         raise MalformedBody(f"the body is empty; expected {what}")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return _loads(body)
+    except (ValueError, RecursionError) as exc:
         raise MalformedBody(f"the body is not JSON ({exc}); expected {what}") from None
+
+
+def _loads(body: bytes) -> Any:
+    """Decode JSON; orjson turns integers past 64 bits into floats, so a body that may hold
+    one is decoded by the stdlib, which keeps them exact (and the event rules refuse them)."""
+    if has_long_digit_run(body):
+        return json.loads(body, parse_constant=_refuse_constant)
+    return orjson.loads(body)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

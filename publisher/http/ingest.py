@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -49,6 +50,8 @@ from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
 log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 EVENTS_PATH = "/v1/events"
 MAX_REPORTED_REJECTIONS = 1000
@@ -101,7 +104,8 @@ class Ingest:
         app = web.Application(client_max_size=self._settings.max_body_bytes)
         app.router.add_post(EVENTS_PATH, self._post_events)
         app.router.add_get(openapi.PATH, openapi.serve)
-        app.router.add_route("*", EVENTS_PATH, self._method_not_allowed)
+        app.router.add_route("*", openapi.PATH, self._allow("GET"))
+        app.router.add_route("*", EVENTS_PATH, self._allow("POST"))
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
@@ -203,10 +207,14 @@ class Ingest:
         response.force_close()  # the rest of the body is still on its way: no keep-alive
         return response
 
-    async def _method_not_allowed(self, request: web.Request) -> web.Response:
-        return self._reply(
-            405, {"error": f"{request.method} is not allowed; use POST"}, {"Allow": "POST"}
-        )
+    def _allow(self, method: str) -> Handler:
+        """A handler answering 405 to any other method than `method` on its path."""
+
+        async def method_not_allowed(request: web.Request) -> web.Response:
+            error = f"{request.method} is not allowed; use {method}"
+            return self._reply(405, {"error": error}, {"Allow": method})
+
+        return method_not_allowed
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return self._reply(404, {"error": f"no such path; POST events to {EVENTS_PATH}"})
