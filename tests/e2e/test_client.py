@@ -5,7 +5,10 @@ event is published exactly once, counted at the emulator."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections import Counter
@@ -194,3 +197,25 @@ def test_a_daemon_restarted_mid_publish_loses_and_repeats_nothing(tmp_path: Path
             # The restart came mid-publish: the second daemon took part of it.
             assert second.metric('publisher_ingest_requests_total{code="202"}') > 0
             delivered_once(url, second, range(3000))
+
+
+def test_the_example_runs_and_a_second_run_is_all_duplicates(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "publish_events.py"
+    with emulator() as url, daemon(write_config(tmp_path, url, ingest={"token": "t0k"})) as proc:
+        runs = [
+            subprocess.run(
+                [sys.executable, str(example), proc.ingest_url, "t0k"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            for _ in range(2)
+        ]
+        first, second = (json.loads(run.stdout.strip().splitlines()[-1]) for run in runs)
+        assert first["accepted"] == ["ord-1001-created", "ord-1001-shipped"]
+        assert (first["duplicates"], second["duplicates"]) == (0, 2)
+        assert [r["index"] for r in first["rejected"]] == [2]
+        wait_until(lambda: len(emulator_events(url)) >= 2, 10, "the example's events")
+        wait_until(lambda: proc.metric("publisher_backlog_events") == 0, 10, "an empty spool")
+        assert len(emulator_events(url)) == 2
