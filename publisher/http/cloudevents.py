@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,40 +33,38 @@ JSON_MEDIA_TYPE = re.compile(
 _REQUIRED = ("specversion", "id", "source", "type")
 _OPTIONAL_TEXT = ("time", "subject", "datacontenttype", "dataschema")
 
-Parser = Callable[[bytes, Mapping[str, str], Router], Decoded]
+Steps = Callable[[bytes, Router, Decoded, int], Iterator[None]]
+"""Fills a Decoded from a body, yielding between slices of items (as ingest_body's parsers)."""
 
 
-def parser_for(content_type: str, headers: Mapping[str, str]) -> Parser | None:
-    """The CloudEvents parser for this request, or None when it is not a CloudEvent."""
-    if content_type == STRUCTURED:
-        return decode_structured
-    if content_type == BATCH:
-        return decode_batch
-    if BINARY_MARKER in headers:
-        return decode_binary
-    return None
-
-
-def decode_structured(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
+def structured(body: bytes, route: Router, into: Decoded, slice_items: int) -> Iterator[None]:
     """One CloudEvent as a JSON object (the body); its errors are item 0's."""
     value = _json(body, "a CloudEvent in structured mode")
     if not isinstance(value, dict):
         raise MalformedBody(f"a structured CloudEvent is a JSON object, not {json_type(value)}")
-    return _decode_items([value], route)
+    return _decode_items([value], route, into, slice_items)
 
 
-def decode_batch(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
+def batch(body: bytes, route: Router, into: Decoded, slice_items: int) -> Iterator[None]:
     """A JSON array of CloudEvents; each is accepted or rejected on its own."""
     value = _json(body, "a CloudEvents batch")
     if not isinstance(value, list):
         raise MalformedBody(f"a CloudEvents batch is a JSON array, not {json_type(value)}")
     if not value:
         raise MalformedBody("the CloudEvents batch is empty")
-    return _decode_items(value, route)
+    return _decode_items(value, route, into, slice_items)
 
 
-def decode_binary(body: bytes, headers: Mapping[str, str], route: Router) -> Decoded:
-    """Attributes in `ce-*` headers (percent-encoded), the body is `data`."""
+PARSERS: dict[str, Steps] = {STRUCTURED: structured, BATCH: batch}
+"""Content-Type -> parser, for ingest's table of body parsers."""
+
+
+def binary_parser(headers: Mapping[str, str]) -> Steps | None:
+    """The parser of a binary-mode CloudEvent (one with a `ce-specversion` header), else None.
+
+    Whatever its Content-Type: in binary mode that is the type of `data`, checked as such."""
+    if BINARY_MARKER not in headers:
+        return None
     attributes: dict[str, Any] = {
         name[3:].lower(): unquote(value)
         for name, value in headers.items()
@@ -75,14 +73,17 @@ def decode_binary(body: bytes, headers: Mapping[str, str], route: Router) -> Dec
     content_type = headers.get("Content-Type")
     if content_type is not None:
         attributes["datacontenttype"] = content_type
-    if body.strip():
-        try:
-            attributes["data"] = _loads(body)
-        except (ValueError, RecursionError) as exc:
-            decoded = Decoded()
-            decoded.rejected.append((0, f"data: must be JSON ({exc})"))
-            return decoded
-    return _decode_items([attributes], route)
+
+    def binary(body: bytes, route: Router, into: Decoded, slice_items: int) -> Iterator[None]:
+        if body.strip():
+            try:
+                attributes["data"] = _loads(body)
+            except (ValueError, RecursionError) as exc:
+                into.rejected.append((0, f"data: must be JSON ({exc})"))
+                return iter(())
+        return _decode_items([attributes], route, into, slice_items)
+
+    return binary
 
 
 def to_event(cloudevent: Any) -> dict[str, Any]:
@@ -132,9 +133,12 @@ def _is_json(content_type: Any) -> bool:
     return isinstance(content_type, str) and JSON_MEDIA_TYPE.fullmatch(content_type) is not None
 
 
-def _decode_items(items: list[Any], route: Router) -> Decoded:
-    decoded = Decoded()
+def _decode_items(
+    items: list[Any], route: Router, decoded: Decoded, slice_items: int
+) -> Iterator[None]:
     for index, item in enumerate(items):
+        if index and not index % slice_items:
+            yield
         try:
             native = to_event(item)
             event = event_from_object(native)
@@ -146,7 +150,6 @@ def _decode_items(items: list[Any], route: Router) -> Decoded:
             decoded.rejected.append((index, f"cloudevent: cannot be encoded ({exc})"))
         else:
             decoded.accept(encoded, event)
-    return decoded
 
 
 def _json(body: bytes, what: str) -> Any:

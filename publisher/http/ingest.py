@@ -62,8 +62,6 @@ MAX_REPORTED_REJECTIONS = 1000
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
-# CloudEvents bodies up to this size are parsed on the loop; larger ones on a worker thread.
-_PARSE_ON_LOOP_BYTES = 256 * 1024
 
 
 class Ingest:
@@ -151,9 +149,11 @@ class Ingest:
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
         try:
-            parser = cloudevents.parser_for(request.content_type, request.headers)
+            parser = cloudevents.binary_parser(request.headers) or cloudevents.PARSERS.get(
+                request.content_type
+            )
             if parser is not None:
-                decoded = await self._parse(parser, body, request)
+                decoded = await self._parse(parser, body)
             else:
                 decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
         except MalformedBody as exc:
@@ -171,12 +171,11 @@ class Ingest:
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
         return decoded
 
-    async def _parse(
-        self, parser: cloudevents.Parser, body: bytes, request: web.Request
-    ) -> Decoded:
-        if len(body) > _PARSE_ON_LOOP_BYTES:
-            return await asyncio.to_thread(parser, body, request.headers, self._route)
-        return parser(body, request.headers, self._route)
+    async def _parse(self, parser: cloudevents.Steps, body: bytes) -> Decoded:
+        decoded = Decoded()
+        for _ in parser(body, self._route, decoded, SLICE_ITEMS):
+            await asyncio.sleep(0)  # let other requests and the pipeline run between slices
+        return decoded
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
