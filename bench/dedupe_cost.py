@@ -9,9 +9,12 @@ Keys are (tenant, id) pairs as ingest makes them: a short tenant and a 36-charac
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
+import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import redis
 
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits, dedupe_key
+from publisher.inputs.spool.input import SpoolInput
+from publisher.settings import SpoolInputSettings
 
 BATCH = 500
 
@@ -32,17 +37,39 @@ def sqlite_bytes_per_key(count: int) -> float:
         path = Path(directory) / "dedupe.db"
         conn = sqlite3.connect(path, isolation_level=None)
         dedupe_sql.create(conn)
+        memory = dedupe_sql.RememberedKeys()
         empty = _file_bytes(conn)
         limits = DedupeLimits(window_s=86_400, max_ids=count)
         all_keys = keys(count)
         now = time.time()
         for start in range(0, count, BATCH):
             conn.execute("BEGIN")
-            dedupe_sql.remember(conn, all_keys[start : start + BATCH], now, limits)
+            dedupe_sql.remember(conn, memory, all_keys[start : start + BATCH], now, limits)
             conn.execute("COMMIT")
+            memory.commit()
         used = _file_bytes(conn) - empty
         conn.close()
         return used / count
+
+
+def memory_bytes_per_key(count: int) -> float:
+    """Python memory of the in-memory index (RememberedKeys) per key."""
+    all_keys = keys(count)
+    hashes = [dedupe_sql.key_hash(key) for key in all_keys]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    memory = dedupe_sql.RememberedKeys()
+    for start in range(0, count, BATCH):
+        memory.stage(hashes[start : start + BATCH], time.time() + 86_400, time.time(), count)
+        memory.commit()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del hashes, all_keys
+    return (used + count * _BYTES_OBJECT_SIZE) / count
+
+
+# The hashes were made before tracing started; each is a 16-byte bytes object the index keeps.
+_BYTES_OBJECT_SIZE = sys.getsizeof(b"x" * 16)
 
 
 def _file_bytes(conn: sqlite3.Connection) -> int:
@@ -68,6 +95,26 @@ def redis_bytes_per_key(url: str, count: int) -> float:
         client.close()
 
 
+async def spool_puts_per_s(events: int, keyed: bool) -> float:
+    """Events/s into the spool in puts of 100, with an idempotency key each or without."""
+    with tempfile.TemporaryDirectory() as directory:
+        spool = SpoolInput(SpoolInputSettings(path=Path(directory) / "spool.db"))
+        await spool.start()
+        limits = DedupeLimits(window_s=86_400, max_ids=1_000_000)
+        body = b'{"tenant":"acme","detail_type":"OrderCreated","detail":{"order_id":"o-1"}}'
+        all_keys = keys(events)  # made before the clock starts
+        started = time.perf_counter()
+        for start in range(0, events, 100):
+            bodies = [body] * 100
+            if keyed:
+                await spool.put_once(all_keys[start : start + 100], bodies, None, limits)
+            else:
+                await spool.put(bodies)
+        elapsed = time.perf_counter() - started
+        await spool.close()
+        return events / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ids", type=int, default=200_000)
@@ -75,7 +122,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"keys: {args.ids}, e.g. {keys(1)[0]} ({len(keys(1)[0])} bytes)")
     print(f"sqlite: {sqlite_bytes_per_key(args.ids):.1f} bytes of file per key")
+    print(f"memory: {memory_bytes_per_key(args.ids):.1f} bytes of Python memory per key")
     print(f"redis: {redis_bytes_per_key(args.redis, args.ids):.1f} bytes of memory per key")
+    for keyed in (False, True, False, True):
+        rate = asyncio.run(spool_puts_per_s(args.ids, keyed))
+        print(f"spool puts of 100, {'with' if keyed else 'without'} keys: {rate:,.0f} events/s")
 
 
 if __name__ == "__main__":

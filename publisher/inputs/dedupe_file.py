@@ -31,21 +31,25 @@ class KeyFile:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         dedupe_sql.create(self._conn)
+        self._memory = dedupe_sql.RememberedKeys()
+        self._memory.load_once(self._conn, time.time())
         self._lock = threading.Lock()
 
     def known(self, keys: Sequence[str | None], now: float) -> set[str]:
         with self._lock:
-            return dedupe_sql.known(self._conn, keys, now)
+            return self._memory.known(keys, now)
 
     def remember(self, keys: Sequence[str], now: float, limits: DedupeLimits) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                dedupe_sql.remember(self._conn, keys, now, limits)
+                dedupe_sql.remember(self._conn, self._memory, keys, now, limits)
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._memory.rollback()
                 self._conn.execute("ROLLBACK")
                 raise
+            self._memory.commit()
 
     def count(self) -> int:
         with self._lock:

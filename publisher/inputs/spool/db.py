@@ -71,6 +71,8 @@ class SpoolDb:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._acked_since_reclaim_check = False
+        # Loaded on the first keyed put: processes that only enqueue never need it.
+        self._remembered = dedupe_sql.RememberedKeys()
 
     @classmethod
     def open(cls, path: Path, max_events: int, max_bytes: int, synchronous: Synchronous) -> SpoolDb:
@@ -128,9 +130,11 @@ class SpoolDb:
             yield
             self._conn.execute("COMMIT")
         except BaseException:
+            self._remembered.rollback()
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+        self._remembered.commit()
 
     def after_commit(self) -> None:
         """Housekeeping that must run outside a transaction."""
@@ -163,12 +167,13 @@ class SpoolDb:
     ) -> tuple[int, list[bool]]:
         """Like put for the bodies whose key is not remembered, remembering their keys in the
         same transaction; returns the first id (0 if none was new) and which were duplicates."""
-        remembered = dedupe_sql.known(self._conn, keys, now)
+        self._remembered.load_once(self._conn, now)
+        remembered = self._remembered.known(keys, now)
         duplicates = [key is not None and key in remembered for key in keys]
         new_bodies = [body for body, dup in zip(bodies, duplicates, strict=True) if not dup]
         first_id = self.put(new_bodies, now) if new_bodies else 0
         new_keys = [key for key, dup in zip(keys, duplicates, strict=True) if key and not dup]
-        dedupe_sql.remember(self._conn, new_keys, now, limits)
+        dedupe_sql.remember(self._conn, self._remembered, new_keys, now, limits)
         return first_id, duplicates
 
     def read_after(self, after_id: int, limit: int) -> list[Row]:
