@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from publisher.client import AsyncClient, Client, PublishResult
+from publisher.client import AsyncClient, Client, PublishError, PublishResult
 from tests.e2e.processes import (
     Daemon,
     daemon,
@@ -219,3 +219,15 @@ def test_the_example_runs_and_a_second_run_is_all_duplicates(tmp_path: Path) -> 
         wait_until(lambda: len(emulator_events(url)) >= 2, 10, "the example's events")
         wait_until(lambda: proc.metric("publisher_backlog_events") == 0, 10, "an empty spool")
         assert len(emulator_events(url)) == 2
+
+
+def test_a_wrong_token_raises_and_stores_nothing(tmp_path: Path) -> None:
+    with emulator() as url, daemon(write_config(tmp_path, url, ingest={"token": "right"})) as proc:
+        with (
+            Client(proc.ingest_url, token="wrong") as client,
+            pytest.raises(PublishError) as raised,
+        ):
+            client.publish(events(range(3)))
+        assert raised.value.status == 401
+        assert raised.value.result.accepted == []
+        assert proc.metric("publisher_backlog_events") == 0
