@@ -3,6 +3,7 @@ answered as accepted and stored once; events without an id get one and are not d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -165,3 +166,12 @@ async def test_dedupe_off_stores_every_post(serve: Serve) -> None:
         for _ in range(2):
             assert (await served.post([event(1, id="a")]))[1]["duplicates"] == 0
         assert len(await served.stored()) == 2
+
+
+async def test_the_same_batch_posted_at_once_five_times_is_stored_once(serve: Serve) -> None:
+    batch = [event(n, id=f"race-{n}") for n in range(20)]
+    async with serve() as served, served.start():
+        answers = await asyncio.gather(*(served.post(batch) for _ in range(5)))
+        assert [status for status, _ in answers] == [202] * 5
+        assert sorted(answer["duplicates"] for _, answer in answers) == [0, 20, 20, 20, 20]
+        assert len(await served.stored()) == 20
