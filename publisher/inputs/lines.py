@@ -55,6 +55,7 @@ class LineFeed:
         self._ended = False
         self._unsettled = 0
         self.lines_read = 0
+        self.bytes_read = 0  # for progress displays: the share of a file read so far
         self.finished = asyncio.Event()
 
     @property
@@ -135,6 +136,7 @@ class LineFeed:
         self._split(block)
 
     def _split(self, block: bytes) -> None:
+        self.bytes_read += len(block)
         if block:
             pieces = (self._partial + block).split(b"\n")
             self._partial = pieces.pop()

@@ -163,7 +163,11 @@ async def test_mixed_items_report_rejected_indexes(serve: Serve) -> None:
                     "error": "source: 'aws.partner/example.com/gx/x' is not the source of "
                     "tenant 'acme'",
                 },
-                {"index": 5, "error": "colour: unknown field"},
+                {
+                    "index": 5,
+                    "error": "colour: unknown field (fields: detail, detail_type, id, "
+                    "resources, source, tenant, time)",
+                },
             ],
         }
         assert await served.stored() == stored_as(answer, event(0), event(6))

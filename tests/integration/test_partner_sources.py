@@ -32,7 +32,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def emulator_url() -> AsyncIterator[str]:
-    async with running_emulator(EmulatorOptions(require_sources=True)) as emulator:
+    async with running_emulator(EmulatorOptions()) as emulator:
         yield emulator.url
 
 
@@ -44,7 +44,11 @@ async def sources(emulator_url: str) -> AsyncIterator[PartnerSources]:
 
 async def customer_creates_bus(url: str, source: str) -> None:
     async with get_session().create_client(
-        "events", region_name="us-east-1", endpoint_url=url
+        "events",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="customer",  # the emulator's customer account, 111122223333
+        aws_secret_access_key="testing",
     ) as client:
         await client.create_event_bus(Name=source, EventSourceName=source)
 

@@ -16,7 +16,7 @@ import redis
 import redis.asyncio
 from emulator_support import ACCOUNT, SOURCE, control
 
-from publisher.emulator import running_emulator
+from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Message
@@ -202,7 +202,7 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     dead_letters = tmp_path / "dead-letters.jsonl"
-    async with running_emulator() as emulator:
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emulator:
         settings = Settings.model_validate(
             {
                 "aws": {"endpoint_url": emulator.url},
