@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from tests.e2e.processes import (
+    LENIENT,
     Daemon,
     daemon,
     emulator,
@@ -47,7 +48,7 @@ def published_once(url: str) -> None:
 
 
 def test_the_same_batch_three_times_across_a_restart_is_published_once(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         config = write_config(tmp_path, url)
         first = Daemon(config, tmp_path / "first.log")
         first.wait_ready()
@@ -81,7 +82,7 @@ def redis_config(directory: Path, url: str, server: RedisServer, consumer: str) 
 def test_two_replicas_behind_one_redis_dedupe_together(tmp_path: Path) -> None:
     server = RedisServer().start()
     try:
-        with emulator() as url:
+        with emulator(LENIENT) as url:
             configs = [redis_config(tmp_path / name, url, server, name) for name in ("one", "two")]
             with daemon(configs[0]) as one, daemon(configs[1]) as two:
                 duplicates = [post_batch(proc)["duplicates"] for proc in (one, two, one)]
