@@ -23,8 +23,11 @@ from publisher.commands.common import (
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.commands.progress import Snapshot, plain_line, terminal_line
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import tenants_for
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import ConfigError
+from publisher.gc_policy import freeze_start_up
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -32,8 +35,6 @@ from publisher.settings import Settings
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
 
-# Lines never expire from a LineFeed; the pipeline's renewals need a period all the same.
-LEASE_RENEW_S = 100.0
 TERMINAL_REFRESH_S = 0.25
 
 
@@ -112,9 +113,11 @@ async def _send(
 ) -> _Tally:
     tally = _Tally()
     stop = asyncio.Event()
+    tenants = tenants_for(settings)
     async with open_pipeline(
-        settings, feed, Metrics(), lease_renew_s=LEASE_RENEW_S, on_settled=tally.on_settled
+        settings, feed, Metrics(), tenants, SourceStates(), on_settled=tally.on_settled
     ) as pipeline:
+        freeze_start_up()
         publishing = asyncio.create_task(
             pipeline.run(stop, settings.publish.shutdown_grace_s), name="send-pipeline"
         )

@@ -180,8 +180,8 @@ _ACTIONS: dict[str, Action] = {
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
-    registry = TenantRegistry(settings.tenants, args.region or settings.aws.region)
-    if not len(registry):
+    tenants = TenantRegistry(settings.tenants, args.region or settings.aws.region)
+    if not len(tenants):
         print("partner-publisher: no tenants in the config: nothing to sync", file=sys.stderr)
         return EXIT_USAGE
     async with AsyncExitStack() as stack:
@@ -194,7 +194,7 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 )
             return opened[region]
 
-        report = await sync_sources(registry, sources_for, dry_run=args.dry_run)
+        report = await sync_sources(tenants, sources_for, dry_run=args.dry_run)
     if args.output == "json":
         print(
             orjson.dumps(

@@ -1,7 +1,8 @@
 """Events as the app sends them and entries as PutPartnerEvents takes them: validation, size.
 
 Pure: no I/O. Each event is decoded once, its Detail encoded once and its AWS size computed
-once; the checks follow AWS's rules (CONTRACT section 1) so that what we send is accepted.
+once; the checks follow docs/aws-contract.md, PutPartnerEvents, so that what we send is
+accepted.
 """
 
 from __future__ import annotations

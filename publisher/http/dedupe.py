@@ -18,7 +18,7 @@ from publisher.core.event import Event
 from publisher.http.ingest_body import Decoded
 from publisher.inputs.base import Input
 from publisher.inputs.dedupe import DedupeLimits, PutsOnce, dedupe_key, split_repeats
-from publisher.inputs.dedupe_file import KeyFile, RememberingInput
+from publisher.inputs.dedupe_file import KeyFile, RememberingInput, put_validated_if_able
 from publisher.settings import IngestSettings
 
 
@@ -73,7 +73,7 @@ class IdempotentPuts:
         generated = assign_ids(decoded)
         ids = [event.id or "" for event in decoded.events]
         if self._once is None:
-            await self._sink.put(decoded.bodies, decoded.events)
+            await put_validated_if_able(self._sink, decoded.bodies, decoded.events)
             return Stored(ids, 0)
         keys = _keys(decoded.events, generated)
         unique, repeats = split_repeats(keys)

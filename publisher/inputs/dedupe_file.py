@@ -19,8 +19,18 @@ from pathlib import Path
 
 from publisher.core.event import Event
 from publisher.inputs import dedupe_sql
-from publisher.inputs.base import Input
+from publisher.inputs.base import Input, ValidatedPuts
 from publisher.inputs.dedupe import DedupeLimits
+
+
+async def put_validated_if_able(
+    sink: Input, bodies: Sequence[bytes], events: Sequence[Event] | None
+) -> None:
+    """Put through the ValidatedPuts fast lane when the input has one and events are known."""
+    if events is not None and isinstance(sink, ValidatedPuts):
+        await sink.put_validated(bodies, events)
+    else:
+        await sink.put(bodies)
 
 
 class KeyFile:
@@ -84,7 +94,7 @@ class RememberingInput:
             new = [i for i, duplicate in enumerate(duplicates) if not duplicate]
             if new:
                 new_events = [events[i] for i in new] if events is not None else None
-                await self._inner.put([bodies[i] for i in new], new_events)
+                await put_validated_if_able(self._inner, [bodies[i] for i in new], new_events)
             new_keys = [key for i in new if (key := keys[i]) is not None]
             await asyncio.to_thread(self._keys.remember, new_keys, now, limits)
             return duplicates

@@ -17,8 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from publisher.core.event import Event
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 
 BLOCK_BYTES = 1 << 20
 
@@ -63,13 +62,18 @@ class LineFeed:
         """True once the stream has no more lines: `lines_read` is then the total."""
         return self._ended
 
+    @property
+    def lease_renew_s(self) -> None:
+        """Lines are never taken back from the pipeline: nothing to renew."""
+        return None
+
     async def start(self) -> None:
         """Nothing to open: the stream is the caller's."""
 
     async def close(self) -> None:
         """Nothing to release: the stream is the caller's."""
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         raise NotImplementedError("a line feed is read from its stream, not put into")
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:

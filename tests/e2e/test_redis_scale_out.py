@@ -226,14 +226,19 @@ def test_a_daemon_publishes_from_sqs(tmp_path: Path) -> None:
                     10,
                     "the line that is not JSON to be dead-lettered",
                 )
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=queue_url,
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"]
-                assert sum(int(value) for value in attributes.values()) == 0
+
+                def left_in_queue() -> int:
+                    attributes = sqs.get_queue_attributes(
+                        QueueUrl=queue_url,
+                        AttributeNames=[
+                            "ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible",
+                        ],
+                    )["Attributes"]
+                    return sum(int(value) for value in attributes.values())
+
+                # The dead letter is counted before its message is deleted: wait for the ack.
+                wait_until(lambda: left_in_queue() == 0, 10, "every message to be acknowledged")
         records = read_jsonl(tmp_path / "dead-letters.jsonl")
         assert [(r["reason"], r["event"]) for r in records] == [("invalid_json", "not json")]
     finally:
