@@ -1,8 +1,8 @@
 """PutPartnerEvents without the SDK's per-call machinery: one fixed call, signed and sent directly.
 
-Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA) and
-the endpoint from botocore's resolver; the SigV4 signature is botocore's algorithm, computed
-without its per-request objects (RequestSigner). Left out: request serialization, response
+Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA),
+the endpoint from botocore's rule set (aws/endpoints.py); the SigV4 signature is botocore's
+algorithm, computed without its per-request objects (RequestSigner). Left out: request serialization, response
 parsing, hooks and retries that this one call does not need. Errors map to the same
 CallFailed the SDK path raises, so retry decisions are the same.
 """
@@ -22,13 +22,13 @@ from aiobotocore.session import AioSession
 from botocore.auth import SIGV4_TIMESTAMP, _host_from_url
 
 from publisher import __version__
+from publisher.aws.endpoints import events_endpoint
 from publisher.aws.putevents import (
     CallFailed,
     EntryResult,
     RegionClientPool,
     parse_results,
     require_credentials,
-    sdk_config,
 )
 from publisher.settings import AwsSettings, PublishSettings
 
@@ -177,7 +177,7 @@ class FastPartnerEventsClient:
 
 
 class FastRegionClients(RegionClientPool):
-    """Fast clients per Region sharing one connection pool; endpoints resolved by botocore."""
+    """Fast clients per Region sharing one connection pool; endpoints resolved as botocore does."""
 
     def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
         super().__init__()
@@ -206,11 +206,5 @@ class FastRegionClients(RegionClientPool):
         return FastPartnerEventsClient(self._http, endpoint, region, self._credentials)
 
     async def _resolve_endpoint(self, region: str) -> str:
-        """Ask botocore's resolver (FIPS, dual-stack, partitions) and keep only the URL."""
-        async with self._session.create_client(
-            "events",
-            region_name=region,
-            endpoint_url=self._aws.endpoint_url,
-            config=sdk_config(self._publish),
-        ) as client:
-            return str(client.meta.endpoint_url)
+        """botocore's endpoint decision (FIPS, dual-stack, partitions) without an SDK client."""
+        return events_endpoint(self._session, region, self._aws.endpoint_url)
