@@ -49,13 +49,29 @@ def _daemon(ctx: Context, name: str, endpoint: str | None = None, **sections: An
 
 def ingest_flood(ctx: Context) -> Result:
     """N events POSTed in bodies of 500 as fast as accepted; N / (first POST to all delivered)."""
-    result: Result = {}
-    with _daemon(ctx, "daemon_ingest") as daemon, emulator_busy(ctx, result, reset=False):
+    return _ingest_flood(ctx, "daemon_ingest", 500)
+
+
+def ingest_flood_small_bodies(ctx: Context) -> Result:
+    """The same with bodies of 20 events: the per-request cost of ingest shows."""
+    return _ingest_flood(ctx, "daemon_ingest_20", 20)
+
+
+def _ingest_flood(ctx: Context, name: str, body_events: int) -> Result:
+    result: Result = {"body_events": body_events}
+    with _daemon(ctx, name) as daemon, emulator_busy(ctx, result, reset=False):
         meter, emulator_cpu = CpuMeter(daemon.pid), ctx.emulator.cpu_meter()
         meter.start()
         emulator_cpu.start()
         flood = run_child(
-            _loadgen("flood", daemon.ingest_url, "--events", str(ctx.events)),
+            _loadgen(
+                "flood",
+                daemon.ingest_url,
+                "--events",
+                str(ctx.events),
+                "--body-events",
+                str(body_events),
+            ),
             SERVER_CORE,
             daemon.directory / "loadgen.log",
             timeout_s=max(300, ctx.events / 200),

@@ -12,14 +12,25 @@ ACCOUNT = "111122223333"
 SOURCE = "aws.partner/example.com/acme/orders"
 DETAIL_TYPE = "OrderCreated"
 REGION = "us-east-1"
+# Filler that brings each NDJSON line to about 500 bytes, the event size the targets name.
+NOTE = "Customer asked for gift wrapping and delivery after 18:00, please call. " * 4 + (
+    "Leave it at the door."
+)
 
 
 def event(n: int) -> dict[str, object]:
-    """Event number n as the application hands it to the publisher."""
+    """Event number n as the application hands it to the publisher (about 500 bytes)."""
     return {
         "tenant": TENANT,
         "detail_type": DETAIL_TYPE,
-        "detail": {"order_id": f"ord-{n:08d}", "amount": 12, "n": n},
+        "detail": {
+            "order_id": f"ord-{n:08d}",
+            "amount": 12,
+            "currency": "EUR",
+            "customer": {"id": f"cus-{n % 9973:06d}", "tier": "gold", "country": "DE"},
+            "note": NOTE,
+            "n": n,
+        },
     }
 
 

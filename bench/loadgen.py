@@ -51,10 +51,9 @@ class Poster:
                 return
 
 
-async def flood(url: str, total: int) -> dict[str, float]:
+async def flood(url: str, total: int, body_events: int = FLOOD_BODY_EVENTS) -> dict[str, float]:
     bodies = [
-        (events.ndjson(start, count), count)
-        for start, count in events.batches(total, FLOOD_BODY_EVENTS)
+        (events.ndjson(start, count), count) for start, count in events.batches(total, body_events)
     ]
     queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
     for item in bodies:
@@ -116,13 +115,16 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=5000)
-    parser.add_argument("--body-events", type=int, default=50)
+    parser.add_argument(
+        "--body-events", type=int, help=f"events per body (flood {FLOOD_BODY_EVENTS}, paced 50)"
+    )
     parser.add_argument("--duration-s", type=float, default=10)
     args = parser.parse_args()
     if args.mode == "flood":
-        result = asyncio.run(flood(args.url, args.events))
+        result = asyncio.run(flood(args.url, args.events, args.body_events or FLOOD_BODY_EVENTS))
     else:
-        result = asyncio.run(paced(args.url, args.rate, args.body_events, args.duration_s))
+        body_events = args.body_events or 50
+        result = asyncio.run(paced(args.url, args.rate, body_events, args.duration_s))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import instructions
+from bench import events, instructions
 from bench.commands import client_command, send_command
 from bench.context import Context, Result, check_delivered, emulator_busy, per_1k_ms
 from bench.cpu import CLIENT_CORE
-from bench.procs import CLI, BenchError
+from bench.procs import CLI, BenchError, write_config
 from bench.runner import run_child
+
+SEND_ONE_TARGET_CPU_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,27 @@ def send_file(ctx: Context) -> Result:
     return result
 
 
+def send_one_event(ctx: Context) -> Result:
+    """`send` of a one-event file: what a short-lived `send` costs, nearly all of it start-up."""
+    directory = ctx.scratch("send_1")
+    config_path, _ = write_config(directory, ctx.emulator.url)
+    path = directory / "one.ndjson"
+    events.write_ndjson(str(path), 1)
+    ctx.emulator.reset()
+    command = [*CLI, "send", str(path), "--config", str(config_path), "--progress-interval-s", "0"]
+    child = run_child(command, CLIENT_CORE, directory / "send.log", 60, directory)
+    if child.summary.get("published") != 1:
+        raise BenchError(f"send of one event published {child.summary.get('published')}")
+    check_delivered(ctx, 1)
+    return {
+        "events": 1,
+        "cpu_s": child.finished.cpu_s,
+        "startup_cpu_s": child.finished.cpu_s,
+        "target_cpu_s": SEND_ONE_TARGET_CPU_S,
+        "max_rss_kib": child.finished.max_rss_kib,
+    }
+
+
 def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
     """CPU of `send` on an empty file: interpreter, imports, engine start and stop."""
     empty = directory / "empty.ndjson"
@@ -101,7 +124,13 @@ def _all() -> list[Scenario]:
         Scenario("sdk_loop", direct_client("sdk"), "plain aiobotocore loop: 20/call, 32 in flight"),
         Scenario("aiohttp_unsigned", direct_client("http"), "same requests, unsigned aiohttp"),
         Scenario("send", send_file, "partner-publisher send FILE, end to end"),
+        Scenario("send_1", send_one_event, "partner-publisher send of a one-event file"),
         Scenario("daemon_ingest", daemon.ingest_flood, "daemon: HTTP ingest (spool) to emulator"),
+        Scenario(
+            "daemon_ingest_20",
+            daemon.ingest_flood_small_bodies,
+            "daemon: HTTP ingest in 20-event bodies",
+        ),
         Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
         Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
         Scenario("daemon_postgres", queues.daemon_postgres, "daemon: PostgreSQL outbox", False),

@@ -37,6 +37,38 @@ RATIOS = (
         0.7,
     ),
     Ratio(
+        "daemon_cpu_advantage",
+        "sdk_loop CPU per event / daemon_ingest CPU per event (500-event bodies), start-up "
+        "excluded on both sides",
+        ("sdk_loop", "steady_cpu_ms_per_1k"),
+        ("daemon_ingest", "cpu_ms_per_1k"),
+        1.6,
+    ),
+    Ratio(
+        "daemon_cpu_advantage_20",
+        "the same with 20-event bodies (information, no target)",
+        ("sdk_loop", "steady_cpu_ms_per_1k"),
+        ("daemon_ingest_20", "cpu_ms_per_1k"),
+        None,
+    ),
+    Ratio(
+        "send_1_within_budget",
+        "0.25 CPU-s / send_1 CPU-s (>= 1.0: a one-event send costs at most 0.25 s of CPU)",
+        ("send_1", "target_cpu_s"),
+        ("send_1", "cpu_s"),
+        1.0,
+    ),
+    *(
+        Ratio(
+            f"{queue}_vs_spool",
+            f"{queue} events per CPU-second / daemon_ingest's (spool)",
+            ("daemon_ingest", "cpu_ms_per_1k"),
+            (queue, "cpu_ms_per_1k"),
+            0.8,
+        )
+        for queue in ("daemon_redis", "daemon_postgres", "daemon_amqp")
+    ),
+    Ratio(
         "send_instruction_advantage",
         "sdk_loop instructions per event / send instructions per event (callgrind, start-up "
         "included; backs up send_cpu_advantage, information, no target)",

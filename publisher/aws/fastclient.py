@@ -2,9 +2,9 @@
 
 Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA),
 the endpoint from botocore's rule set (aws/endpoints.py); the SigV4 signature is botocore's
-algorithm, computed without its per-request objects (RequestSigner). Left out: request serialization, response
-parsing, hooks and retries that this one call does not need. Errors map to the same
-CallFailed the SDK path raises, so retry decisions are the same.
+algorithm, computed without its per-request objects (RequestSigner). Left out: request
+serialization, response parsing, hooks and retries that this one call does not need. Errors
+map to the same CallFailed the SDK path raises, so retry decisions are the same.
 """
 
 from __future__ import annotations
