@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
 
 from publisher.core.event import decode_event
-from publisher.http.dedupe import assign_ids
+from publisher.http.dedupe import assign_ids, random_uuids
 from publisher.http.ingest_body import Decoded
 from publisher.inputs.dedupe import dedupe_key, split_repeats
 
@@ -41,3 +43,14 @@ def test_ids_are_assigned_into_body_and_event_where_missing() -> None:
         assert event.id is not None
         assert len(event.id) == 36
     assert orjson.loads(batch.bodies[1])["detail"] == {"a": [1]}
+
+
+def test_generated_ids_are_distinct_version_4_uuids_as_uuid_writes_them() -> None:
+    ids = random_uuids(5000)
+    assert len(set(ids)) == 5000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text
+    assert random_uuids(0) == []
