@@ -111,6 +111,8 @@ def _progress(name: str, result: Result) -> None:
         parts = [f"{result['events_per_s']:,.0f} events/s"] if "events_per_s" in result else []
         if "cpu_ms_per_1k" in result:
             parts.append(f"{result['cpu_ms_per_1k']:,.1f} CPU-ms/1k")
+        elif "cpu_s" in result:
+            parts.append(f"{result['cpu_s']:.3f} CPU-s")
         if "p99_ms" in result:
             parts.append(f"p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms")
         if "instructions_per_event" in result:

@@ -18,6 +18,7 @@ THROUGHPUT_COLUMNS = (
     ("events/s", "events_per_s", "{:,.0f}"),
     ("CPU-ms / 1k events", "cpu_ms_per_1k", "{:,.1f}"),
     ("CPU-ms / 1k, start-up excluded", "steady_cpu_ms_per_1k", "{:,.1f}"),
+    ("start-up CPU-s", "startup_cpu_s", "{:.3f}"),
     ("p50 ms", "p50_ms", "{:,.1f}"),
     ("p99 ms", "p99_ms", "{:,.1f}"),
     ("emulator core busy", "emulator_busy", "{:.0%}"),
