@@ -67,3 +67,19 @@ def test_ids_put_back_after_a_failed_read_come_due_again() -> None:
     assert (ids, counts) == ([1], [2])
     table.put_back(ids, counts, visible_at=5.0)
     assert table.take_due(5.0, 10) == ([1], [2])
+
+
+def test_leases_ending_out_of_order_still_end_on_time() -> None:
+    table = LeaseTable()
+    table.lease(1, until=30.0, deliveries=1)
+    table.lease(2, until=10.0, deliveries=1)  # earlier than the last end given (clock stepped)
+    table.lease(3, until=40.0, deliveries=1)
+    table.lease(4, until=20.0, deliveries=2)
+    assert table.next_change() == 10.0
+    assert table.take_due(10.0, 10) == ([2], [1])
+    assert table.next_change() == 20.0
+    ids, counts = table.take_due(30.0, 10)
+    assert sorted(zip(ids, counts, strict=True)) == [(1, 1), (4, 2)]
+    assert table.next_change() == 40.0
+    assert table.take_due(40.0, 10) == ([3], [1])
+    assert table.next_change() is None
