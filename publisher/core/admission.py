@@ -73,10 +73,10 @@ class Admission:
             message.event = None  # validated once, where it was accepted; not kept while held
         route = self._router.route(event)
         size = entry_size(route.source, event)
-        if size > self._max_request_bytes:
+        if size >= self._max_request_bytes:  # AWS: "less than" the limit
             raise Refused(
                 Reason.TOO_LARGE,
-                f"entry is {size} bytes, over max_request_bytes {self._max_request_bytes}",
+                f"entry is {size} bytes, not under max_request_bytes {self._max_request_bytes}",
             )
         if wall - message.enqueued_at > self._max_age_s:
             raise Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")

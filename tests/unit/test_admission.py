@@ -52,6 +52,16 @@ def test_an_admitted_entry_carries_its_region_request_fields_and_aws_size() -> N
     assert entry.attempts == 0
 
 
+def test_an_entry_of_exactly_max_request_bytes_is_refused_one_byte_less_admitted() -> None:
+    base = len(SOURCE) + len("OrderCreated") + len('{"p":""}')
+    fits = admission().entry_for(message(detail={"p": "x" * (999 - base)}), NOW)
+    assert fits.size == 999
+    with pytest.raises(InvalidEvent) as refused:
+        admission().entry_for(message(detail={"p": "x" * (1000 - base)}), NOW)
+    assert reason_of(refused.value) == "too_large"
+    assert "1000 bytes, not under max_request_bytes 1000" in str(refused.value)
+
+
 def test_an_event_validated_on_acceptance_is_used_once_and_not_kept() -> None:
     handed = message()
     handed.event = decode_event(message(detail={"n": 2}).body)  # what ingest validated
