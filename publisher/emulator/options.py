@@ -15,7 +15,11 @@ class EmulatorOptions:
     (e.g. "ThrottlingException") to its rate. Without `secret_access_key` signatures are
     parsed but not verified; without `access_key_id` any access key is accepted. At most
     `max_recorded_events` delivered (and as many dropped) events are kept, the oldest
-    half forgotten when full.
+    half forgotten when full. The network switches play what sits between a partner and AWS:
+    `path_prefix` serves everything under a path (an API gateway), `tls_cert`/`tls_key` serve
+    HTTPS, `gzip_responses` compresses replies ("accepted": when the request accepts gzip,
+    "always": even when it does not), `malformed_rate` answers 200 with a body that is not
+    the documented reply, without taking the entries.
     """
 
     region: str = "us-east-1"
@@ -33,3 +37,14 @@ class EmulatorOptions:
     drop_after_rate: float = 0.0
     latency_ms: int = 0
     seed: int = 0
+    malformed_rate: float = 0.0
+    path_prefix: str = ""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    gzip_responses: str = "off"
+
+
+def prefix_path(path_prefix: str) -> str:
+    """A path prefix as "/a/b" (no trailing slash), or "" for none."""
+    stripped = path_prefix.strip("/")
+    return f"/{stripped}" if stripped else ""

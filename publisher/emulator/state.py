@@ -24,6 +24,7 @@ def faults_from_options(options: EmulatorOptions) -> FaultConfig:
         drop_after_rate=options.drop_after_rate,
         latency_ms=options.latency_ms,
         seed=options.seed,
+        malformed_rate=options.malformed_rate,
     )
 
 
