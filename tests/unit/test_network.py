@@ -101,7 +101,7 @@ def test_the_ca_bundle_follows_botocores_order(
 
 
 def test_a_missing_bundle_is_a_config_error_that_names_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot load the CA bundle .*missing.pem"):
+    with pytest.raises(ConfigError, match=r"cannot load the CA bundle .*missing\.pem"):
         tls_context(str(tmp_path / "missing.pem"))
 
 
