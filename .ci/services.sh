@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure the local services the integration tests talk to are up: Redis on 127.0.0.1:6379.
+# Also the openssl command, which the network tests use to make a throwaway CA.
 set -euo pipefail
+if ! command -v openssl > /dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends openssl > /dev/null
+fi
 if ! command -v redis-server > /dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
