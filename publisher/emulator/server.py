@@ -160,13 +160,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _compressing(always: bool) -> Any:
-    """Compress every reply: as the request's Accept-Encoding allows, or gzip regardless."""
+    """gzip every reply whose request accepts gzip, or every reply regardless."""
 
     @web.middleware
     async def compress(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        if isinstance(response, web.Response) and response.body:
-            response.enable_compression(ContentCoding.gzip if always else None)
+        accepted = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        if isinstance(response, web.Response) and response.body and (always or accepted):
+            response.enable_compression(ContentCoding.gzip)
         return response
 
     return compress
