@@ -52,6 +52,9 @@ TARGET = "AWSEvents.PutPartnerEvents"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 SIGNING_NAME = "events"
 USER_AGENT = f"partner-publisher/{__version__}"
+# As aiobotocore: under the 20 s after which AWS closes an idle connection, so a pooled one is
+# not reused just as the server drops it.
+KEEPALIVE_S = 12
 
 
 class RequestSigner:
@@ -229,7 +232,7 @@ class FastRegionClients(RegionClientPool):
         context = await asyncio.to_thread(tls_context, ca_bundle)  # reads the bundle file
         connector = aiohttp.TCPConnector(
             limit=self._publish.max_in_flight,
-            keepalive_timeout=30,
+            keepalive_timeout=KEEPALIVE_S,
             enable_cleanup_closed=True,
             ssl=context,
         )

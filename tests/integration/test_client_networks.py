@@ -97,7 +97,8 @@ async def test_an_endpoint_with_a_path_is_posted_to_and_signed_with_that_path(
 async def test_http_proxy_carries_every_call_to_the_path_botocore_posts_to(
     kind: str, tmp_path: Path, proxy: RunningProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    # Credentials in the proxy URL go to the proxy, as botocore's Proxy-Authorization.
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("//", "//user:secret@"))
     async with running_emulator(options(path_prefix="/eventbridge")) as emulator:
         endpoint = f"http://{HIDDEN_HOST}:{emulator.port}/eventbridge"
         run = await publish(engine_settings(tmp_path, kind, endpoint), EVENTS)
@@ -108,6 +109,7 @@ async def test_http_proxy_carries_every_call_to_the_path_botocore_posts_to(
     assert len(seen) == calls >= EVENTS // 20
     assert {(r["method"], r["target"]) for r in seen} == {("POST", endpoint)}
     assert {r["headers"].get("Accept-Encoding") for r in seen} == {"identity"}
+    assert {r["headers"].get("Proxy-Authorization") for r in seen} == {"Basic dXNlcjpzZWNyZXQ="}
 
 
 @pytest.mark.parametrize("kind", CLIENTS)
