@@ -187,9 +187,17 @@ BROKEN_REPLIES: dict[str, bytes] = {
 }
 
 
+@dataclass
+class BrokenServer:
+    url: str
+    streamed_bytes: int = 0
+    """How much of the endless reply was written before the client hung up."""
+
+
 @asynccontextmanager
-async def broken_server(kind: str) -> AsyncIterator[str]:
-    """A server answering every call 200 with the broken reply `kind`; yields its URL."""
+async def broken_server(kind: str) -> AsyncIterator[BrokenServer]:
+    """A server answering every call 200 with the broken reply `kind`."""
+    server = BrokenServer("")
 
     async def reply(request: web.Request) -> web.StreamResponse:
         await request.read()
@@ -201,8 +209,12 @@ async def broken_server(kind: str) -> AsyncIterator[str]:
         response = web.StreamResponse(headers=headers)
         await response.prepare(request)
         block = b" " * (1 << 20)
-        for _ in range(512):  # the client hangs up long before the end
-            await response.write(block)
+        try:
+            for _ in range(512):  # the client hangs up long before the end
+                await response.write(block)
+                server.streamed_bytes += len(block)
+        except ConnectionError:
+            pass
         return response
 
     app = web.Application()
@@ -211,7 +223,8 @@ async def broken_server(kind: str) -> AsyncIterator[str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield server
     finally:
         await runner.cleanup()

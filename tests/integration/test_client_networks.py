@@ -236,9 +236,11 @@ async def test_malformed_replies_are_retried_until_each_event_is_accepted_once(
 async def test_a_broken_200_never_counts_as_published_and_never_stops_the_engine(
     kind: str, reply: str, tmp_path: Path
 ) -> None:
-    async with broken_server(reply) as url:
-        run = await publish(engine_settings(tmp_path, kind, url), 5)
+    async with broken_server(reply) as server:
+        run = await publish(engine_settings(tmp_path, kind, server.url), 5)
     assert (run.published, run.dead_lettered) == (0, 5)
+    # Two attempts at 2 MiB each, plus what socket buffers took: nowhere near the 512 MiB sent.
+    assert server.streamed_bytes < 64 << 20
     assert {letter["reason"] for letter in run.dead_letters} == {"attempts_exhausted"}
     assert {letter["error_code"] for letter in run.dead_letters} == {"MalformedResponse"}
     assert all("HTTP 200" in letter["error_message"] for letter in run.dead_letters)
