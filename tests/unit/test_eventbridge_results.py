@@ -6,7 +6,10 @@ import gzip
 import zlib
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.aws.putevents import CallFailed, EntryResult, parse_results
 from publisher.aws.replies import MAX_REPLY_BYTES, decoded_body, results_from_body
@@ -154,3 +157,38 @@ def test_call_failed_carries_code_message_and_status() -> None:
         400,
     )
     assert str(error) == "ThrottlingException: Rate exceeded"
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["Entries", "FailedEntryCount", "EventId", "ErrorCode", "ErrorMessage"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reply=JSON, sent=st.integers(min_value=1, max_value=3))
+def test_any_json_reply_gives_one_result_per_entry_or_malformed(reply: Any, sent: int) -> None:
+    outcome: list[EntryResult] | str
+    try:
+        outcome = results_from_body(orjson.dumps(reply), sent, None)
+    except CallFailed as exc:
+        outcome = exc.code
+    if isinstance(outcome, str):
+        assert outcome == "MalformedResponse"
+    else:
+        assert len(outcome) == sent
+        assert all((r.event_id is None) != (r.error_code is None) for r in outcome)
