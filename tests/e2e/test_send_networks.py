@@ -87,3 +87,16 @@ def test_send_never_dies_on_replies_that_are_never_valid(kind: str, tmp_path: Pa
         ("attempts_exhausted", "MalformedResponse")
     }
     assert sorted(d["event"]["detail"]["n"] for d in letters) == list(range(50))
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_ca_bundle_that_cannot_be_read_stops_send_with_its_name(
+    kind: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "https://127.0.0.1:9", publish={"client": kind})
+    events = tmp_path / "events.ndjson"
+    events.write_text(event_lines(range(3)))
+    result = send(config, events, AWS_CA_BUNDLE=str(tmp_path / "missing-ca.pem"))
+    assert result.returncode == 2
+    assert "cannot load the CA bundle" in result.stderr
+    assert "missing-ca.pem" in result.stderr
