@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -178,6 +179,7 @@ class FastPartnerEventsClient:
         region: str,
         credentials: Any,
         proxy: str | None = None,
+        tls: ssl.SSLContext | bool = True,
     ) -> None:
         self._session = session
         self._signer = RequestSigner(endpoint_url, region)
@@ -185,6 +187,7 @@ class FastPartnerEventsClient:
         self._url = URL(self._signer.url, encoded=True)
         self._credentials = credentials
         self._proxy = proxy
+        self._tls = tls
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
         body = orjson.dumps({"Entries": entries})
@@ -194,7 +197,7 @@ class FastPartnerEventsClient:
         headers["Accept-Encoding"] = "identity"  # as aiobotocore: botocore decodes no codings
         try:
             async with self._session.post(
-                self._url, data=body, headers=headers, proxy=self._proxy
+                self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
             ) as response:
                 payload = await read_bounded(response)
                 status = response.status
@@ -225,16 +228,18 @@ class FastRegionClients(RegionClientPool):
         self._session = AioSession(profile=aws.profile)
         self._credentials: Any = None
         self._http: aiohttp.ClientSession | None = None
+        self._ca_bundle: str | None = None
+        self._tls: ssl.SSLContext | None = None
 
     async def __aenter__(self) -> FastRegionClients:
         self._credentials = await require_credentials(self._session)
-        ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
-        context = await asyncio.to_thread(tls_context, ca_bundle)  # reads the bundle file
+        self._ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
+        if self._ca_bundle is not None:  # one the user named: a bad file stops the start
+            self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
         connector = aiohttp.TCPConnector(
             limit=self._publish.max_in_flight,
             keepalive_timeout=KEEPALIVE_S,
             enable_cleanup_closed=True,
-            ssl=context,
         )
         timeout = aiohttp.ClientTimeout(
             total=self._publish.request_timeout_s, connect=self._publish.connect_timeout_s
@@ -249,4 +254,14 @@ class FastRegionClients(RegionClientPool):
         config = sdk_config(self._publish)
         endpoint = await resolve_endpoint(self._session, region, self._aws, config)
         proxy = proxy_url_for(endpoint, proxies_for(endpoint, self._aws.proxies))
-        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials, proxy)
+        tls = await self._tls_for(endpoint, proxy)
+        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials, proxy, tls)
+
+    async def _tls_for(self, endpoint: str, proxy: str | None) -> ssl.SSLContext | bool:
+        """The context for HTTPS (to the endpoint or the proxy), built once, when first needed:
+        loading the default bundle costs about 20 ms that a plain-HTTP endpoint never needs."""
+        if not any(url.startswith("https:") for url in (endpoint, proxy or "")):
+            return True  # unused: nothing on this route is TLS
+        if self._tls is None:
+            self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
+        return self._tls
