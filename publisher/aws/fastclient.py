@@ -200,17 +200,15 @@ class FastPartnerEventsClient:
                 self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
             ) as response:
                 payload = await read_bounded(response)
-                status = response.status
-                encoding = response.headers.get("Content-Encoding")
-                error_type = response.headers.get("x-amzn-ErrorType")
         except TimeoutError as exc:
             raise CallFailed("Timeout", f"no answer in time ({exc})") from None
         except (aiohttp.ClientError, OSError) as exc:
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
-        if status != 200:
-            plain = decoded_body(payload, encoding, status)
-            raise error_from_response(status, {"x-amzn-ErrorType": error_type}, plain)
+        encoding = response.headers.get("Content-Encoding")
+        if response.status != 200:
+            plain = decoded_body(payload, encoding, response.status)
+            raise error_from_response(response.status, response.headers, plain)
         return results_from_body(payload, len(entries), encoding)
 
 
