@@ -2,7 +2,8 @@
 
 Both clients take their proxies from `proxies_for`, so they always agree. The fast client
 also builds its TLS context here the way aiobotocore does; the SDK client gets the same
-CA bundle through botocore's own `verify`. The rules: docs/aws-contract.md, "Proxies and trust".
+CA bundle through botocore's own `verify`. The rules: docs/aws-contract.md, "Proxies and
+trust".
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
+from publisher.aws.failures import CredentialsMissing
 from publisher.aws.network import ca_bundle_for, proxies_for, tls_context
 from publisher.aws.replies import CallFailed, EntryResult, parse_results
 from publisher.aws.sdk_replies import PARSE_EVENT, BoundedHTTPSession, check_reply, entries_sent
-from publisher.errors import ConfigError
 from publisher.settings import AwsSettings, PublishSettings
 
 __all__ = ["CallFailed", "EntryResult", "parse_results"]  # where the engine has always found them
@@ -63,11 +63,7 @@ async def require_credentials(session: AioSession) -> Any:
     """The session's credentials, or a ConfigError that says how to provide them."""
     credentials = await session.get_credentials()
     if credentials is None:
-        raise ConfigError(
-            "no AWS credentials found in the default chain (environment, profile, web "
-            "identity, instance role); for the local emulator set "
-            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-        )
+        raise CredentialsMissing()
     return credentials
 
 

@@ -1,9 +1,10 @@
 """What a PutPartnerEvents reply may be: how much of it is read, how it is decoded, when it counts.
 
 Both clients (fast and SDK) judge a reply here, so they agree on what is a success. A 200 is a
-success only when it is the documented object with exactly one result per entry sent, each an
-EventId or an ErrorCode (docs/aws-contract.md, "Response"); anything else is a retryable
-`MalformedResponse` whose message carries the HTTP status and the first bytes of the body.
+success only when it is the documented object with exactly one result per entry sent, each
+an EventId or an ErrorCode (docs/aws-contract.md, "PutPartnerEvents: response"); anything
+else is a retryable `MalformedResponse` whose message carries the HTTP status and the first
+bytes of the body.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ class Batcher(Generic[T]):
     """Keeps one open batch per Region and closes it when full, too big or lingered long enough.
 
     Every closed batch has 1..max_entries entries whose sizes sum to less than max_bytes (AWS
-    counts the total as "less than" the limit: docs/aws-contract.md). An entry of max_bytes or
-    more on its own can never be sent; callers must not add one.
+    counts the total as "less than" the limit: docs/aws-contract.md, "PutPartnerEvents: entry
+    size"). An entry of max_bytes or more on its own can never be sent; callers must not add
+    one.
     """
 
     def __init__(self, max_entries: int, max_bytes: int, linger_s: float) -> None:

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.processes import CLI, cli_env, emulator, event_lines, read_jsonl, write_config
+from tests.e2e.processes import (
+    CLI,
+    LENIENT,
+    cli_env,
+    emulator,
+    event_lines,
+    read_jsonl,
+    write_config,
+)
 from tests.integration.network_support import HIDDEN_HOST, forward_proxy, make_certificates
 
 CLIENTS = ["sdk", "fast"]
@@ -51,7 +59,7 @@ def test_send_through_a_proxy_to_a_gateway_with_a_private_ca_publishes_each_even
 ) -> None:
     certs = make_certificates(tmp_path, [HIDDEN_HOST], ["127.0.0.1"])
     flags = [
-        "--access-key-id", "testing", "--secret-access-key", "testing",
+        LENIENT, "--access-key-id", "testing", "--secret-access-key", "testing",
         "--path-prefix", "/eventbridge", "--tls-cert", str(certs.cert), "--tls-key", str(certs.key),
         "--gzip-responses", "always", "--fault-malformed", "0.3", "--seed", "5",
     ]  # fmt: skip
@@ -74,7 +82,7 @@ def test_send_through_a_proxy_to_a_gateway_with_a_private_ca_publishes_each_even
 
 @pytest.mark.parametrize("kind", CLIENTS)
 def test_send_never_dies_on_replies_that_are_never_valid(kind: str, tmp_path: Path) -> None:
-    with emulator("--fault-malformed", "1") as url:
+    with emulator(LENIENT, "--fault-malformed", "1") as url:
         config = write_config(tmp_path, url, publish={"client": kind}, retry={"max_attempts": 3})
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(50)))

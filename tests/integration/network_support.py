@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import tenants_for
 from publisher.engine.assemble import open_pipeline
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
@@ -153,7 +155,10 @@ async def publish(settings: Settings, count: int, timeout_s: float = 60) -> Run:
         settled[1] += dead
 
     stop = asyncio.Event()
-    async with open_pipeline(settings, feed, metrics, 30.0, on_settled=on_settled) as pipeline:
+    tenants = tenants_for(settings)
+    async with open_pipeline(
+        settings, feed, metrics, tenants, SourceStates(), on_settled=on_settled
+    ) as pipeline:
         running = asyncio.create_task(pipeline.run(stop, 5.0), name="test-pipeline")
         finished = asyncio.create_task(feed.finished.wait(), name="test-all-settled")
         try:

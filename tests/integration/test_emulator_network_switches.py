@@ -17,6 +17,12 @@ from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.emulator.faults import MALFORMED_REPLIES
 from tests.integration.emulator_support import SIGV4_HEADER, entry, events_client
 
+
+def lenient(**switches: Any) -> EmulatorOptions:
+    """Events for sources never created are delivered: these tests are about the switches."""
+    return EmulatorOptions(accept_unknown_sources=True, **switches)
+
+
 PUT = {"X-Amz-Target": "AWSEvents.PutPartnerEvents", "Authorization": SIGV4_HEADER}
 
 
@@ -35,7 +41,7 @@ async def test_a_path_prefix_serves_the_calls_at_the_prefix_with_or_without_slas
     suffix: str,
 ) -> None:
     async with (
-        running_emulator(EmulatorOptions(path_prefix="gw/eventbridge/")) as emulator,
+        running_emulator(lenient(path_prefix="gw/eventbridge/")) as emulator,
         events_client(emulator.url + suffix) as client,
     ):
         assert emulator.url.endswith(f":{emulator.port}/gw/eventbridge")
@@ -76,7 +82,7 @@ async def test_rest_json_services_follow_the_prefix_too() -> None:
     ],
 )
 async def test_gzip_replies_follow_the_switch(mode: str, accept: str, gzipped: bool) -> None:
-    async with running_emulator(EmulatorOptions(gzip_responses=mode)) as emulator:
+    async with running_emulator(lenient(gzip_responses=mode)) as emulator:
         status, body, headers = await post(emulator.url, {"Accept-Encoding": accept})
     assert status == 200
     assert (headers.get("Content-Encoding") == "gzip") is gzipped
@@ -85,7 +91,7 @@ async def test_gzip_replies_follow_the_switch(mode: str, accept: str, gzipped: b
 
 
 async def test_malformed_replies_take_no_entries_and_are_counted() -> None:
-    async with running_emulator(EmulatorOptions(malformed_rate=1.0)) as emulator:
+    async with running_emulator(lenient(malformed_rate=1.0)) as emulator:
         bodies = {(await post(emulator.url, {}))[1] for _ in range(30)}
         assert emulator.state.stats.calls["malformed"] == 30
         assert emulator.state.events.delivered.records == []
