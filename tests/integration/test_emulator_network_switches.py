@@ -111,3 +111,15 @@ def test_the_cli_flags_set_the_switches() -> None:
     switches = options_from_args(args)
     assert (switches.path_prefix, switches.tls_cert, switches.tls_key) == ("/gw", "c.pem", "k.pem")
     assert (switches.gzip_responses, switches.malformed_rate) == ("always", 0.25)
+
+
+async def test_malformed_replies_can_be_switched_on_at_run_time() -> None:
+    async with running_emulator(lenient()) as emulator, aiohttp.ClientSession() as session:
+        faults_url = emulator.url + "/_emulator/faults"
+        async with session.post(faults_url, json={"malformed_rate": 1.0}) as answer:
+            assert answer.status == 200
+        async with session.get(faults_url) as answer:
+            assert (await answer.json())["malformed_rate"] == 1.0
+        _, body, _ = await post(emulator.url, {})
+        assert body in MALFORMED_REPLIES
+        assert emulator.state.stats.calls["malformed"] == 1
