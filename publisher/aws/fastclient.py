@@ -30,7 +30,14 @@ from botocore.utils import normalize_url_path
 from yarl import URL
 
 from publisher import __version__
-from publisher.aws.network import ca_bundle_for, proxies_for, proxy_url_for, tls_context
+from publisher.aws.network import (
+    ca_bundle_for,
+    check_readable,
+    needs_tls_at_start,
+    proxies_for,
+    proxy_url_for,
+    tls_context,
+)
 from publisher.aws.putevents import (
     RegionClientPool,
     require_credentials,
@@ -233,7 +240,10 @@ class FastRegionClients(RegionClientPool):
         self._credentials = await require_credentials(self._session)
         self._ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
         if self._ca_bundle is not None:  # one the user named: a bad file stops the start
-            self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
+            if needs_tls_at_start(self._aws.endpoint_url):
+                self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
+            else:
+                check_readable(self._ca_bundle)
         connector = aiohttp.TCPConnector(
             limit=self._publish.max_in_flight,
             keepalive_timeout=KEEPALIVE_S,
@@ -256,8 +266,7 @@ class FastRegionClients(RegionClientPool):
         return FastPartnerEventsClient(self._http, endpoint, region, self._credentials, proxy, tls)
 
     async def _tls_for(self, endpoint: str, proxy: str | None) -> ssl.SSLContext | bool:
-        """The context for HTTPS (to the endpoint or the proxy), built once, when first needed:
-        loading the default bundle costs about 20 ms that a plain-HTTP endpoint never needs."""
+        """The context for HTTPS (to the endpoint or the proxy), built once, when first needed."""
         if not any(url.startswith("https:") for url in (endpoint, proxy or "")):
             return True  # unused: nothing on this route is TLS
         if self._tls is None:

@@ -73,6 +73,22 @@ def ca_bundle_for(configured: Path | None, session: AioSession) -> str | None:
     return str(value) if value else os.environ.get("REQUESTS_CA_BUNDLE") or None
 
 
+def needs_tls_at_start(endpoint_url: str | None) -> bool:
+    """Whether the configured endpoint is HTTPS (AWS's own are), so that a CA bundle is worth
+    loading at start-up; loading one costs about 20 ms of CPU a plain-HTTP endpoint never needs."""
+    return endpoint_url is None or urlsplit(endpoint_url).scheme.lower() == "https"
+
+
+def check_readable(ca_bundle: str) -> None:
+    """A ConfigError naming the bundle unless it can be opened (aiobotocore opens it even for
+    plain HTTP, failing every call; this fails the start instead)."""
+    try:
+        with open(ca_bundle, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot load the CA bundle {ca_bundle}: {exc}") from None
+
+
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     """aiobotocore's context: botocore's protocol and cipher settings, certificates and host
     names always verified, trusting only `ca_bundle` (or botocore's default bundle)."""

@@ -132,7 +132,7 @@ class SdkRegionClients(RegionClientPool):
     async def __aenter__(self) -> SdkRegionClients:
         await require_credentials(self._session)
         ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
-        if ca_bundle is not None:  # botocore would fail on the first call; this fails the start
+        if ca_bundle is not None:  # aiobotocore would fail every call; this fails the start
             await asyncio.to_thread(tls_context, ca_bundle)
         return self
 

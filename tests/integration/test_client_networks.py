@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from publisher.emulator import EmulatorOptions, running_emulator
+from publisher.errors import ConfigError
 from tests.integration.network_support import (
     BROKEN_REPLIES,
     HIDDEN_HOST,
@@ -182,6 +183,18 @@ async def test_without_the_bundle_the_private_ca_is_refused_and_nothing_is_lost(
     assert {letter["reason"] for letter in run.dead_letters} == {"attempts_exhausted"}
     assert {letter["error_code"] for letter in run.dead_letters} == {"NetworkError"}
     assert all("certificate" in letter["error_message"].lower() for letter in run.dead_letters)
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+async def test_a_missing_bundle_stops_the_start_even_for_plain_http(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiobotocore opens the bundle for plain HTTP too and would fail every call.
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "not-there.pem"))
+    async with running_emulator(options()) as emulator:
+        with pytest.raises(ConfigError, match=r"cannot load the CA bundle .*not-there\.pem"):
+            await publish(engine_settings(tmp_path, kind, emulator.url), EVENTS)
+        assert emulator.state.stats.requests == 0
 
 
 @pytest.mark.parametrize("kind", CLIENTS)

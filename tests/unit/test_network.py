@@ -8,7 +8,13 @@ import pytest
 from aiobotocore.session import AioSession
 from botocore.utils import get_environ_proxies
 
-from publisher.aws.network import ca_bundle_for, proxies_for, proxy_url_for, tls_context
+from publisher.aws.network import (
+    ca_bundle_for,
+    needs_tls_at_start,
+    proxies_for,
+    proxy_url_for,
+    tls_context,
+)
 from publisher.errors import ConfigError
 
 PROXY = "http://proxy.internal:3128"
@@ -103,6 +109,21 @@ def test_the_ca_bundle_follows_botocores_order(
 def test_a_missing_bundle_is_a_config_error_that_names_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot load the CA bundle .*missing\.pem"):
         tls_context(str(tmp_path / "missing.pem"))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "needed"),
+    [
+        (None, True),
+        ("https://gw.example/x", True),
+        ("HTTPS://h", True),
+        ("http://127.0.0.1:4010", False),
+    ],
+)
+def test_a_named_bundle_is_loaded_at_start_only_for_https(
+    endpoint: str | None, needed: bool
+) -> None:
+    assert needs_tls_at_start(endpoint) is needed
 
 
 def test_verification_is_always_on() -> None:
