@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     "sources": "publisher.commands.sources",
     "dlq": "publisher.commands.dlq",
     "config": "publisher.commands.config",
+    "spool": "publisher.commands.spool",
     "connect": "publisher.commands.connect",
 }
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -21,32 +21,68 @@ import structlog
 from publisher.aws.partner_sources import PartnerSources, open_partner_sources
 from publisher.core.source_states import SourceStates, refresh_forever
 from publisher.core.tenants import TenantRegistry, configured_tenants, registry_for
+from publisher.engine.acks import CHECK as ACK_CHECK
 from publisher.engine.assemble import open_pipeline
-from publisher.engine.pipeline import Pipeline
+from publisher.engine.deadletter_retry import CHECK as DEAD_LETTER_CHECK
+from publisher.engine.pipeline import INPUT_READS, Pipeline
 from publisher.errors import ConfigError
 from publisher.http.admin import Admin
-from publisher.http.ingest import Ingest
+from publisher.http.ingest import PUT_CHECK, Ingest
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input, lease_renew_interval_s
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 FORCED_EXIT_CODE = 130
+# Within the admin's own bound on a readiness answer (0.9 s).
+INPUT_PROBE_TIMEOUT_S = 0.5
 
 
 @dataclass
 class DaemonState:
-    """What readiness is computed from, and the stop request."""
+    """What readiness is computed from, and the stop request.
+
+    Every check is live: the input is asked now, and the parts report their failures (acks
+    or dead letters that cannot be stored, reads that fail) to `health` as they happen.
+    """
 
     input_ok: bool = False
     aws_ok: bool = False
     draining: bool = False
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    health: Health = field(default_factory=Health)
+    input_probe: Callable[[], Awaitable[object]] | None = None
 
-    async def readiness(self) -> dict[str, bool]:
-        return {"input": self.input_ok, "aws": self.aws_ok, "not_draining": not self.draining}
+    async def readiness(self) -> dict[str, bool | str]:
+        health = self.health
+        return {
+            "input": await self._input_reachable(),
+            "input_writable": _joined(health, (ACK_CHECK, PUT_CHECK)),
+            "dead_letters": _joined(health, (DEAD_LETTER_CHECK,)),
+            "aws": self.aws_ok,
+            "not_draining": not self.draining,
+        }
+
+    async def _input_reachable(self) -> bool | str:
+        if not self.input_ok or self.input_probe is None:
+            return False
+        try:
+            async with asyncio.timeout(INPUT_PROBE_TIMEOUT_S):
+                await self.input_probe()
+        except TimeoutError:
+            return f"the input did not answer within {INPUT_PROBE_TIMEOUT_S} s"
+        except Exception as exc:
+            return f"the input cannot be reached: {exc}"
+        return _joined(self.health, (INPUT_READS,))
+
+
+def _joined(health: Health, checks: Sequence[str]) -> bool | str:
+    """True when every check passes, else their reasons."""
+    reasons = [reason for check in checks if (reason := health.reason(check)) is not None]
+    return "; ".join(reasons) if reasons else True
 
 
 @dataclass
@@ -60,8 +96,11 @@ class _Parts:
     ingest: Ingest | None = None
 
 
-async def serve(settings: Settings, state: DaemonState | None = None) -> None:
-    """Run the daemon until state.stop is set; raise if a part of it dies."""
+async def serve(
+    settings: Settings, state: DaemonState | None = None, *, accept_empty_spool: bool = False
+) -> None:
+    """Run the daemon until state.stop is set; raise if a part of it dies, StartRefused if
+    a part cannot start as it is (a damaged spool, an unwritable dead-letter store)."""
     state = state or DaemonState()
     metrics = Metrics()
     parts = _Parts(
@@ -69,7 +108,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         metrics,
         registry_for(settings),
         SourceStates(),
-        build_input(settings.input, aws=settings.aws),
+        build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
     )
     if settings.admin.enabled:
         parts.admin = Admin(settings.admin, metrics, state.readiness)
@@ -77,6 +116,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         if parts.admin is not None:
             await parts.admin.start()
         await parts.source.start()
+        state.input_probe = parts.source.backlog
         state.input_ok = True
         async with open_pipeline(
             settings,
@@ -85,10 +125,18 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
             lease_renew_interval_s(settings.input),
             router=parts.router,
             states=parts.states,
+            health=state.health,
         ) as pipeline:
             state.aws_ok = True
             if settings.ingest.enabled:
-                parts.ingest = Ingest(settings.ingest, parts.source, parts.router, metrics)
+                parts.ingest = Ingest(
+                    settings.ingest,
+                    parts.source,
+                    parts.router,
+                    metrics,
+                    max_request_bytes=settings.publish.max_request_bytes,
+                    health=state.health,
+                )
                 await parts.ingest.start()
             _log_started(parts)
             with reload_tenants_on_sighup(settings, parts.router):

@@ -97,7 +97,13 @@ class IngestSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=0, le=65535)
     token: SecretStr | None = None
-    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1 << 30)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """A request body must arrive within this time (408 otherwise): no trickling bodies."""
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    """A connection with no request under way is closed after this long (slow headers too)."""
+    max_connections: int = Field(default=1024, ge=1, le=65_536)
+    """Connections past this many are closed at once."""
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> IngestSettings:
@@ -112,6 +118,8 @@ class AdminSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    max_connections: int = Field(default=64, ge=1, le=65_536)
 
 
 class PublishSettings(_Section):

@@ -7,8 +7,11 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+import structlog
+
 from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, StartRefused
+from publisher.inputs.spool.mark import ACCEPT_FLAG
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,23 +29,32 @@ def register(subparsers: Subparsers) -> None:
         ),
     )
     add_config_option(parser)
+    parser.add_argument(
+        ACCEPT_FLAG,
+        action="store_true",
+        help="start although the spool file lost events that were pending (replaced, truncated)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     try:
-        asyncio.run(_main(settings))
+        asyncio.run(_main(settings, args.accept_empty_spool))
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StartRefused as exc:
+        structlog.get_logger(__name__).error("start_refused", error=str(exc))
+        print(f"partner-publisher: not starting: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
 
-async def _main(settings: Settings) -> None:
+async def _main(settings: Settings, accept_empty_spool: bool) -> None:
     # Imported here so that other commands start without loading the servers.
     from publisher.daemon import DaemonState, serve, stop_on_signals
 
     state = DaemonState()
     with stop_on_signals(state):
-        await serve(settings, state)
+        await serve(settings, state, accept_empty_spool=accept_empty_spool)

@@ -203,7 +203,7 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or has_long_digit_run(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
-        exact = _with_headroom(json.loads, body)["detail"] if body is not None else detail
+        exact = with_headroom(json.loads, body)["detail"] if body is not None else detail
         if _has_int_outside_int64(exact):
             raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
 
@@ -218,11 +218,12 @@ def encode_json(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        text = _with_headroom(json.dumps, value, ensure_ascii=False, separators=(",", ":"))
+        text = with_headroom(json.dumps, value, ensure_ascii=False, separators=(",", ":"))
         return str(text).encode()
 
 
-def _with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a recursive stdlib JSON function with room for AWS's 1000 levels of nesting."""
     with _RECURSION_LOCK:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + _RECURSION_HEADROOM)

@@ -11,9 +11,11 @@ from publisher.core.decisions import RetryPolicy
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry, registry_for
 from publisher.engine.deadletter import JsonlDeadLetters
+from publisher.engine.deadletter_retry import RetryingDeadLetters
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
@@ -27,9 +29,16 @@ async def open_pipeline(
     on_settled: SettledCallback | None = None,
     router: TenantRegistry | None = None,
     states: SourceStates | None = None,
+    health: Health | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with AWS clients and the dead-letter file open for the block's duration."""
+    """A pipeline with AWS clients and the dead-letter file open for the block's duration.
+
+    Raises StartRefused when the dead-letter store cannot be written now: the first dead
+    letter would otherwise find out, with the event already on its way.
+    """
+    health = health or Health()
     dead_letters = JsonlDeadLetters(settings.dead_letter.path)
+    dead_letters.check_writable()
     try:
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
         async with clients_type(settings.aws, settings.publish) as clients:
@@ -37,7 +46,7 @@ async def open_pipeline(
                 source=source,
                 clients=clients,
                 router=router or registry_for(settings),
-                dead_letters=dead_letters,
+                dead_letters=RetryingDeadLetters(dead_letters, health, metrics),
                 metrics=metrics,
                 publish=settings.publish,
                 policy=RetryPolicy(settings.retry),
@@ -46,6 +55,7 @@ async def open_pipeline(
                 states=states,
                 sources=settings.sources,
                 on_settled=on_settled,
+                health=health,
             )
     finally:
         dead_letters.close()

@@ -26,10 +26,12 @@ from publisher.core.decisions import DeadLetter as DeadLetterDecision
 from publisher.core.decisions import Reason, RetryAfter, RetryPolicy, Split, is_throttling
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
+from publisher.engine.acks import PendingAcks
 from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import InputUnavailable, InvalidEvent
 from publisher.inputs.base import Input, Message
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics, error_code_label
 from publisher.settings import PublishSettings, SourcesSettings
 
@@ -43,6 +45,9 @@ INTAKE_SLICE = 100
 GAUGE_INTERVAL_S = 2.0
 INPUT_RETRY_MIN_S = 0.1
 INPUT_RETRY_MAX_S = 5.0
+
+INPUT_READS = "input_reads"
+"""The health check this pipeline fails while fetching from its input fails."""
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
@@ -68,6 +73,7 @@ class Pipeline:
         on_settled: SettledCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        health: Health | None = None,
     ) -> None:
         self._input = source
         self._clients = clients
@@ -106,6 +112,8 @@ class Pipeline:
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
         self._stopping = False
+        self._health = health or Health()
+        self._acks = PendingAcks(source.ack, self._health, metrics)
         metrics.send_rate_limit.set(limiter.rate)
 
     @property
@@ -121,6 +129,7 @@ class Pipeline:
             asyncio.create_task(self._dispatch_loop(), name="pipeline-dispatch"),
             asyncio.create_task(self._lease_loop(), name="pipeline-lease"),
             asyncio.create_task(self._gauge_loop(), name="pipeline-gauges"),
+            asyncio.create_task(self._acks.retry_forever(self._forget), name="pipeline-acks"),
         ]
         stop_wait = asyncio.create_task(stop.wait(), name="pipeline-stop-wait")
         failed_wait = asyncio.create_task(self._failed.wait(), name="pipeline-failed-wait")
@@ -191,6 +200,9 @@ class Pipeline:
     async def _fetch_loop(self) -> None:
         outage_s = 0.0
         while not self._stopping:
+            if self._acks.blocked:  # what was fetched could not be acknowledged either
+                await self._sleep_unless_stopping(FETCH_WAIT_S)
+                continue
             free = self._publish.max_buffered_events - len(self._held)
             if free <= 0:
                 self._space.clear()
@@ -200,8 +212,11 @@ class Pipeline:
             try:
                 messages = await self._input.fetch(min(free, FETCH_CHUNK), FETCH_WAIT_S)
             except InputUnavailable as exc:
+                self._health.fail(INPUT_READS, f"the input cannot be read: {exc}")
                 outage_s = await self._wait_out_input_outage(exc, outage_s)
                 continue
+            if outage_s:
+                self._health.ok(INPUT_READS)
             outage_s = 0.0
             if messages:
                 await self._intake(messages)
@@ -268,7 +283,7 @@ class Pipeline:
             if not self._stopping:
                 self._promote_due_retries(now)
                 self._ready.extend(self._batcher.due(now))
-            while self._ready:
+            while self._ready and not self._acks.blocked:  # resumes once acks are stored
                 batch = self._ready.popleft()
                 await self._send_slots.acquire()
                 await self._limiter.acquire()
@@ -471,13 +486,19 @@ class Pipeline:
     async def _acknowledge(self, messages: list[Message], published: int, dead: int) -> None:
         try:
             await self._input.ack(messages)
-        except Exception:
-            # Unacknowledged messages are delivered again later: a duplicate, never a loss.
-            log.exception("ack_failed", messages=len(messages))
+        except Exception as exc:
+            # Kept held, leases renewed, ack retried: a settled event is not handed out again.
+            self._acks.defer(messages, published, dead, exc)
+            return
+        self._forget(messages, published, dead)
+
+    def _forget(self, messages: list[Message], published: int, dead: int) -> None:
+        """Settled and acknowledged: no longer held."""
         for message in messages:
             self._held.pop(message.id, None)
         self._metrics.buffered_events.set(len(self._held))
         self._space.set()
+        self._wake.set()
         if self._on_settled is not None:
             self._on_settled(published, dead)
 

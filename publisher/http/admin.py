@@ -3,13 +3,14 @@
 /healthz answers 200 whenever the event loop gets to run the handler: a wedged loop is what a
 liveness probe should catch. /readyz answers 200 only when every readiness check is True, and
 503 with the checks otherwise (also when the checks themselves fail or take too long), so a
-load balancer stops sending to a daemon that cannot store or publish, or is draining.
+load balancer stops sending to a daemon that cannot store or publish, or is draining. A check
+may fail with a reason (a string instead of False): the answer lists it under `failing`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -17,12 +18,14 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from publisher.http.connections import ConnectionGuard
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
 log = structlog.get_logger(__name__)
 
-Readiness = Callable[[], Awaitable[dict[str, bool]]]
+Readiness = Callable[[], Awaitable[Mapping[str, bool | str]]]
+"""Each check: True (passes), False or a string saying why it fails."""
 
 # A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
 READINESS_TIMEOUT_S = 0.9
@@ -36,6 +39,7 @@ class Admin:
         self._metrics = metrics
         self._readiness = readiness
         self._runner: web.AppRunner | None = None
+        self._guard = ConnectionGuard("admin", settings.idle_timeout_s, settings.max_connections)
         self._port: int | None = None
 
     @property
@@ -46,7 +50,7 @@ class Admin:
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard.middleware])
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -59,10 +63,12 @@ class Admin:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._guard.attach(runner.server)
         self._port = int(runner.addresses[0][1])
         log.info("admin_started", host=self._settings.host, port=self._port)
 
     async def stop(self) -> None:
+        await self._guard.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -89,8 +95,13 @@ class Admin:
             return _json(
                 503, {"ready": False, "checks": {}, "error": f"readiness checks failed: {exc!r}"}
             )
-        ready = all(checks.values())
-        return _json(200 if ready else 503, {"ready": ready, "checks": checks})
+        passing = {name: value is True for name, value in checks.items()}
+        failing = {name: value for name, value in checks.items() if isinstance(value, str)}
+        ready = all(passing.values())
+        payload: dict[str, Any] = {"ready": ready, "checks": passing}
+        if failing:
+            payload["failing"] = failing
+        return _json(200 if ready else 503, payload)
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:

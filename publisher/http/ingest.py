@@ -6,7 +6,10 @@ Answers (always JSON):
   events are stored (one `put` per request, all or nothing);
 - 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
-  nothing is stored either way;
+  nothing is stored either way. An item is rejected by the same rules the pipeline applies
+  (the entry over publish.max_request_bytes, nesting, integers), whatever the body's format;
+- 408 when the body does not arrive within ingest.body_timeout_s (the connection is closed);
+- 415 for a Content-Type that has no parser (see ingest_body.BODY_PARSERS);
 - 401 without `Authorization: Bearer <ingest.token>` when a token is configured;
 - 413 when the body is larger than ingest.max_body_bytes (refused before it is read in full);
 - 503 `{"error": "full"}` with `Retry-After: 1` when the input is full (nothing stored),
@@ -28,16 +31,20 @@ import orjson
 import structlog
 from aiohttp import web
 
+from publisher.core.event import Event, entry_size
 from publisher.core.tenants import TenantRegistry
-from publisher.errors import InputFull, InputUnavailable
+from publisher.errors import DiskFull, InputFull, InputUnavailable, InvalidEvent
+from publisher.http.connections import ConnectionGuard
 from publisher.http.ingest_body import (
-    NDJSON_CONTENT_TYPES,
+    BODY_PARSERS,
+    BodyParser,
     Decoded,
     MalformedBody,
-    decode_body,
-    decode_steps,
+    decode_with,
+    parser_for,
 )
 from publisher.inputs.base import Input
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
@@ -52,6 +59,8 @@ MAX_REPORTED_REJECTIONS = 1000
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
+PUT_CHECK = "input_puts"
+"""The health check ingest fails while the input refuses to store (a full disk, an outage)."""
 
 
 class Ingest:
@@ -69,16 +78,21 @@ class Ingest:
         metrics: Metrics,
         *,
         offload_bytes: int | None = None,
+        max_request_bytes: int | None = None,
+        health: Health | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
-        self._route = router.route
+        self._router = router
+        self._max_request_bytes = max_request_bytes
         self._metrics = metrics
+        self._health = health or Health()
         self._offload_bytes = offload_bytes
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
         self._runner: web.AppRunner | None = None
+        self._guard = ConnectionGuard("ingest", settings.idle_timeout_s, settings.max_connections)
         self._port: int | None = None
 
     @property
@@ -89,7 +103,9 @@ class Ingest:
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
-        app = web.Application(client_max_size=self._settings.max_body_bytes)
+        app = web.Application(
+            client_max_size=self._settings.max_body_bytes, middlewares=[self._guard.middleware]
+        )
         app.router.add_post(EVENTS_PATH, self._post_events)
         app.router.add_route("*", EVENTS_PATH, self._method_not_allowed)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -104,6 +120,7 @@ class Ingest:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._guard.attach(runner.server)
         self._port = int(runner.addresses[0][1])
         log.info("ingest_started", host=self._settings.host, port=self._port)
 
@@ -114,6 +131,7 @@ class Ingest:
 
     async def stop(self) -> None:
         """Stop listening; requests under way finish (their events are stored) first."""
+        await self._guard.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -128,15 +146,21 @@ class Ingest:
             )
         if self._draining:
             return self._reply(503, {"error": "draining"})
+        parser = parser_for(request.content_type if "Content-Type" in request.headers else None)
+        if parser is None:
+            return self._unsupported_type(request.content_type)
         length = request.content_length
         if length is not None and length > self._settings.max_body_bytes:
             return self._too_large()
         try:
-            body = await request.read()
+            async with asyncio.timeout(self._settings.body_timeout_s):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
+        except TimeoutError:
+            return self._body_timeout()
         try:
-            decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
+            decoded = await self._decode(body, parser)
         except MalformedBody as exc:
             return self._reply(400, {"error": str(exc)})
         if not decoded.bodies:
@@ -144,26 +168,43 @@ class Ingest:
             return self._reply(400, {"error": "no valid events", **_report(decoded)})
         return await self._store(decoded)
 
-    async def _decode(self, body: bytes, ndjson: bool) -> Decoded:
+    async def _decode(self, body: bytes, parser: BodyParser) -> Decoded:
         if self._offload_bytes is not None and len(body) > self._offload_bytes:
-            return await asyncio.to_thread(decode_body, body, ndjson, self._route)
+            return await asyncio.to_thread(decode_with, parser, body, self._admit)
         decoded = Decoded()
-        for _ in decode_steps(body, ndjson, self._route, decoded, SLICE_ITEMS):
+        for _ in parser(body, self._admit, decoded, SLICE_ITEMS):
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
         return decoded
+
+    def _admit(self, event: Event) -> None:
+        """The pipeline's rules that do not change while an event waits: its tenant's route
+        and AWS's size of the entry (answered now, not dead-lettered later)."""
+        route = self._router.route(event)
+        limit = self._max_request_bytes
+        if limit is not None and (size := entry_size(route.source, event)) > limit:
+            raise InvalidEvent(
+                "event", f"entry is {size} bytes, over publish.max_request_bytes {limit}"
+            )
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
             await self._sink.put(decoded.bodies, decoded.events)
+        except DiskFull as exc:
+            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
+            self._count_events(0, len(decoded.rejected))
+            return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputUnavailable as exc:
+            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
             log.warning("ingest_input_unavailable", error=str(exc))
             return self._reply(503, {"error": "unavailable"}, {"Retry-After": "1"})
-        except Exception:
+        except Exception as exc:
+            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
+        self._health.ok(PUT_CHECK)
         self._count_events(len(decoded.bodies), len(decoded.rejected))
         return self._reply(202, _report(decoded))
 
@@ -177,6 +218,18 @@ class Ingest:
         limit = self._settings.max_body_bytes
         response = self._reply(413, {"error": f"the body is larger than {limit} bytes"})
         response.force_close()  # the rest of the body is still on its way: no keep-alive
+        return response
+
+    def _unsupported_type(self, content_type: str) -> web.Response:
+        accepted = ", ".join(sorted(BODY_PARSERS))
+        return self._reply(
+            415, {"error": f"Content-Type {content_type} is not accepted; send one of {accepted}"}
+        )
+
+    def _body_timeout(self) -> web.Response:
+        limit = self._settings.body_timeout_s
+        response = self._reply(408, {"error": f"the body did not arrive within {limit} s"})
+        response.force_close()
         return response
 
     async def _method_not_allowed(self, request: web.Request) -> web.Response:
