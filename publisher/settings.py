@@ -7,7 +7,8 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -40,8 +42,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# A variable name: PUBLISHER__ then keys of letters, digits and single underscores, joined by
+# double underscores (PUBLISHER____PUBLISH____LINGER_MS is a typo, not a key).
+ENV_NAME_PATTERN = re.compile(r"PUBLISHER(__[A-Za-z0-9]+(_[A-Za-z0-9]+)*)+")
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers must be finite (inf/nan would pass every >= bound, then hang or kill the daemon).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        # YAML's `true` would otherwise become 1 in an int field.
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                if isinstance(data.get(name), bool) and _is_number(field.annotation):
+                    raise ValueError(f"{name}: a boolean is not a number")
+        return data
+
+
+def _is_number(annotation: Any) -> bool:
+    return annotation in (int, float) or (
+        get_origin(annotation) in (Union, UnionType)
+        and any(arg in (int, float) for arg in get_args(annotation))
+    )
 
 
 class AwsSettings(_Section):
@@ -53,9 +78,9 @@ class AwsSettings(_Section):
 class SpoolInputSettings(_Section):
     kind: Literal["spool"] = "spool"
     path: Path = Path("data/spool.db")
-    max_events: int = Field(default=1_000_000, ge=1)
-    max_bytes: int = Field(default=1 << 30, ge=1024)
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    max_events: int = Field(default=1_000_000, ge=1, le=1 << 40)
+    max_bytes: int = Field(default=1 << 30, ge=1024, le=1 << 50)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
 
 
 class RedisInputSettings(_Section):
@@ -67,7 +92,7 @@ class RedisInputSettings(_Section):
     group: str = "publisher"
     consumer: str | None = None
     """Unique per replica; defaults to <hostname>-<pid>."""
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
     max_events: int | None = Field(default=None, ge=1)
     """Refuse puts (ingest 503) while the stream holds this many entries; None: unbounded."""
     delete_acked: bool = True
@@ -97,6 +122,7 @@ class IngestSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=0, le=65535)
     token: SecretStr | None = None
+    """Blank means none (never a token that an empty `Authorization: Bearer` matches)."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1 << 30)
     body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """A request body must arrive within this time (408 otherwise): no trickling bodies."""
@@ -104,6 +130,13 @@ class IngestSettings(_Section):
     """A connection with no request under way is closed after this long (slow headers too)."""
     max_connections: int = Field(default=1024, ge=1, le=65_536)
     """Connections past this many are closed at once."""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> IngestSettings:
@@ -127,21 +160,21 @@ class PublishSettings(_Section):
     """fast: botocore's signer and endpoint over a pooled aiohttp session; sdk: aiobotocore."""
     max_entries: int = Field(default=20, ge=1, le=20)
     max_request_bytes: int = Field(default=262_144, ge=1024, le=AWS_MAX_REQUEST_BYTES)
-    linger_ms: float = Field(default=20, ge=0)
+    linger_ms: float = Field(default=20, ge=0, le=60_000)
     max_in_flight: int = Field(default=32, ge=1, le=1024)
-    rate_limit_rps: float = Field(default=1400, gt=0)
-    max_buffered_events: int = Field(default=10_000, ge=1)
-    request_timeout_s: float = Field(default=10.0, gt=0)
-    connect_timeout_s: float = Field(default=3.0, gt=0)
-    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    rate_limit_rps: float = Field(default=1400, gt=0, le=1_000_000)
+    max_buffered_events: int = Field(default=10_000, ge=1, le=10_000_000)
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    connect_timeout_s: float = Field(default=3.0, gt=0, le=600)
+    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600)
 
 
 class RetrySettings(_Section):
-    max_attempts: int = Field(default=12, ge=1)
-    base_delay_ms: float = Field(default=100, ge=0)
-    max_delay_ms: float = Field(default=30_000, ge=0)
-    max_age_s: float = Field(default=86_400, gt=0)
-    max_unknown_attempts: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=12, ge=1, le=1000)
+    base_delay_ms: float = Field(default=100, ge=0, le=3_600_000)
+    max_delay_ms: float = Field(default=30_000, ge=0, le=3_600_000)
+    max_age_s: float = Field(default=86_400, gt=0, le=30 * 86_400)
+    max_unknown_attempts: int = Field(default=3, ge=1, le=1000)
 
 
 class DeadLetterSettings(_Section):
@@ -152,7 +185,7 @@ class SourcesSettings(_Section):
     """How the daemon tracks partner event source states (ListPartnerEventSourceAccounts)."""
 
     refresh: bool = True
-    refresh_interval_s: float = Field(default=300.0, ge=1)
+    refresh_interval_s: float = Field(default=300.0, ge=1, le=86_400)
     pending: Literal["send", "hold", "dead_letter"] = "send"
     control_plane_rps: float = Field(default=10.0, gt=0, le=50)
 
@@ -213,8 +246,17 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
 
 
 def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
-    """The tenants of a tenants file: a YAML mapping like the config's `tenants` section."""
-    data = _read_yaml(path)
+    """The tenants of a tenants file: a YAML mapping like the config's `tenants` section.
+
+    An empty file, or one that does not end with a newline, is refused: it is most likely
+    being rewritten in place, and reading it now would drop tenants that still have events.
+    """
+    text = _read_text(path)
+    if not text.strip():
+        raise ConfigError(f"tenants file {path} is empty")
+    if not text.endswith("\n"):
+        raise ConfigError(f"tenants file {path} does not end with a newline: it looks cut short")
+    data = _parse_yaml(text, path)
     try:
         return _TENANTS_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -222,10 +264,19 @@ def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    return _parse_yaml(_read_text(path), path)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text: {exc}") from None
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -242,9 +293,12 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
-        if not keys:
-            raise ConfigError(f"{name}: expected {ENV_PREFIX}<SECTION>__<KEY>")
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise ConfigError(
+                f"{name}: malformed variable name; expected {ENV_PREFIX}<SECTION>__<KEY> "
+                "(letters, digits and single underscores, parts joined by __)"
+            )
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         node = data
         for key in keys[:-1]:
             child = node.setdefault(key, {})
@@ -274,5 +328,40 @@ def _describe(exc: ValidationError, path: str | Path | None) -> str:
     lines = [f"{where} is invalid:"]
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {err['msg']}")
+        allowed = _allowed_range(err["loc"]) if err["type"] in _RANGE_ERRORS else None
+        lines.append(f"  {loc}: {err['msg']}" + (f" (allowed: {allowed})" if allowed else ""))
     return "\n".join(lines)
+
+
+_RANGE_ERRORS = frozenset(
+    {"finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+)
+
+
+def _allowed_range(loc: tuple[int | str, ...]) -> str | None:
+    """The range a numeric key allows, as "[lo, hi]" (parentheses for open ends)."""
+    if len(loc) < 2:
+        return None
+    section = Settings.model_fields.get(str(loc[0]))
+    models = [m for m in get_args(section.annotation) if isinstance(m, type)] if section else []
+    if section is not None and isinstance(section.annotation, type):
+        models.append(section.annotation)
+    for model in models:
+        field = getattr(model, "model_fields", {}).get(str(loc[-1]))
+        if field is not None:
+            return _range_text(field.metadata)
+    return None
+
+
+def _range_text(metadata: list[Any]) -> str | None:
+    low = high = None
+    for rule in metadata:
+        for name, text in (("ge", "[{}"), ("gt", "({}")):
+            if getattr(rule, name, None) is not None:
+                low = text.format(getattr(rule, name))
+        for name, text in (("le", "{}]"), ("lt", "{})")):
+            if getattr(rule, name, None) is not None:
+                high = text.format(getattr(rule, name))
+    if low is None and high is None:
+        return None
+    return f"{low or '(-inf'}, {high or 'inf)'}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 import yaml
 
-from publisher.commands.common import EXIT_OK, add_config_option, settings_or_exit
+from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.core.tenants import configured_tenants
+from publisher.errors import ConfigError
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
@@ -27,5 +30,11 @@ def register(subparsers: Subparsers) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    try:
+        # `run` reads tenants_file at start: a file it would refuse is refused here too.
+        configured_tenants(settings)
+    except ConfigError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(yaml.safe_dump(settings.redacted(), sort_keys=False), end="")
     return EXIT_OK

@@ -28,6 +28,12 @@ DETAIL_MAX_DEPTH = 1000
 TIME_ENTRY_BYTES = 14
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
+# RFC 3339's extended format only: fromisoformat alone also takes ISO 8601's basic format
+# (20261122T050000Z) and week dates, which AWS does not.
+RFC3339_PATTERN = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_LOCAL_TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?)?", re.ASCII)
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -181,13 +187,18 @@ def _epoch_seconds(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidEvent("time", "must be an RFC 3339 string or epoch seconds")
     if isinstance(value, str):
+        if not RFC3339_PATTERN.fullmatch(value):
+            if _LOCAL_TIME_PATTERN.fullmatch(value):
+                raise InvalidEvent("time", "an RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
+            raise InvalidEvent(
+                "time",
+                f"{value[:64]!r} is not an RFC 3339 timestamp "
+                "(YYYY-MM-DDThh:mm:ss[.fraction] with Z or a +hh:mm offset)",
+            )
         try:
-            moment = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value.upper()).timestamp()
         except ValueError:
-            raise InvalidEvent("time", f"{value!r} is not an RFC 3339 timestamp") from None
-        if moment.tzinfo is None:
-            raise InvalidEvent("time", "an RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
-        value = moment.timestamp()
+            raise InvalidEvent("time", f"{value!r} is not a valid date and time") from None
     if not 0 <= value <= MAX_EPOCH_S:
         raise InvalidEvent("time", "must be between 1970 and 9999")
     return int(value)

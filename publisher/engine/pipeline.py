@@ -22,6 +22,7 @@ import structlog
 from publisher.aws.putevents import CallFailed, EntryResult, RegionClients
 from publisher.core.admission import Admission, Entry, Hold, rejection
 from publisher.core.batching import Batch, Batcher
+from publisher.core.clock import steady_time
 from publisher.core.decisions import DeadLetter as DeadLetterDecision
 from publisher.core.decisions import Reason, RetryAfter, RetryPolicy, Split, is_throttling
 from publisher.core.source_states import SourceStates
@@ -72,7 +73,7 @@ class Pipeline:
         sources: SourcesSettings | None = None,
         on_settled: SettledCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = steady_time,
         health: Health | None = None,
     ) -> None:
         self._input = source

@@ -7,13 +7,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
 import structlog
 
+from publisher.core.clock import steady_time
 from publisher.core.event import Event
 from publisher.errors import DiskFull, InputUnavailable
 from publisher.inputs.base import Message
@@ -58,7 +58,7 @@ class SpoolInput:
     def __init__(
         self,
         settings: SpoolInputSettings,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = steady_time,
         *,
         synchronous: Synchronous = "NORMAL",
         consumer: bool = False,
