@@ -60,6 +60,7 @@ SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
 PUT_CHECK = "input_puts"
+PUT_FAILURE_SHOWN_S = 10.0
 """The health check ingest fails while the input refuses to store (a full disk, an outage)."""
 
 
@@ -190,18 +191,18 @@ class Ingest:
         try:
             await self._sink.put(decoded.bodies, decoded.events)
         except DiskFull as exc:
-            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
+            self._put_failed(exc)
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputUnavailable as exc:
-            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
+            self._put_failed(exc)
             log.warning("ingest_input_unavailable", error=str(exc))
             return self._reply(503, {"error": "unavailable"}, {"Retry-After": "1"})
         except Exception as exc:
-            self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}")
+            self._put_failed(exc)
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
         self._health.ok(PUT_CHECK)
@@ -219,6 +220,11 @@ class Ingest:
         response = self._reply(413, {"error": f"the body is larger than {limit} bytes"})
         response.force_close()  # the rest of the body is still on its way: no keep-alive
         return response
+
+    def _put_failed(self, exc: Exception) -> None:
+        # Known only when a client posts: reported for a while, not until the next success,
+        # or a load balancer that stops sending on 503 would never let it clear.
+        self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}", PUT_FAILURE_SHOWN_S)
 
     def _unsupported_type(self, content_type: str) -> web.Response:
         accepted = ", ".join(sorted(BODY_PARSERS))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.processes import CLI, Daemon, cli_env, emulator_events, http_json, read_jsonl
 
@@ -96,3 +97,11 @@ def fill_disk(directory: Path, leave_bytes: int = 0) -> Path:
 
 def count_lines(text: str, event: str) -> int:
     return text.count(f'"event": "{event}"')
+
+
+def replace_section(config: Path, name: str, value: Any) -> Path:
+    """Set a whole config section (write_config merges into the defaults instead)."""
+    data = yaml.safe_load(config.read_text())
+    data[name] = value
+    config.write_text(yaml.safe_dump(data))
+    return config
