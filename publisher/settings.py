@@ -51,16 +51,6 @@ class _Section(BaseModel):
     # Numbers must be finite (inf/nan would pass every >= bound, then hang or kill the daemon).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _booleans_are_not_numbers(cls, data: Any) -> Any:
-        # YAML's `true` would otherwise become 1 in an int field.
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                if isinstance(data.get(name), bool) and _is_number(field.annotation):
-                    raise ValueError(f"{name}: a boolean is not a number")
-        return data
-
 
 def _is_number(annotation: Any) -> bool:
     return annotation in (int, float) or (
@@ -239,6 +229,7 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
     if path:
         data = _read_yaml(Path(path))
     _apply_env_overrides(data, env)
+    _refuse_booleans_as_numbers(data, path)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -342,15 +333,38 @@ def _allowed_range(loc: tuple[int | str, ...]) -> str | None:
     """The range a numeric key allows, as "[lo, hi]" (parentheses for open ends)."""
     if len(loc) < 2:
         return None
-    section = Settings.model_fields.get(str(loc[0]))
-    models = [m for m in get_args(section.annotation) if isinstance(m, type)] if section else []
-    if section is not None and isinstance(section.annotation, type):
-        models.append(section.annotation)
-    for model in models:
-        field = getattr(model, "model_fields", {}).get(str(loc[-1]))
+    for model in _section_models(str(loc[0])):
+        field = model.model_fields.get(str(loc[-1]))
         if field is not None:
             return _range_text(field.metadata)
     return None
+
+
+def _section_models(name: str) -> list[type[BaseModel]]:
+    """The model(s) a top-level section may be (input: one per kind)."""
+    section = Settings.model_fields.get(name)
+    if section is None:
+        return []
+    candidates = [section.annotation, *get_args(section.annotation)]
+    for candidate in list(candidates):
+        candidates.extend(get_args(candidate))
+    return [m for m in candidates if isinstance(m, type) and issubclass(m, _Section)]
+
+
+def _refuse_booleans_as_numbers(data: dict[str, Any], path: str | Path | None) -> None:
+    """YAML's `true` would otherwise become 1 in a number field (max_entries: true)."""
+    errors = []
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            continue
+        for model in _section_models(name):
+            for key, value in values.items():
+                field = model.model_fields.get(key)
+                if isinstance(value, bool) and field is not None and _is_number(field.annotation):
+                    errors.append(f"  {name}.{key}: a boolean is not a number")
+    if errors:
+        where = f"config {path}" if path else "config"
+        raise ConfigError("\n".join([f"{where} is invalid:", *sorted(set(errors))]))
 
 
 def _range_text(metadata: list[Any]) -> str | None:
