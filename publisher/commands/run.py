@@ -24,8 +24,8 @@ def register(subparsers: Subparsers) -> None:
         help="run the daemon: ingest, publish, serve /metrics /healthz /readyz",
         description=(
             "Run until SIGTERM or SIGINT, then drain for up to publish.shutdown_grace_s and exit "
-            "0; a second signal exits at once. Exit 2 on bad config, 1 if a part of the daemon "
-            "dies."
+            "0; a second signal exits at once. Exit 2 on bad config or a refused start (a "
+            "damaged spool, an unwritable dead-letter store), 1 if a part of the daemon dies."
         ),
     )
     add_config_option(parser)
