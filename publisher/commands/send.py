@@ -20,7 +20,7 @@ from publisher.commands.common import (
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.engine.assemble import open_pipeline
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, StartRefused
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
         return EXIT_USAGE
-    except ConfigError as exc:
+    except (ConfigError, StartRefused) as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
     sys.stdout.write(orjson.dumps(tally.summary(feed.lines_read, settings)).decode() + "\n")

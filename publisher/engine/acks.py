@@ -78,6 +78,21 @@ class PendingAcks:
                 self.clear.set()
             self._metrics.acks_pending.set(len(self))
 
+    async def last_try(self, settled: Settled, timeout_s: float) -> None:
+        """At shutdown: one more attempt; what still fails is released and sent again later."""
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._ack([m for messages, _, _ in waiting for m in messages])
+        except Exception as exc:
+            count = sum(len(m) for m, _, _ in waiting)
+            log.error("acks_lost_at_stop", error=str(exc), messages=count, effect="resent")
+            return
+        for messages, published, dead in waiting:
+            settled(messages, published, dead)
+
     def _failed(self, error: Exception) -> None:
         self._metrics.ack_failures.inc()
         self._metrics.acks_pending.set(len(self))

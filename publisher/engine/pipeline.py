@@ -47,6 +47,7 @@ GAUGE_INTERVAL_S = 2.0
 INPUT_RETRY_MIN_S = 0.1
 INPUT_RETRY_MAX_S = 5.0
 
+ACK_LAST_TRY_S = 2.0
 INPUT_READS = "input_reads"
 """The health check this pipeline fails while fetching from its input fails."""
 
@@ -144,6 +145,7 @@ class Pipeline:
             await asyncio.gather(
                 *workers, stop_wait, failed_wait, *self._sends, return_exceptions=True
             )
+            await self._acks.last_try(self._forget, ACK_LAST_TRY_S)
             await self._release_held()
 
     async def _warm_up(self) -> None:
