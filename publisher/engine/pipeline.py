@@ -287,10 +287,12 @@ class Pipeline:
                 self._promote_due_retries(now)
                 self._ready.extend(self._batcher.due(now))
             while self._ready and not self._acks.blocked:  # resumes once acks are stored
-                batch = self._ready.popleft()
                 await self._send_slots.acquire()
                 await self._limiter.acquire()
-                self._start_send(batch)
+                if self._acks.blocked:  # an ack failed while this waited for a slot
+                    self._send_slots.release()
+                    break
+                self._start_send(self._ready.popleft())
             self._check_drained()
             await self._sleep_until_woken(self._next_wake())
 

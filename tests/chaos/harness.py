@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -84,14 +86,11 @@ def small_filesystem(directory: Path, size: str = "2m") -> Iterator[Path]:
 def fill_disk(directory: Path, leave_bytes: int = 0) -> Path:
     """Fill the filesystem of `directory` up to `leave_bytes` free; returns the filler file."""
     filler = directory / "filler"
-    with open(filler, "ab") as handle:
-        chunk = b"\0" * 4096
-        try:
-            while os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize > leave_bytes:
-                handle.write(chunk)
-                handle.flush()
-        except OSError:
-            pass
+    chunk = b"\0" * 4096
+    # Unbuffered: nothing left in a buffer to fail again when the file is closed.
+    with contextlib.suppress(OSError), open(filler, "ab", buffering=0) as handle:
+        while os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize > leave_bytes:
+            handle.write(chunk)
     return filler
 
 
@@ -105,3 +104,24 @@ def replace_section(config: Path, name: str, value: Any) -> Path:
     data[name] = value
     config.write_text(yaml.safe_dump(data))
     return config
+
+
+@contextmanager
+def kept_full(directory: Path) -> Iterator[None]:
+    """Keep the filesystem of `directory` full: SQLite frees and reuses space as it goes
+    (checkpoints, WAL restarts), so one fill alone lets some writes through."""
+    stop = threading.Event()
+
+    def top_up() -> None:
+        while not stop.is_set():
+            fill_disk(directory)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=top_up, name="disk-filler", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        (directory / "filler").unlink(missing_ok=True)
