@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 import pytest
 
+from publisher.core.decisions import RetryPolicy
+from publisher.core.tenants import TenantRegistry
 from publisher.engine.deadletter import encode_record, replay_body
+from publisher.engine.pipeline import INPUT_READS, Pipeline
+from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import ConfigError, InputUnavailable
 from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
 from publisher.inputs.spool.mark import SpoolMark, lost_events
 from publisher.observe.health import Health
-from publisher.settings import load_settings, load_tenants_file
-from tests.unit.test_pipeline import ScriptedClients, body, metric, ok, publish
+from publisher.observe.metrics import Metrics
+from publisher.settings import PublishSettings, load_settings, load_tenants_file
+from tests.unit.test_pipeline import (
+    FAST_RETRY,
+    TENANTS,
+    MemoryDeadLetters,
+    ScriptedClients,
+    body,
+    metric,
+    ok,
+    publish,
+)
 
 
 class FlakyAcks(MemoryInput):
@@ -132,3 +147,47 @@ def test_a_tenants_file_being_rewritten_is_refused(tmp_path: Path, text: str, me
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_tenants_file(path)
+
+
+class FailingReads(MemoryInput):
+    """Fetches fail until `healed` is set (a damaged file, a dead server)."""
+
+    def __init__(self) -> None:
+        super().__init__(visibility_timeout_s=30)
+        self.healed = asyncio.Event()
+        self.failed = asyncio.Event()
+
+    async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
+        if not self.healed.is_set():
+            self.failed.set()
+            raise InputUnavailable("database disk image is malformed")
+        return await super().fetch(max_messages, wait_s)
+
+
+async def test_reads_that_fail_are_reported_by_name_until_they_work_again() -> None:
+    source = FailingReads()
+    health = Health()
+    settled = asyncio.Event()
+    pipeline = Pipeline(
+        source=source,
+        clients=ScriptedClients(ok),
+        router=TenantRegistry(TENANTS, "us-east-1"),
+        dead_letters=MemoryDeadLetters(),
+        metrics=Metrics(),
+        publish=PublishSettings(linger_ms=2),
+        policy=RetryPolicy(FAST_RETRY),
+        limiter=AdaptiveRateLimiter(100_000),
+        lease_renew_s=5,
+        health=health,
+        on_settled=lambda published, dead: settled.set(),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=1))
+    await asyncio.wait_for(source.failed.wait(), 5)
+    assert "database disk image is malformed" in (health.reason(INPUT_READS) or "")
+    source.healed.set()
+    await source.put([body(1)])
+    await asyncio.wait_for(settled.wait(), 10)
+    assert health.reason(INPUT_READS) is None
+    stop.set()
+    await task
