@@ -59,6 +59,9 @@ MAX_REPORTED_REJECTIONS = 1000
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
+# An entry's bytes besides Detail and Resources: at most 256 characters of source and 128 of
+# detail type, 4 UTF-8 bytes each, and 14 for Time.
+_MOST_BESIDES = 4 * 256 + 4 * 128 + 14
 PUT_CHECK = "input_puts"
 PUT_FAILURE_SHOWN_S = 10.0
 """The health check ingest fails while the input refuses to store (a full disk, an outage)."""
@@ -84,7 +87,7 @@ class Ingest:
     ) -> None:
         self._settings = settings
         self._sink = sink
-        self._router = router
+        self._route = router.route
         self._max_request_bytes = max_request_bytes
         self._metrics = metrics
         self._health = health or Health()
@@ -180,9 +183,11 @@ class Ingest:
     def _admit(self, event: Event) -> None:
         """The pipeline's rules that do not change while an event waits: its tenant's route
         and AWS's size of the entry (answered now, not dead-lettered later)."""
-        route = self._router.route(event)
+        route = self._route(event)
         limit = self._max_request_bytes
-        if limit is not None and (size := entry_size(route.source, event)) > limit:
+        if limit is None or (not event.resources and event.detail_bytes + _MOST_BESIDES <= limit):
+            return  # the usual event: within the limit whatever its other strings hold
+        if (size := entry_size(route.source, event)) > limit:
             raise InvalidEvent(
                 "event", f"entry is {size} bytes, over publish.max_request_bytes {limit}"
             )
