@@ -37,6 +37,10 @@ from publisher.settings import Settings
 log = structlog.get_logger(__name__)
 
 FORCED_EXIT_CODE = 130
+# A tenants file is read again this long after a SIGHUP, up to this many times, until two
+# reads agree.
+TENANTS_SETTLE_S = 0.2
+TENANTS_SETTLE_READS = 5
 # Within the admin's own bound on a readiness answer (0.9 s).
 INPUT_PROBE_TIMEOUT_S = 0.5
 
@@ -233,20 +237,40 @@ def _log_started(parts: _Parts) -> None:
 def reload_tenants_on_sighup(settings: Settings, registry: TenantRegistry) -> Iterator[None]:
     """SIGHUP re-reads tenants_file; a file that does not validate changes nothing."""
     loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[None]] = set()
 
     def reload() -> None:
-        try:
-            registry.replace(configured_tenants(settings))
-        except ConfigError as exc:
-            log.error("tenants_reload_failed", error=str(exc))
-            return
-        log.info("tenants_reloaded", tenants=len(registry))
+        task = loop.create_task(_reload_tenants(settings, registry), name="tenants-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+        for task in reloads:
+            task.cancel()
+
+
+async def _reload_tenants(settings: Settings, registry: TenantRegistry) -> None:
+    """Swap in the file's tenants once two reads a moment apart agree: a file rewritten in
+    place may parse while half written (cut at a line end), and then differs a moment later."""
+    try:
+        tenants = configured_tenants(settings)
+        for _ in range(TENANTS_SETTLE_READS):
+            await asyncio.sleep(TENANTS_SETTLE_S)
+            again = configured_tenants(settings)
+            if again == tenants:
+                break
+            tenants = again
+        else:
+            raise ConfigError(f"{settings.tenants_file} kept changing while it was read")
+    except ConfigError as exc:
+        log.error("tenants_reload_failed", error=str(exc))
+        return
+    registry.replace(tenants)
+    log.info("tenants_reloaded", tenants=len(registry))
 
 
 @contextlib.contextmanager

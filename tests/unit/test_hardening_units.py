@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from publisher import daemon
 from publisher.core.decisions import RetryPolicy
 from publisher.core.tenants import TenantRegistry
 from publisher.engine.deadletter import encode_record, replay_body
@@ -191,3 +192,20 @@ async def test_reads_that_fail_are_reported_by_name_until_they_work_again() -> N
     assert health.reason(INPUT_READS) is None
     stop.set()
     await task
+
+
+async def test_a_tenants_file_rewritten_during_a_reload_is_read_until_it_settles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenants_file = tmp_path / "tenants.yaml"
+    acme = "acme: {account: '111122223333', source: aws.partner/example.com/acme/orders}\n"
+    globex = "globex: {account: '444455556666', source: aws.partner/example.com/globex/o}\n"
+    tenants_file.write_text(acme)  # cut at a line end: parses, but globex is missing
+    settings = load_settings(None, {"PUBLISHER__TENANTS_FILE": str(tenants_file)})
+    registry = TenantRegistry({}, "us-east-1")
+    monkeypatch.setattr(daemon, "TENANTS_SETTLE_S", 0.01)
+    reload = asyncio.create_task(daemon._reload_tenants(settings, registry))
+    await asyncio.sleep(0)  # the first read is done; the task waits to read again
+    tenants_file.write_text(acme + globex)  # the rewrite completes
+    await reload
+    assert sorted(route.tenant for route in registry) == ["acme", "globex"]
