@@ -20,16 +20,17 @@ import structlog
 
 from publisher.aws.partner_sources import PartnerSources, open_partner_sources
 from publisher.core.source_states import SourceStates, refresh_forever
-from publisher.core.tenants import TenantRegistry, configured_tenants, registry_for
+from publisher.core.tenants import TenantRegistry, configured_tenants, tenants_for
 from publisher.engine.acks import CHECK as ACK_CHECK
 from publisher.engine.assemble import open_pipeline
 from publisher.engine.deadletter_retry import CHECK as DEAD_LETTER_CHECK
 from publisher.engine.pipeline import INPUT_READS, Pipeline
 from publisher.errors import ConfigError
+from publisher.gc_policy import freeze_start_up
 from publisher.http.admin import Admin
 from publisher.http.ingest import PUT_CHECK, Ingest
 from publisher.inputs.base import Input
-from publisher.inputs.factory import build_input, lease_renew_interval_s
+from publisher.inputs.factory import build_input
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -93,9 +94,9 @@ def _joined(health: Health, checks: Sequence[str]) -> bool | str:
 class _Parts:
     settings: Settings
     metrics: Metrics
-    router: TenantRegistry
+    tenants: TenantRegistry
     states: SourceStates
-    source: Input
+    input: Input
     admin: Admin | None = None
     ingest: Ingest | None = None
 
@@ -110,7 +111,7 @@ async def serve(
     parts = _Parts(
         settings,
         metrics,
-        registry_for(settings),
+        tenants_for(settings),
         SourceStates(),
         build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
     )
@@ -119,37 +120,32 @@ async def serve(
     try:
         if parts.admin is not None:
             await parts.admin.start()
-        await parts.source.start()
-        state.input_probe = parts.source.backlog
+        await parts.input.start()
+        state.input_probe = parts.input.backlog
         state.input_ok = True
         async with open_pipeline(
-            settings,
-            parts.source,
-            metrics,
-            lease_renew_interval_s(settings.input),
-            router=parts.router,
-            states=parts.states,
-            health=state.health,
+            settings, parts.input, metrics, parts.tenants, parts.states, health=state.health
         ) as pipeline:
+            freeze_start_up()
             state.aws_ok = True
             if settings.ingest.enabled:
                 parts.ingest = Ingest(
                     settings.ingest,
-                    parts.source,
-                    parts.router,
+                    parts.input,
+                    parts.tenants,
                     metrics,
                     max_request_bytes=settings.publish.max_request_bytes,
                     health=state.health,
                 )
                 await parts.ingest.start()
             _log_started(parts)
-            with reload_tenants_on_sighup(settings, parts.router):
+            with reload_tenants_on_sighup(settings, parts.tenants):
                 await _run_until_stopped(parts, pipeline, state)
     finally:
         state.draining = True
         if parts.ingest is not None:
             await parts.ingest.stop()
-        await _close_quietly(parts.source)
+        await _close_quietly(parts.input)
         if parts.admin is not None:
             await parts.admin.stop()
     log.info("daemon_stopped")
@@ -180,24 +176,24 @@ async def _run_until_stopped(parts: _Parts, pipeline: Pipeline, state: DaemonSta
 async def _source_refresher(parts: _Parts) -> AsyncIterator[asyncio.Task[None] | None]:
     """The periodic source-state refresh task, if enabled, with its AWS clients."""
     settings = parts.settings
-    if not settings.sources.refresh or not len(parts.router):
+    if not settings.sources.refresh or not len(parts.tenants):
         yield None
         return
     async with AsyncExitStack() as stack:
         clients: dict[str, PartnerSources] = {}
-        for region in sorted({route.region for route in parts.router}):
+        for region in sorted({route.region for route in parts.tenants}):
             clients[region] = await stack.enter_async_context(
                 open_partner_sources(settings.aws, region, settings.sources.control_plane_rps)
             )
 
         def publish_counts() -> None:
-            for name, count in parts.states.counts(parts.router).items():
+            for name, count in parts.states.counts(parts.tenants).items():
                 parts.metrics.tenants.labels(state=name).set(count)
 
         task = asyncio.create_task(
             refresh_forever(
                 parts.states,
-                parts.router,
+                parts.tenants,
                 clients.__getitem__,
                 settings.sources.refresh_interval_s,
                 publish_counts,
@@ -212,9 +208,9 @@ async def _source_refresher(parts: _Parts) -> AsyncIterator[asyncio.Task[None] |
                 await task
 
 
-async def _close_quietly(source: Input) -> None:
+async def _close_quietly(input: Input) -> None:
     try:
-        await source.close()
+        await input.close()
     except Exception:
         log.exception("input_close_failed")
 
@@ -226,7 +222,7 @@ def _log_started(parts: _Parts) -> None:
         input=settings.input.kind,
         ingest=f"http://{settings.ingest.host}:{parts.ingest.port}" if parts.ingest else None,
         admin=f"http://{settings.admin.host}:{parts.admin.port}" if parts.admin else None,
-        tenants=len(parts.router),
+        tenants=len(parts.tenants),
         region=settings.aws.region,
         endpoint_url=settings.aws.endpoint_url,
         pending_policy=settings.sources.pending,
@@ -234,13 +230,13 @@ def _log_started(parts: _Parts) -> None:
 
 
 @contextlib.contextmanager
-def reload_tenants_on_sighup(settings: Settings, registry: TenantRegistry) -> Iterator[None]:
+def reload_tenants_on_sighup(settings: Settings, tenants: TenantRegistry) -> Iterator[None]:
     """SIGHUP re-reads tenants_file; a file that does not validate changes nothing."""
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[None]] = set()
 
     def reload() -> None:
-        task = loop.create_task(_reload_tenants(settings, registry), name="tenants-reload")
+        task = loop.create_task(_reload_tenants(settings, tenants), name="tenants-reload")
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 

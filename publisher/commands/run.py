@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.commands.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    settings_or_exit,
+    warn_unknown_regions,
+)
 from publisher.errors import ConfigError, StartRefused
 from publisher.inputs.spool.mark import ACCEPT_FLAG
 from publisher.settings import Settings
@@ -39,6 +45,7 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    warn_unknown_regions(settings)
     try:
         asyncio.run(_main(settings, args.accept_empty_spool))
     except ConfigError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from publisher.core.message import Message
 from publisher.errors import StartRefused
-from publisher.inputs.base import Message
 
 # The start-up probe writes this much beside the store: a disk too full for it would fail
 # the first dead letter anyway.
@@ -27,11 +27,15 @@ _PROBE_BYTES = 4096
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """An event given up on, with why; tenant and event_id (when known) are for its log line."""
+
     message: Message
     reason: str
     error_code: str
     error_message: str
     attempts: int
+    tenant: str | None = None
+    event_id: str | None = None
 
 
 class DeadLetterSink(Protocol):
@@ -40,7 +44,8 @@ class DeadLetterSink(Protocol):
 
 
 def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
-    """The JSON record of DESIGN.md; `event` is the original object, or the raw text if not JSON."""
+    """The JSON line README's "What happens to failures" describes; `event` is the original
+    object, or the raw text if it is not JSON."""
     body = letter.message.body
     try:
         event: Any = orjson.loads(body)

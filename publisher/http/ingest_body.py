@@ -95,14 +95,6 @@ BODY_PARSERS: dict[str, BodyParser] = {
 DEFAULT_CONTENT_TYPE = "application/json"
 
 
-def decode_with(parser: BodyParser, body: bytes, route: Router) -> Decoded:
-    """Run a parser to the end in one go (on a worker thread, say)."""
-    decoded = Decoded()
-    for _ in parser(body, route, decoded, 1000):
-        pass
-    return decoded
-
-
 def parser_for(content_type: str | None) -> BodyParser | None:
     """The parser for a request's Content-Type (None: none was sent), or None if refused."""
     return BODY_PARSERS.get((content_type or DEFAULT_CONTENT_TYPE).lower())

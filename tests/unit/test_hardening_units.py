@@ -10,24 +10,21 @@ import orjson
 import pytest
 
 from publisher import daemon
-from publisher.core.decisions import RetryPolicy
+from publisher.core.message import Message
 from publisher.core.tenants import TenantRegistry
 from publisher.engine.deadletter import encode_record, replay_body
-from publisher.engine.pipeline import INPUT_READS, Pipeline
-from publisher.engine.ratelimit import AdaptiveRateLimiter
+from publisher.engine.pipeline import INPUT_READS
 from publisher.errors import ConfigError, InputUnavailable
-from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
 from publisher.inputs.spool.mark import SpoolMark, lost_events
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
-from publisher.settings import PublishSettings, load_settings, load_tenants_file
+from publisher.settings import load_settings, load_tenants_file
 from tests.unit.test_pipeline import (
-    FAST_RETRY,
-    TENANTS,
     MemoryDeadLetters,
     ScriptedClients,
     body,
+    make_pipeline,
     metric,
     ok,
     publish,
@@ -57,7 +54,7 @@ class FlakyAcks(MemoryInput):
 async def test_failed_acks_are_retried_and_nothing_is_published_twice() -> None:
     source = FlakyAcks(failures=4)
     clients = ScriptedClients(ok)
-    run = await publish([body(n) for n in range(60)], clients, source=source)
+    run = await publish([body(n) for n in range(60)], clients, queue=source)
     assert sum(clients.accepted.values()) == 60  # each once, although leases ran out meanwhile
     assert set(clients.accepted) == set(range(60))
     assert metric(run, "publisher_ack_failures_total") == 4
@@ -169,16 +166,11 @@ async def test_reads_that_fail_are_reported_by_name_until_they_work_again() -> N
     source = FailingReads()
     health = Health()
     settled = asyncio.Event()
-    pipeline = Pipeline(
-        source=source,
-        clients=ScriptedClients(ok),
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=MemoryDeadLetters(),
-        metrics=Metrics(),
-        publish=PublishSettings(linger_ms=2),
-        policy=RetryPolicy(FAST_RETRY),
-        limiter=AdaptiveRateLimiter(100_000),
-        lease_renew_s=5,
+    pipeline = make_pipeline(
+        source,
+        ScriptedClients(ok),
+        MemoryDeadLetters(),
+        Metrics(),
         health=health,
         on_settled=lambda published, dead: settled.set(),
     )
