@@ -257,7 +257,8 @@ def _integers_fit_int64(text: str) -> bool:
         return number
 
     try:
-        # With room for AWS's 1000 levels: the stdlib counts each level as a Python call.
+        # With room for AWS's 1000 levels (docs/aws-contract.md, "Detail nesting"): the
+        # stdlib counts each level as a Python call.
         with_headroom(json.loads, text, parse_int=exact_int)
     except (OverflowError, RecursionError, ValueError):
         return False
