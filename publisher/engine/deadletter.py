@@ -66,8 +66,9 @@ def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
 
 def encode_record(record: dict[str, Any], body: bytes) -> bytes:
     """One JSON line; an event orjson cannot encode (nested past its 254 levels, which AWS
-    allows up to 1000: docs/aws-contract.md, "Detail nesting") is kept as its raw text instead, so a dead letter can always be
-    written and `replay_body` still returns the original bytes."""
+    allows up to 1000: docs/aws-contract.md, "Detail nesting") is kept as its raw text
+    instead, so a dead letter can always be written and `replay_body` still returns the
+    original bytes."""
     try:
         return orjson.dumps(record) + b"\n"
     except orjson.JSONEncodeError:
