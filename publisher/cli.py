@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "config": "publisher.commands.config",
     "spool": "publisher.commands.spool",
     "connect": "publisher.commands.connect",
+    "outbox": "publisher.commands.outbox",
 }
 
 

@@ -2,20 +2,26 @@
 
 Answers (always JSON):
 
-- 202 `{"accepted": n, "rejected": [{"index": i, "error": "field: rule"}]}` once the accepted
-  events are stored (one `put` per request, all or nothing);
+- 202 `{"accepted": n, "duplicates": d, "ids": [...], "rejected": [{"index": i, "error":
+  "field: rule"}]}` once the accepted events are stored (one `put` per request, all or
+  nothing); `ids` are the accepted events' ids in order, generated where none was given, and
+  `duplicates` counts those whose (tenant, id) was already stored (publisher.http.dedupe);
 - 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
   nothing is stored either way. An item is rejected by the same rules the pipeline applies
   (the entry over publish.max_request_bytes, nesting, integers), whatever the body's format;
 - 408 when the body does not arrive within ingest.body_timeout_s (the connection is closed);
-- 415 for a Content-Type that has no parser (see ingest_body.BODY_PARSERS);
+- 415 for a Content-Type that has no parser (PARSERS below; a request without one is read as
+  application/json);
 - 401 without `Authorization: Bearer <ingest.token>` when a token is configured;
 - 413 when the body is larger than ingest.max_body_bytes (refused before it is read in full);
 - 503 `{"error": "full"}` with `Retry-After: 1` when the input is full (nothing stored),
   503 `{"error": "unavailable"}` when the input cannot be reached,
   503 `{"error": "draining"}` once the daemon is shutting down;
 - 405 for other methods on /v1/events, 404 for any other path.
+
+The body is events (publisher.http.ingest_body) or CloudEvents (publisher.http.cloudevents).
+`GET /openapi.json` serves the OpenAPI document of this API (publisher.http.openapi).
 
 At most MAX_REPORTED_REJECTIONS rejections are listed; past that the answer also carries
 `"rejected_count"`, the full number, so that a huge body of bad items gets a bounded reply.
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -34,20 +41,24 @@ from aiohttp import web
 from publisher.core.event import Event, entry_size
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import DiskFull, InputFull, InputUnavailable, InvalidEvent
+from publisher.http import cloudevents, openapi
 from publisher.http.connections import ConnectionGuard
+from publisher.http.dedupe import IdempotentPuts, Stored
 from publisher.http.ingest_body import (
     BODY_PARSERS,
+    DEFAULT_CONTENT_TYPE,
     BodyParser,
     Decoded,
     MalformedBody,
-    parser_for,
 )
-from publisher.inputs.base import Input, ValidatedPuts
+from publisher.inputs.base import Input
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
 log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 EVENTS_PATH = "/v1/events"
 MAX_REPORTED_REJECTIONS = 1000
@@ -61,8 +72,11 @@ _LINGER_S = 2.0
 # detail type, 4 UTF-8 bytes each, and 14 for Time.
 _MOST_BESIDES = 4 * 256 + 4 * 128 + 14
 PUT_CHECK = "input_puts"
-PUT_FAILURE_SHOWN_S = 10.0
 """The health check ingest fails while the input refuses to store (a full disk, an outage)."""
+PUT_FAILURE_SHOWN_S = 10.0
+
+PARSERS: dict[str, BodyParser] = {**BODY_PARSERS, **cloudevents.PARSERS}
+"""Content-Type (without parameters, lower case) -> its parser; any other type is a 415."""
 
 
 class Ingest:
@@ -83,8 +97,7 @@ class Ingest:
         health: Health | None = None,
     ) -> None:
         self._settings = settings
-        self._sink = sink
-        self._validated_sink = sink if isinstance(sink, ValidatedPuts) else None
+        self._puts = IdempotentPuts(sink, settings)
         self._route = tenants.route
         self._max_request_bytes = max_request_bytes
         self._metrics = metrics
@@ -93,8 +106,8 @@ class Ingest:
         self._token = token.encode() if token is not None else None
         self._draining = False
         self._runner: web.AppRunner | None = None
-        self._guard = ConnectionGuard("ingest", settings.idle_timeout_s, settings.max_connections)
         self._port: int | None = None
+        self._guard = ConnectionGuard("ingest", settings.idle_timeout_s, settings.max_connections)
 
     @property
     def port(self) -> int:
@@ -108,7 +121,9 @@ class Ingest:
             client_max_size=self._settings.max_body_bytes, middlewares=[self._guard.middleware]
         )
         app.router.add_post(EVENTS_PATH, self._post_events)
-        app.router.add_route("*", EVENTS_PATH, self._method_not_allowed)
+        app.router.add_get(openapi.PATH, openapi.serve)
+        app.router.add_route("*", openapi.PATH, self._allow("GET"))
+        app.router.add_route("*", EVENTS_PATH, self._allow("POST"))
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
@@ -137,6 +152,7 @@ class Ingest:
             await self._runner.cleanup()
             self._runner = None
             log.info("ingest_stopped")
+        self._puts.close()
 
     async def _post_events(self, request: web.Request) -> web.Response:
         if self._token is not None and not self._authorized(request):
@@ -147,7 +163,7 @@ class Ingest:
             )
         if self._draining:
             return self._reply(503, {"error": "draining"})
-        parser = parser_for(request.content_type if "Content-Type" in request.headers else None)
+        parser = _parser_for(request)
         if parser is None:
             return self._unsupported_type(request.content_type)
         length = request.content_length
@@ -161,7 +177,7 @@ class Ingest:
         except TimeoutError:
             return self._body_timeout()
         try:
-            decoded = await self._decode(body, parser)
+            decoded = await self._parse(parser, body)
         except MalformedBody as exc:
             return self._reply(400, {"error": str(exc)})
         if not decoded.bodies:
@@ -169,7 +185,7 @@ class Ingest:
             return self._reply(400, {"error": "no valid events", **_report(decoded)})
         return await self._store(decoded)
 
-    async def _decode(self, body: bytes, parser: BodyParser) -> Decoded:
+    async def _parse(self, parser: BodyParser, body: bytes) -> Decoded:
         decoded = Decoded()
         for _ in parser(body, self._admit, decoded, SLICE_ITEMS):
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
@@ -189,10 +205,7 @@ class Ingest:
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
-            if self._validated_sink is not None:
-                await self._validated_sink.put_validated(decoded.bodies, decoded.events)
-            else:
-                await self._sink.put(decoded.bodies)
+            stored = await self._puts.put(decoded)
         except DiskFull as exc:
             self._put_failed(exc)
             self._count_events(0, len(decoded.rejected))
@@ -209,8 +222,10 @@ class Ingest:
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
         self._health.ok(PUT_CHECK)
-        self._count_events(len(decoded.bodies), len(decoded.rejected))
-        return self._reply(202, _report(decoded))
+        self._count_events(len(decoded.bodies) - stored.duplicates, len(decoded.rejected))
+        if stored.duplicates:
+            self._metrics.ingest_events.labels(outcome="duplicate").inc(stored.duplicates)
+        return self._reply(202, _report(decoded, stored))
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -230,7 +245,7 @@ class Ingest:
         self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}", PUT_FAILURE_SHOWN_S)
 
     def _unsupported_type(self, content_type: str) -> web.Response:
-        accepted = ", ".join(sorted(BODY_PARSERS))
+        accepted = ", ".join(sorted(PARSERS))
         return self._reply(
             415, {"error": f"Content-Type {content_type} is not accepted; send one of {accepted}"}
         )
@@ -241,10 +256,14 @@ class Ingest:
         response.force_close()
         return response
 
-    async def _method_not_allowed(self, request: web.Request) -> web.Response:
-        return self._reply(
-            405, {"error": f"{request.method} is not allowed; use POST"}, {"Allow": "POST"}
-        )
+    def _allow(self, method: str) -> Handler:
+        """A handler answering 405 to any other method than `method` on its path."""
+
+        async def method_not_allowed(request: web.Request) -> web.Response:
+            error = f"{request.method} is not allowed; use {method}"
+            return self._reply(405, {"error": error}, {"Allow": method})
+
+        return method_not_allowed
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return self._reply(404, {"error": f"no such path; POST events to {EVENTS_PATH}"})
@@ -264,10 +283,22 @@ class Ingest:
         )
 
 
-def _report(decoded: Decoded) -> dict[str, Any]:
+def _parser_for(request: web.Request) -> BodyParser | None:
+    """The parser for the request's body: CloudEvents binary mode by its headers, else by
+    Content-Type (none sent: JSON), or None for a type that has none (415)."""
+    binary = cloudevents.binary_parser(request.headers)
+    if binary is not None:
+        return binary
+    content_type = request.content_type if "Content-Type" in request.headers else None
+    return PARSERS.get((content_type or DEFAULT_CONTENT_TYPE).lower())
+
+
+def _report(decoded: Decoded, stored: Stored | None = None) -> dict[str, Any]:
     rejected = decoded.rejected
     report: dict[str, Any] = {
         "accepted": len(decoded.bodies),
+        "duplicates": stored.duplicates if stored is not None else 0,
+        "ids": stored.ids if stored is not None else [],
         "rejected": [
             {"index": index, "error": error} for index, error in rejected[:MAX_REPORTED_REJECTIONS]
         ],

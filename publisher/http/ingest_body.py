@@ -7,8 +7,9 @@ A body is one of:
 - NDJSON: one event per non-blank line. It is read as NDJSON when the Content-Type says so
   (`application/x-ndjson` or `application/ndjson`) or when the whole body is not one JSON value.
 
-Which parser reads a body is chosen by its Content-Type from BODY_PARSERS (a body without a
-Content-Type is read as `application/json`); other types are refused (HTTP 415).
+Which parser reads a body is chosen by its Content-Type from BODY_PARSERS (with the CloudEvents
+ones, in publisher.http.ingest.PARSERS; a body without a Content-Type is read as
+`application/json`); other types are refused (HTTP 415).
 
 Items are numbered from 0 in the order they were sent: array elements, or non-blank NDJSON
 lines (blank lines are not items). An item that is not a JSON object, a line that is not JSON,
@@ -93,11 +94,6 @@ BODY_PARSERS: dict[str, BodyParser] = {
 }
 """Content-Type (without parameters, lower case) -> the parser of such bodies."""
 DEFAULT_CONTENT_TYPE = "application/json"
-
-
-def parser_for(content_type: str | None) -> BodyParser | None:
-    """The parser for a request's Content-Type (None: none was sent), or None if refused."""
-    return BODY_PARSERS.get((content_type or DEFAULT_CONTENT_TYPE).lower())
 
 
 def decode_steps(
