@@ -7,10 +7,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from tests.conftest import CLI, cli_env, emulator_process
 from tests.e2e.processes import (
-    CLI,
-    cli_env,
-    emulator,
     emulator_events,
     event_lines,
     read_jsonl,
@@ -40,7 +38,7 @@ def detail_numbers(url: str) -> Counter[int]:
 
 
 def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator_process() as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(500)))
@@ -52,7 +50,7 @@ def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_send_dead_letters_bad_lines_with_their_reason_and_exits_one(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator_process() as url:
         config = write_config(tmp_path, url)
         stdin = (
             event_lines(range(3))
@@ -83,14 +81,14 @@ def test_send_exits_two_on_bad_config_or_missing_file(tmp_path: Path) -> None:
     result = send(bad, "-", stdin="")
     assert result.returncode == 2
     assert "publish.max_entries" in result.stderr
-    with emulator() as url:
+    with emulator_process() as url:
         result = send(write_config(tmp_path, url), str(tmp_path / "missing.ndjson"))
         assert result.returncode == 2
         assert "no such file" in result.stderr
 
 
 def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: Path) -> None:
-    with emulator("--seed", "11") as url:
+    with emulator_process("--seed", "11") as url:
         set_faults(
             url,
             entry_error_rates={"ThrottlingException": 0.1, "InternalFailure": 0.1},
@@ -113,7 +111,7 @@ def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: 
 
 
 def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) -> None:
-    with emulator("--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
+    with emulator_process("--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(300)))
@@ -130,7 +128,7 @@ def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) ->
 
 
 def test_connections_dropped_after_landing_give_bounded_duplicates(tmp_path: Path) -> None:
-    with emulator("--seed", "3", "--fault-drop-after", "0.1") as url:
+    with emulator_process("--seed", "3", "--fault-drop-after", "0.1") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(400)))

@@ -27,16 +27,9 @@ from tests.integration.connect_support import (
     queue_errors,
 )
 
+pytestmark = pytest.mark.usefixtures("emulator_credentials")
+
 SPEC = event_integrations.EventIntegrationSpec("acme-orders", SOURCE, SOURCE, "orders")
-
-
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "PUBLISHER_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @asynccontextmanager

@@ -14,12 +14,6 @@ from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulato
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    async with running_emulator(EmulatorOptions()) as emu:
-        yield emu
-
-
-@pytest.fixture
 async def client(emulator: RunningEmulator) -> AsyncIterator[Any]:
     async with events_client(emulator.url) as c:
         yield c
