@@ -1,4 +1,5 @@
-"""The retry policy: CONTRACT section 1's error classification, budgets and backoff."""
+"""The retry policy: error classification (docs/aws-contract.md, "PutPartnerEvents error
+codes"), budgets and backoff."""
 
 from __future__ import annotations
 
