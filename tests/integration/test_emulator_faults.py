@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from emulator_support import ACCOUNT, SOURCE, control, entry, events_client
 
 from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulator
+from publisher.emulator.faults import FaultConfig
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ async def test_faults_spare_control_plane_calls(emulator: RunningEmulator, clien
 
 
 async def test_cli_flag_faults_are_in_force_from_the_start() -> None:
-    options = EmulatorOptions(entry_error_rates={"InternalFailure": 1.0})
+    options = EmulatorOptions(faults=FaultConfig(entry_error_rates={"InternalFailure": 1.0}))
     async with running_emulator(options) as emu, events_client(emu.url) as client:
         response = await client.put_partner_events(Entries=[entry()])
     assert response["Entries"] == [
