@@ -206,7 +206,7 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
     may_nest_deep = body is None or (
         len(body) > DETAIL_MAX_DEPTH and body.count(b"{") + body.count(b"[") > DETAIL_MAX_DEPTH
     )
-    if may_nest_deep and _depth(detail) > DETAIL_MAX_DEPTH:
+    if may_nest_deep and nesting_depth(detail) > DETAIL_MAX_DEPTH:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or has_long_digit_run(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
@@ -239,7 +239,8 @@ def _with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> A
             sys.setrecursionlimit(limit)
 
 
-def _depth(value: Any) -> int:
+def nesting_depth(value: Any) -> int:
+    """How deep objects and arrays nest in a decoded JSON value (a flat object is 1)."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from publisher.connect.validation import OBJECT_TYPE_KEYS
 from publisher.emulator.restjson import (
     RestRequest,
     Route,
@@ -31,17 +32,6 @@ DOMAIN_PATTERN = r"[a-zA-Z0-9_-]+"
 TYPE_NAME_PATTERN = r"[a-zA-Z_][a-zA-Z_0-9-]*"
 ROLE_ARN_PATTERN = r"arn:aws:iam:.*:[0-9]+:.*"
 FLOW_NAME_PATTERN = r"[a-zA-Z0-9][\w!@#.-]+"
-OBJECT_TYPE_KEYS = frozenset(
-    {
-        "SegmentIdentify",
-        "ShopifyCreateCustomers",
-        "ShopifyUpdateCustomers",
-        "ShopifyCreateDraftOrders",
-        "ShopifyUpdateDraftOrders",
-        "ShopifyCreateOrders",
-        "ShopifyUpdatedOrders",
-    }
-)
 PROFILES_CLIENT_ID = "CustomerProfiles"
 _PROGRESS = ("NOT_STARTED", "IN_PROGRESS", "COMPLETE")
 
