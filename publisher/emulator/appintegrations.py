@@ -14,16 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from publisher.emulator.restjson import (
-    RestRequest,
-    Route,
-    check_string,
-    check_tags,
-    error,
-    page,
-    raise_if_any,
-    route,
-)
+from publisher.emulator import restjson as rest
 
 if TYPE_CHECKING:
     from publisher.emulator.state import EmulatorState
@@ -111,23 +102,25 @@ def _fingerprint(body: dict[str, Any]) -> str:
 
 def _validated(body: dict[str, Any]) -> EventIntegration:
     errors: list[str] = []
-    name = check_string(body, "Name", errors, pattern=NAME_PATTERN)
-    bus = check_string(body, "EventBridgeBus", errors, pattern=NAME_PATTERN)
-    description = check_string(body, "Description", errors, min_len=0, max_len=1000, required=False)
+    name = rest.check_string(body, "Name", errors, pattern=NAME_PATTERN)
+    bus = rest.check_string(body, "EventBridgeBus", errors, pattern=NAME_PATTERN)
+    description = rest.check_string(
+        body, "Description", errors, min_len=0, max_len=1000, required=False
+    )
     event_filter = body.get("EventFilter")
     if not isinstance(event_filter, dict):
         errors.append("EventFilter is required")
         event_filter = {}
-    source = check_string(
+    source = rest.check_string(
         event_filter, "Source", errors, pattern=FILTER_SOURCE_PATTERN, max_len=256
     )
-    check_string(body, "ClientToken", errors, max_len=2048, required=False)
-    tags = check_tags(body, errors, max_tags=200)
-    raise_if_any(errors, INVALID)
+    rest.check_string(body, "ClientToken", errors, max_len=2048, required=False)
+    tags = rest.check_tags(body, errors, max_tags=200)
+    rest.raise_if_any(errors, INVALID)
     return EventIntegration(str(name), "", str(source), str(bus), description, tags)
 
 
-def create_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def create_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     store = state.app_integrations
     integration = _validated(request.body)
     token = request.body.get("ClientToken")
@@ -136,10 +129,10 @@ def create_event_integration(state: EmulatorState, request: RestRequest) -> dict
     if isinstance(token, str) and token in store.tokens and store.by_arn(store.tokens[token][1]):
         seen_fingerprint, arn = store.tokens[token]
         if seen_fingerprint != fingerprint:
-            raise error(INVALID, "ClientToken was already used with a different request.")
+            raise rest.error(INVALID, "ClientToken was already used with a different request.")
         return {"EventIntegrationArn": arn}
     if integration.name in store.integrations:
-        raise error(
+        raise rest.error(
             "DuplicateResourceException", f"EventIntegration {integration.name} already exists."
         )
     region, account = state.options.region, state.options.default_account
@@ -155,42 +148,42 @@ def create_event_integration(state: EmulatorState, request: RestRequest) -> dict
 def _existing(state: EmulatorState, name: str) -> EventIntegration:
     integration = state.app_integrations.integrations.get(name)
     if integration is None:
-        raise error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
+        raise rest.error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
     return integration
 
 
-def get_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     return _existing(state, request.params["Name"]).to_json()
 
 
-def list_event_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_event_integrations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     store = state.app_integrations
-    names, token, problem = page(
+    names, token, problem = rest.page(
         sorted(store.integrations), request.query, "nextToken", "maxResults", 50
     )
-    raise_if_any([problem] if problem else [], INVALID)
+    rest.raise_if_any([problem] if problem else [], INVALID)
     result: dict[str, Any] = {"EventIntegrations": [store.integrations[n].to_json() for n in names]}
     if token:
         result["NextToken"] = token
     return result
 
 
-def list_associations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_associations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     name = _existing(state, request.params["Name"]).name
     found = state.app_integrations.associations.get(name, [])
     by_id = {a["EventIntegrationAssociationId"]: a for a in found}
-    ids, token, problem = page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
-    raise_if_any([problem] if problem else [], INVALID)
+    ids, token, problem = rest.page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
+    rest.raise_if_any([problem] if problem else [], INVALID)
     result: dict[str, Any] = {"EventIntegrationAssociations": [by_id[i] for i in ids]}
     if token:
         result["NextToken"] = token
     return result
 
 
-def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def delete_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     name = _existing(state, request.params["Name"]).name
     if state.app_integrations.associations.get(name):
-        raise error(
+        raise rest.error(
             INVALID,
             f"EventIntegration {name} cannot be deleted while it has associations; "
             "remove the integrations that use it first.",
@@ -199,14 +192,14 @@ def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict
     return {}
 
 
-ROUTES: list[Route] = [
-    route("CreateEventIntegration", "POST", "/eventIntegrations", create_event_integration),
-    route("ListEventIntegrations", "GET", "/eventIntegrations", list_event_integrations),
-    route("GetEventIntegration", "GET", "/eventIntegrations/{Name}", get_event_integration),
-    route(
+ROUTES: list[rest.Route] = [
+    rest.route("CreateEventIntegration", "POST", "/eventIntegrations", create_event_integration),
+    rest.route("ListEventIntegrations", "GET", "/eventIntegrations", list_event_integrations),
+    rest.route("GetEventIntegration", "GET", "/eventIntegrations/{Name}", get_event_integration),
+    rest.route(
         "DeleteEventIntegration", "DELETE", "/eventIntegrations/{Name}", delete_event_integration
     ),
-    route(
+    rest.route(
         "ListEventIntegrationAssociations",
         "GET",
         "/eventIntegrations/{Name}/associations",
