@@ -26,6 +26,7 @@ FILTER_SOURCE_PATTERN = (
     r"app-integrations\.webhooks/[a-zA-Z0-9\-_./]+"
 )
 INVALID = "InvalidRequestException"
+PAGING = rest.Paging("nextToken", "maxResults", 50, INVALID)
 
 
 @dataclass(slots=True)
@@ -158,26 +159,22 @@ def get_event_integration(state: EmulatorState, request: rest.RestRequest) -> di
 
 def list_event_integrations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     store = state.app_integrations
-    names, token, problem = rest.page(
-        sorted(store.integrations), request.query, "nextToken", "maxResults", 50
+    return rest.paged(
+        "EventIntegrations",
+        sorted(store.integrations),
+        lambda name: store.integrations[name].to_json(),
+        request.query,
+        PAGING,
     )
-    rest.raise_if_any([problem] if problem else [], INVALID)
-    result: dict[str, Any] = {"EventIntegrations": [store.integrations[n].to_json() for n in names]}
-    if token:
-        result["NextToken"] = token
-    return result
 
 
 def list_associations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     name = _existing(state, request.params["Name"]).name
     found = state.app_integrations.associations.get(name, [])
     by_id = {a["EventIntegrationAssociationId"]: a for a in found}
-    ids, token, problem = rest.page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
-    rest.raise_if_any([problem] if problem else [], INVALID)
-    result: dict[str, Any] = {"EventIntegrationAssociations": [by_id[i] for i in ids]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return rest.paged(
+        "EventIntegrationAssociations", sorted(by_id), by_id.__getitem__, request.query, PAGING
+    )
 
 
 def delete_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:

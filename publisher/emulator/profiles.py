@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from publisher.emulator.state import EmulatorState
 
 BAD = "BadRequestException"
+PAGING = rest.Paging("next-token", "max-results", 100, BAD)
 DOMAIN_PATTERN = r"[a-zA-Z0-9_-]+"
 TYPE_NAME_PATTERN = r"[a-zA-Z_][a-zA-Z_0-9-]*"
 ROLE_ARN_PATTERN = r"arn:aws:iam:.*:[0-9]+:.*"
@@ -164,12 +165,7 @@ def get_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str
 
 def list_integrations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     items = state.profiles.integrations[domain_name(state, request)]
-    uris, token, problem = rest.page(sorted(items), request.query, "next-token", "max-results", 100)
-    rest.raise_if_any([problem] if problem else [], BAD)
-    result: dict[str, Any] = {"Items": [items[u] for u in uris]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return rest.paged("Items", sorted(items), items.__getitem__, request.query, PAGING)
 
 
 def delete_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:

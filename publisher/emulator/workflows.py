@@ -10,6 +10,7 @@ from publisher.emulator import restjson as rest
 from publisher.emulator.profiles import (
     BAD,
     FLOW_NAME_PATTERN,
+    PAGING,
     ROLE_ARN_PATTERN,
     TYPE_NAME_PATTERN,
     Workflow,
@@ -121,20 +122,14 @@ def get_workflow_steps(state: EmulatorState, request: rest.RestRequest) -> dict[
 
 def list_workflows(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     workflows = state.profiles.workflows[domain_name(state, request)]
-    ids, token, problem = rest.page(
-        sorted(workflows), request.query, "next-token", "max-results", 100
-    )
-    rest.raise_if_any([problem] if problem else [], BAD)
-    items = [
-        {"WorkflowType": WORKFLOW_TYPE, "WorkflowId": i, "Status": workflows[i].status,
-         "StatusDescription": workflows[i].status.lower(), "CreatedAt": workflows[i].created_at,
-         "LastUpdatedAt": workflows[i].created_at}
-        for i in ids
-    ]  # fmt: skip
-    result: dict[str, Any] = {"Items": items}
-    if token:
-        result["NextToken"] = token
-    return result
+
+    def item(workflow_id: str) -> dict[str, Any]:
+        workflow = workflows[workflow_id]
+        return {"WorkflowType": WORKFLOW_TYPE, "WorkflowId": workflow_id,
+                "Status": workflow.status, "StatusDescription": workflow.status.lower(),
+                "CreatedAt": workflow.created_at, "LastUpdatedAt": workflow.created_at}  # fmt: skip
+
+    return rest.paged("Items", sorted(workflows), item, request.query, PAGING)
 
 
 ROUTES: list[rest.Route] = [
