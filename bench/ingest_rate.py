@@ -28,7 +28,6 @@ import publisher.http.ingest
 from bench.events import ACCOUNT, SOURCE, TENANT, ndjson
 from publisher.core.tenants import TenantRegistry
 from publisher.http.ingest import Ingest
-from publisher.http.ingest_body import Decoded, decode_body
 from publisher.inputs.memory import MemoryInput
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings, TenantSettings
@@ -104,13 +103,6 @@ async def drain(sink: MemoryInput) -> int:
     return drained
 
 
-class ThreadDecodingIngest(Ingest):
-    """Ingest decoding each body whole on a worker thread: the alternative to slices."""
-
-    async def _decode(self, body: bytes, ndjson: bool) -> Decoded:
-        return await asyncio.to_thread(decode_body, body, ndjson, self._route)
-
-
 async def scenario(
     name: str, body_events: int, requests: int, concurrency: int, decode: str = "sliced"
 ) -> dict[str, Any]:
@@ -118,11 +110,11 @@ async def scenario(
     router = TenantRegistry({TENANT: TenantSettings(account=ACCOUNT, source=SOURCE)}, "us-east-1")
     sink = MemoryInput()
     settings = IngestSettings(port=0, max_body_bytes=16 << 20)
+    offload_bytes = 0 if decode == "thread" else None
     default_slice = publisher.http.ingest.SLICE_ITEMS
     if decode == "whole":
         publisher.http.ingest.SLICE_ITEMS = 1 << 62
-    ingest_class = ThreadDecodingIngest if decode == "thread" else Ingest
-    ingest = ingest_class(settings, sink, router, Metrics())
+    ingest = Ingest(settings, sink, router, Metrics(), offload_bytes=offload_bytes)
     await ingest.start()
     url = f"http://127.0.0.1:{ingest.port}/v1/events"
     command = [sys.executable, "-m", "bench.ingest_rate", "--client", url]

@@ -14,10 +14,10 @@ from publisher import __version__
 from publisher.observe.logs import configure_logging
 
 # The collector's thresholds per generation (young, middle, old). Python's default of 700
-# allocations would collect the young generation several times per PutPartnerEvents call
-# (each allocates thousands of short-lived objects: entries, results, aiohttp's request) and
-# many times over during start-up's imports; a larger young generation collects the same
-# garbage, only later and in fewer passes.
+# allocations collected the young generation several times per PutPartnerEvents call (each
+# allocates thousands of short-lived objects: entries, results, aiohttp's request), and
+# start-up's imports many times over; with these, `send` runs about 2.3% fewer instructions
+# (callgrind, 20,000 events) for the same garbage collected, only later.
 GC_THRESHOLDS = (20_000, 20, 20)
 
 # Each module exposes register(subparsers); the order is the order of `--help`.

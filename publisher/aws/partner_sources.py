@@ -1,7 +1,7 @@
 """Partner event source administration: create, describe, list, list accounts, delete.
 
 Control-plane calls share a 50 requests/s quota per account and Region (docs/aws-contract.md,
-"PutPartnerEvents quotas and delivery"), so every call waits for the rate limiter, and
+PutPartnerEvents: quotas and delivery), so every call waits for the rate limiter, and
 throttling or transient errors are retried here with full-jitter backoff; botocore's own
 retries are off, as for PutPartnerEvents.
 """

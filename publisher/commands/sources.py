@@ -136,8 +136,8 @@ _ACTIONS: dict[str, Action] = {
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
-    registry = TenantRegistry(settings.tenants, args.region or settings.aws.region)
-    if not len(registry):
+    tenants = TenantRegistry(settings.tenants, args.region or settings.aws.region)
+    if not len(tenants):
         print("partner-publisher: no tenants in the config: nothing to sync", file=sys.stderr)
         return EXIT_USAGE
     async with AsyncExitStack() as stack:
@@ -150,12 +150,12 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 )
             return opened[region]
 
-        report = await sync_sources(registry, sources_for, dry_run=args.dry_run)
-    rows = [asdict(t) for t in report.tenants]
+        report = await sync_sources(tenants, sources_for, dry_run=args.dry_run)
     if args.output == "json":
-        print_json({"tenants": rows, "unused_sources": report.unused_sources})
+        tenant_rows = [asdict(t) for t in report.tenants]
+        print_json({"tenants": tenant_rows, "unused_sources": report.unused_sources})
         return EXIT_OK
-    emit_rows("table", rows)
+    emit_rows("table", [asdict(t) for t in report.tenants])
     for name in report.unused_sources:
         print(f"unused: {name} (no tenant routes to it)")
     return EXIT_OK

@@ -22,7 +22,7 @@ MAX_DESCRIPTION = 1000
 MAX_TAG_VALUE = 256
 MAX_EVENT_INTEGRATION_TAGS = 200
 MAX_PROFILES_TAGS = 50
-# The ObjectTypeNames keys (docs/aws-contract.md, "Amazon Connect Customer Profiles"); the
+# The ObjectTypeNames keys (docs/aws-contract.md, Amazon Connect Customer Profiles); the
 # emulator accepts the same ones.
 OBJECT_TYPE_KEYS = (
     "SegmentIdentify",

@@ -1,8 +1,8 @@
 """Events as the app sends them and entries as PutPartnerEvents takes them: validation, size.
 
 Pure: no I/O. Each event is decoded once, its Detail encoded once and its AWS size computed
-once; the checks follow AWS's rules (docs/aws-contract.md, "PutPartnerEvents entry rules" and
-"PutPartnerEvents entry size") so that what we send is accepted.
+once; the checks follow docs/aws-contract.md, PutPartnerEvents, so that what we send is
+accepted.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ RESOURCE_MAX_CHARS = 2048
 DETAIL_MAX_DEPTH = 1000
 TIME_ENTRY_BYTES = 14
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
-# docs/aws-contract.md, "PutPartnerEvents entry rules" and "Partner event sources".
+# docs/aws-contract.md, PutPartnerEvents: entry rules, and Partner event sources.
 SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
 ACCOUNT_PATTERN = re.compile(r"\d{12}")
 

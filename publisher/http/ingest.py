@@ -34,6 +34,7 @@ from publisher.http.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
     MalformedBody,
+    decode_body,
     decode_steps,
 )
 from publisher.http.server import HttpServer
@@ -46,16 +47,20 @@ log = structlog.get_logger(__name__)
 EVENTS_PATH = "/v1/events"
 MAX_REPORTED_REJECTIONS = 1000
 # A large body is decoded on the loop in slices of this many items (a few ms each), yielding
-# in between, so other requests and the pipeline keep running. A worker thread would contend
-# for the GIL with the loop and decode slower; one go would stall the loop for the whole body
-# (bench/ingest_rate.py compares the three).
+# in between. bench/ingest_rate.py compared it at 1 MiB bodies (about 10,000 events): decoding
+# on a worker thread was the slowest (30-45k vs 48-65k events/s, GIL contention) for a similar
+# loop lag; decoding in one go was as fast as slices but stalled the loop three times longer.
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
 
 
 class Ingest:
-    """The ingest HTTP server; `port` is the bound port once started (useful with port 0)."""
+    """The ingest HTTP server; `port` is the bound port once started (useful with port 0).
+
+    offload_bytes: decode bodies larger than this on a worker thread instead of in slices on
+    the loop (off by default: it measured slower; kept to reproduce the comparison).
+    """
 
     def __init__(
         self,
@@ -63,11 +68,14 @@ class Ingest:
         sink: Input,
         router: TenantRegistry,
         metrics: Metrics,
+        *,
+        offload_bytes: int | None = None,
     ) -> None:
         self._settings = settings
         self._sink = sink
         self._route = router.route
         self._metrics = metrics
+        self._offload_bytes = offload_bytes
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
@@ -122,6 +130,8 @@ class Ingest:
         return await self._store(decoded)
 
     async def _decode(self, body: bytes, ndjson: bool) -> Decoded:
+        if self._offload_bytes is not None and len(body) > self._offload_bytes:
+            return await asyncio.to_thread(decode_body, body, ndjson, self._route)
         decoded = Decoded()
         for _ in decode_steps(body, ndjson, self._route, decoded, SLICE_ITEMS):
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices

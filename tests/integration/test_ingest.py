@@ -80,11 +80,16 @@ def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Serve:
     factory = INPUT_FACTORIES[request.param]
 
     @asynccontextmanager
-    async def open_served(max_events: int | None = None, **settings: Any) -> AsyncIterator[Served]:
+    async def open_served(
+        max_events: int | None = None, offload_bytes: int | None = None, **settings: Any
+    ) -> AsyncIterator[Served]:
         options = InputOptions(tmp_path, visibility_timeout_s=30, max_events=max_events)
         async with factory(options) as opened:
             metrics = Metrics()
-            ingest = Ingest(IngestSettings(port=0, **settings), opened.input, ROUTER, metrics)
+            extra = {} if offload_bytes is None else {"offload_bytes": offload_bytes}
+            ingest = Ingest(
+                IngestSettings(port=0, **settings), opened.input, ROUTER, metrics, **extra
+            )
             await ingest.start()
             try:
                 async with aiohttp.ClientSession() as http:
@@ -242,14 +247,17 @@ async def test_rejections_listed_are_bounded(serve: Serve) -> None:
         assert answer["rejected_count"] == 5000
 
 
+@pytest.mark.parametrize("offload_bytes", [None, 1024], ids=["sliced", "thread"])
 @pytest.mark.parametrize("shape", ["ndjson", "array"])
-async def test_large_bodies_are_decoded_whole_and_in_order(serve: Serve, shape: str) -> None:
-    """Bodies past one slice (SLICE_ITEMS); two at once do not mix."""
+async def test_large_bodies_are_decoded_whole_and_in_order(
+    serve: Serve, offload_bytes: int | None, shape: str
+) -> None:
+    """Bodies past one slice (SLICE_ITEMS) or the thread threshold; two at once do not mix."""
     items: list[Any] = [event(n) for n in range(1800)]
     items[499] = items[500] = items[1799] = 7
     encode = ndjson if shape == "ndjson" else (lambda *x: orjson.dumps(list(x)))
     first, second = encode(*items), encode(*[event(n) for n in range(1800, 3000)])
-    async with serve() as served:
+    async with serve(offload_bytes=offload_bytes) as served:
         answers = await asyncio.gather(served.post(first), served.post(second))
         assert [status for status, _, _ in answers] == [202, 202]
         assert answers[0][1]["accepted"] == 1797

@@ -1,5 +1,4 @@
-"""The retry policy: error classification (docs/aws-contract.md, "PutPartnerEvents error
-codes"), budgets and backoff."""
+"""The retry policy: the error classification of docs/aws-contract.md, budgets and backoff."""
 
 from __future__ import annotations
 

@@ -154,8 +154,8 @@ class _Checkpointer:
             return  # the worker's commit-time checkpoints still bound the WAL
         try:
             # stop() sets _stopping before _dirty, so when the clear() below wipes stop()'s
-            # wake-up, this check still sees _stopping; without it the loop would wait on
-            # _dirty forever and the input's close() would never return.
+            # wake-up, this check still sees _stopping; without it the thread would wait on
+            # _dirty for ever and stop() would never return.
             while not self._stopping.is_set():
                 self._dirty.wait()
                 if self._stopping.wait(_CHECKPOINT_DELAY_S):
