@@ -117,8 +117,9 @@ def emulator_process(*flags: str) -> Iterator[str]:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[RunningEmulator]:
-    """The emulator in this process with default options (a module may override the fixture)."""
-    async with running_emulator(EmulatorOptions()) as emu:
+    """The emulator in this process, for tests not about sources: events for sources never
+    created are delivered (a module about sources overrides the fixture)."""
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emu:
         yield emu
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from publisher.emulator.accounts import PARTNER_ACCOUNT, default_accounts
 from publisher.emulator.faults import FaultConfig
 
-DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_ACCOUNT = PARTNER_ACCOUNT
 
 
 @dataclass(slots=True)
@@ -16,14 +17,18 @@ class EmulatorOptions:
     `faults` are in force from the start (`/_emulator/faults` changes them later). Without
     `secret_access_key` signatures are parsed but not verified; without `access_key_id` any
     access key is accepted. At most `max_recorded_events` delivered (and as many dropped)
-    events are kept, the oldest half forgotten when full.
+    events are kept, the oldest half forgotten when full. `accounts` maps access key ids to
+    account ids (unknown keys act for `default_account`, the partner);
+    `accept_unknown_sources` delivers events for sources never created instead of failing
+    them as AWS does.
     """
 
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: str | None = None
     max_request_bytes: int = 1_048_576
-    require_sources: bool = False
+    accept_unknown_sources: bool = False
+    accounts: dict[str, str] = field(default_factory=default_accounts)
     default_account: str = DEFAULT_ACCOUNT
     max_recorded_events: int = 200_000
     faults: FaultConfig = field(default_factory=FaultConfig)

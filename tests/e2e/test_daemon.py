@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import CLI, cli_env, emulator_process, wait_until
 from tests.e2e.processes import (
+    LENIENT,
     Daemon,
     daemon,
     emulator_events,
@@ -27,7 +28,7 @@ def published_numbers(url: str) -> Counter[int]:
 
 
 def test_posted_events_are_published_ndjson_and_array(tmp_path: Path) -> None:
-    with emulator_process() as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         status, reply = proc.post(event_lines(range(50)).encode())
         assert (status, reply["accepted"], reply["rejected"]) == (202, 50, [])
         array = [
@@ -47,7 +48,7 @@ def test_posted_events_are_published_ndjson_and_array(tmp_path: Path) -> None:
 def test_sigkill_mid_publish_loses_no_accepted_event(tmp_path: Path) -> None:
     max_in_flight = 4
     config = write_config(tmp_path, "", publish={"max_in_flight": max_in_flight, "linger_ms": 5})
-    with emulator_process("--latency-ms", "40") as url:
+    with emulator_process(LENIENT, "--latency-ms", "40") as url:
         config = write_config(
             tmp_path, url, publish={"max_in_flight": max_in_flight, "linger_ms": 5}
         )
@@ -78,7 +79,7 @@ def test_sigkill_mid_publish_loses_no_accepted_event(tmp_path: Path) -> None:
 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
-    with emulator_process("--latency-ms", "300") as url:
+    with emulator_process(LENIENT, "--latency-ms", "300") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 5, "linger_ms": 5})
         proc = Daemon(config, tmp_path / "drain.log")
         proc.wait_ready()
@@ -101,7 +102,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_second_signal_exits_at_once(tmp_path: Path) -> None:
-    with emulator_process("--latency-ms", "3000") as url:
+    with emulator_process(LENIENT, "--latency-ms", "3000") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 30, "linger_ms": 1})
         proc = Daemon(config, tmp_path / "twice.log")
         proc.wait_ready()
@@ -114,7 +115,7 @@ def test_second_signal_exits_at_once(tmp_path: Path) -> None:
 
 
 def test_bad_requests_get_their_status_and_store_nothing(tmp_path: Path) -> None:
-    with emulator_process() as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(
             tmp_path,
             url,
@@ -173,7 +174,7 @@ def test_environment_overrides_reach_the_daemon(tmp_path: Path) -> None:
 
 
 def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
-    with emulator_process() as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         with daemon(config) as proc:
             set_faults(url, entry_error_rates={"AccessDeniedException": 1.0})
@@ -217,7 +218,7 @@ def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
 
 
 def test_a_second_daemon_on_the_same_spool_refuses_to_start(tmp_path: Path) -> None:
-    with emulator_process() as url, daemon(write_config(tmp_path, url)):
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)):
         other = write_config(tmp_path, url)  # same spool path, fresh ports
         result = subprocess.run(
             [*CLI, "run", "--config", str(other)],

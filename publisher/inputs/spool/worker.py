@@ -126,7 +126,7 @@ class _Checkpointer:
     """Checkpoints the WAL shortly after commits, on its own thread and connection.
 
     SQLite runs the checkpoint without the GIL, and a PASSIVE one neither waits for nor blocks
-    the worker's transactions, so puts and fetches no longer queue behind it.
+    the worker's transactions, so puts and fetches do not queue behind it.
     """
 
     def __init__(self, open_conn: Callable[[], sqlite3.Connection]) -> None:
