@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from publisher.commands import connect_output as out
-from publisher.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_option
+from publisher.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_aws_target_options,
+    add_config_option,
+)
 from publisher.commands.output import add_output_option, emit_record, emit_rows
 from publisher.connect import bus, event_integrations, profiles, validation, workflows
 from publisher.connect.calls import AwsTarget, Clients, ConnectError, open_clients
@@ -125,9 +131,7 @@ def _leaf(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
-    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
-    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
-    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
+    add_aws_target_options(parser)
     add_output_option(parser)
     parser.set_defaults(func=run, connect_action=action, connect_prepare=prepare)
     return parser

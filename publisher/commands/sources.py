@@ -23,6 +23,7 @@ from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_aws_target_options,
     add_config_option,
     settings_or_exit,
 )
@@ -65,9 +66,7 @@ def register(subparsers: Subparsers) -> None:
 def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
-    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
-    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
-    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
+    add_aws_target_options(parser)
     add_output_option(parser)
     parser.set_defaults(func=run, action_name=name)
     return parser
