@@ -23,8 +23,8 @@ from publisher.core.source_states import SourceStates
 from publisher.engine.calls import Calls
 from publisher.engine.chores import renew_leases, report_backlog
 from publisher.engine.deadletter import DeadLetterSink
-from publisher.engine.outbox import Outbox
 from publisher.engine.ratelimit import AdaptiveRateLimiter
+from publisher.engine.send_queue import SendQueue
 from publisher.engine.settle import Settlement
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input
@@ -94,7 +94,7 @@ class Pipeline:
             on_finished=self._call_finished,
             clock=clock,
         )
-        self._outbox = Outbox(max_entries, max_request_bytes, linger_s)
+        self._send_queue = SendQueue(max_entries, max_request_bytes, linger_s)
         self._held: dict[str, Message] = {}
         self._wake = asyncio.Event()  # the dispatcher has work
         self._space = asyncio.Event()  # the fetcher may fetch again
@@ -137,7 +137,7 @@ class Pipeline:
         self._stopping = True
         self._space.set()
         await fetcher
-        self._outbox.flush()
+        self._send_queue.flush()
         self._wake.set()
         log.info("pipeline_draining", buffered=len(self._held), in_flight=len(self._calls))
         self._check_drained()
@@ -202,7 +202,7 @@ class Pipeline:
         waiting: list[Message] = []
         hold: Hold | None = None
         received = pending = 0
-        held, admit, add = self._held, self._admission.admit, self._outbox.add  # the hot loop
+        held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
         for index, message in enumerate(messages):
             if index and not index % INTAKE_SLICE:
                 # Let the dispatcher send the batches that are already full.
@@ -240,15 +240,15 @@ class Pipeline:
     # -- dispatch ------------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
-        outbox = self._outbox
+        queue = self._send_queue
         while True:
             self._wake.clear()
             if not self._stopping:
-                outbox.promote_due(self._clock())
-            while (batch := outbox.take()) is not None:
+                queue.promote_due(self._clock())
+            while (batch := queue.take()) is not None:
                 await self._calls.start(batch)
             self._check_drained()
-            await self._sleep_until_woken(None if self._stopping else outbox.next_deadline())
+            await self._sleep_until_woken(None if self._stopping else queue.next_deadline())
 
     async def _sleep_until_woken(self, deadline: float | None) -> None:
         timeout = None if deadline is None else max(0.0, deadline - self._clock())
@@ -256,7 +256,7 @@ class Pipeline:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _check_drained(self) -> None:
-        if self._stopping and not len(self._calls) and self._outbox.sent_all():
+        if self._stopping and not len(self._calls) and self._send_queue.sent_all():
             self._drained.set()
 
     def _call_finished(self) -> None:
@@ -266,11 +266,11 @@ class Pipeline:
     # -- what settlement hands back (engine.settle.Requeue) ------------------------------
 
     def retry_at(self, ready_at: float, entry: Entry) -> None:
-        self._outbox.retry_at(ready_at, entry)
+        self._send_queue.retry_at(ready_at, entry)
         self._wake.set()
 
     def resend_first(self, batch: Batch[Entry]) -> None:
-        self._outbox.resend_first(batch)
+        self._send_queue.resend_first(batch)
         self._wake.set()
 
     def settled(self, messages: Sequence[Message], published: int, dead_lettered: int) -> None:

@@ -1,4 +1,4 @@
-"""The outbox: admitted entries on their way to a call, and entries waiting to be retried."""
+"""The send queue: admitted entries on their way to a call, and entries waiting to be retried."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from publisher.core.admission import Entry
 from publisher.core.batching import Batch, Batcher
 
 
-class Outbox:
+class SendQueue:
     """Batches ready to send, in order; open batches lingering; retries waiting for their time.
 
     Batches sent again in halves go first: their events have waited longest.
