@@ -26,6 +26,8 @@ from publisher.errors import ConfigError
 ENV_PREFIX = "PUBLISHER__"
 
 AWS_MAX_REQUEST_BYTES = 1_048_576
+# Lower-case unquoted identifiers, optionally schema-qualified: safe to write into DDL as is.
+OUTBOX_TABLE_PATTERN = r"^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,50}$"
 
 
 def is_loopback(host: str) -> bool:
@@ -84,8 +86,54 @@ class SqsInputSettings(_Section):
     wait_time_s: int = Field(default=20, ge=0, le=20)
 
 
+class PostgresInputSettings(_Section):
+    """A PostgreSQL transactional outbox table; the column `event` (jsonb) holds the event."""
+
+    kind: Literal["postgres"]
+    dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/postgres")
+    """A libpq URL or key=value string; libpq also reads PGPASSWORD and a passfile."""
+    password_file: Path | None = None
+    """A file holding only the password (a mounted Kubernetes Secret); overrides the dsn's."""
+    table: str = Field(default="partner_publisher_outbox", pattern=OUTBOX_TABLE_PATTERN)
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    """The lease on claimed rows: a replica that dies holding them loses them after this."""
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    """The fallback when a notification is missed, and how soon expired leases are noticed."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Rows claimed per statement at most."""
+    max_events: int | None = Field(default=None, ge=1)
+    """Refuse puts (ingest 503, enqueue retries) while the table holds this many rows."""
+    vacuum_interval_s: float | None = Field(default=None, gt=0)
+    """VACUUM the table this often, for servers that run without autovacuum (needs the
+    table's owner); None leaves it to autovacuum."""
+
+
+class AmqpInputSettings(_Section):
+    """A RabbitMQ queue; each message body is the event JSON."""
+
+    kind: Literal["amqp"]
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    queue: str = Field(default="partner-events", min_length=1, max_length=255)
+    prefetch: int = Field(default=1000, ge=1, le=65_535)
+    """Unacknowledged deliveries this replica holds at most (basic.qos)."""
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    """Used only when the daemon declares a missing queue."""
+    dead_letter_exchange: str | None = None
+    """The queue's dead-letter exchange, if it has one: messages that are not JSON are
+    rejected to it. A queue the daemon declares gets it as x-dead-letter-exchange."""
+    max_events: int | None = Field(default=None, ge=1)
+    """Refuse puts while this many messages are ready; new queues get it as x-max-length."""
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    """A delivery not renewed for this long is given back (nack, requeue)."""
+
+
 InputSettings = Annotated[
-    SpoolInputSettings | RedisInputSettings | SqsInputSettings, Field(discriminator="kind")
+    SpoolInputSettings
+    | RedisInputSettings
+    | SqsInputSettings
+    | PostgresInputSettings
+    | AmqpInputSettings,
+    Field(discriminator="kind"),
 ]
 
 
@@ -190,7 +238,22 @@ class Settings(_Section):
         data = self.model_dump(mode="json")
         if data["ingest"].get("token") is not None:
             data["ingest"]["token"] = "***"
+        for key in ("dsn", "url"):
+            secret = getattr(self.input, key, None)
+            if isinstance(secret, SecretStr):
+                data["input"][key] = redact_url(secret.get_secret_value())
         return data
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by '***' (for logs and `config check`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # a libpq key=value string
+        return "***" if "password" in url.lower() else url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}"
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:
