@@ -23,13 +23,11 @@ from pydantic import (
 )
 
 from publisher.config_files import choose_config, log_choice
+from publisher.core.event import is_valid_account, is_valid_source
 from publisher.errors import ConfigError
 
 ENV_PREFIX = "PUBLISHER__"
 
-# AWS's rules for partner event source names and account ids (CONTRACT section 2).
-SOURCE_NAME_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
-ACCOUNT_PATTERN = re.compile(r"\d{12}")
 AWS_MAX_REQUEST_BYTES = 1_048_576
 # Lower-case unquoted identifiers, optionally schema-qualified: safe to write into DDL as is.
 OUTBOX_TABLE_PATTERN = r"^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,50}$"
@@ -241,9 +239,9 @@ class TenantSettings(_Section):
 
     @model_validator(mode="after")
     def _aws_rules(self) -> TenantSettings:
-        if not ACCOUNT_PATTERN.fullmatch(self.account):
+        if not is_valid_account(self.account):
             raise ValueError(f"account {self.account!r} must be 12 digits")
-        if len(self.source) > 256 or not SOURCE_NAME_PATTERN.fullmatch(self.source):
+        if not is_valid_source(self.source):
             raise ValueError(
                 f"source {self.source!r} must match aws.partner/<partner>/<name>... "
                 "(letters, digits, . - _; at most 256 characters)"

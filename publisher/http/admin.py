@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from publisher.http.connections import ConnectionGuard
+from publisher.http.server import HttpServer
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
@@ -38,41 +38,28 @@ class Admin:
         self._settings = settings
         self._metrics = metrics
         self._readiness = readiness
-        self._runner: web.AppRunner | None = None
-        self._guard = ConnectionGuard("admin", settings.idle_timeout_s, settings.max_connections)
-        self._port: int | None = None
+        self._server = HttpServer(
+            "admin",
+            settings.host,
+            settings.port,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connections=settings.max_connections,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("admin is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
-        app = web.Application(middlewares=[self._guard.middleware])
+        app = web.Application()
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._guard.attach(runner.server)
-        self._port = int(runner.addresses[0][1])
-        log.info("admin_started", host=self._settings.host, port=self._port)
+        await self._server.start(app)
 
     async def stop(self) -> None:
-        await self._guard.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("admin_stopped")
+        await self._server.stop()
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self._metrics.registry))

@@ -42,7 +42,6 @@ from publisher.core.event import Event, entry_size
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import DiskFull, InputFull, InputUnavailable, InvalidEvent
 from publisher.http import cloudevents, openapi
-from publisher.http.connections import ConnectionGuard
 from publisher.http.dedupe import IdempotentPuts, Stored
 from publisher.http.ingest_body import (
     BODY_PARSERS,
@@ -51,6 +50,7 @@ from publisher.http.ingest_body import (
     Decoded,
     MalformedBody,
 )
+from publisher.http.server import HttpServer
 from publisher.inputs.base import Input
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
@@ -105,21 +105,21 @@ class Ingest:
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._guard = ConnectionGuard("ingest", settings.idle_timeout_s, settings.max_connections)
+        self._server = HttpServer(
+            "ingest",
+            settings.host,
+            settings.port,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connections=settings.max_connections,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("ingest is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
-        app = web.Application(
-            client_max_size=self._settings.max_body_bytes, middlewares=[self._guard.middleware]
-        )
+        app = web.Application(client_max_size=self._settings.max_body_bytes)
         app.router.add_post(EVENTS_PATH, self._post_events)
         app.router.add_get(openapi.PATH, openapi.serve)
         app.router.add_route("*", openapi.PATH, self._allow("GET"))
@@ -127,18 +127,7 @@ class Ingest:
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=_LINGER_S)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._guard.attach(runner.server)
-        self._port = int(runner.addresses[0][1])
-        log.info("ingest_started", host=self._settings.host, port=self._port)
+        await self._server.start(app, lingering_time=_LINGER_S)
 
     def start_draining(self) -> None:
         """From now on every POST answers 503 draining."""
@@ -147,11 +136,7 @@ class Ingest:
 
     async def stop(self) -> None:
         """Stop listening; requests under way finish (their events are stored) first."""
-        await self._guard.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("ingest_stopped")
+        await self._server.stop()
         self._puts.close()
 
     async def _post_events(self, request: web.Request) -> web.Response:
