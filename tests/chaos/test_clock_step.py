@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import published_numbers
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     CLI,
     LENIENT,
     Daemon,
     cli_env,
-    emulator,
     event_lines,
     read_jsonl,
     set_faults,
@@ -51,7 +51,7 @@ def test_a_day_long_clock_step_leaves_the_backlog_alone(tmp_path: Path) -> None:
     if not LIBFAKETIME.exists() or shutil.which("faketime") is None:
         pytest.skip("libfaketime is not installed (apt-get install faketime; .ci/services.sh)")
     offset_file = tmp_path / "faketime"
-    with emulator(LENIENT, "--fault-503", "1.0") as url:
+    with emulator_process(LENIENT, "--fault-503", "1.0") as url:
         config = write_config(
             tmp_path, url, retry={"max_attempts": 1000, "max_age_s": 86_400, "max_delay_ms": 200}
         )

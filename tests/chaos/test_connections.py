@@ -6,7 +6,8 @@ import socket
 import time
 from pathlib import Path
 
-from tests.e2e.processes import LENIENT, daemon, emulator, event_lines, write_config
+from tests.conftest import emulator_process
+from tests.e2e.processes import LENIENT, daemon, event_lines, write_config
 
 IDLE_TIMEOUT_S = 2
 MAX_CONNECTIONS = 50
@@ -26,7 +27,10 @@ def closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
 def test_idle_and_trickling_connections_are_closed_and_capped(tmp_path: Path) -> None:
     # Before: 200 slowloris connections at 1 byte/s and 1,000 idle ones: none closed.
     ingest = {"idle_timeout_s": IDLE_TIMEOUT_S, "max_connections": MAX_CONNECTIONS}
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url, ingest=ingest)) as proc:
+    with (
+        emulator_process(LENIENT) as url,
+        daemon(write_config(tmp_path, url, ingest=ingest)) as proc,
+    ):
         port = int(proc.ingest_url.rsplit(":", 1)[1])
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS)]
         over = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]

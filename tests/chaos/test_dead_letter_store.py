@@ -14,11 +14,11 @@ from tests.chaos.harness import (
     small_filesystem,
     start_expecting_exit,
 )
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
-    emulator,
     event_lines,
     read_jsonl,
     set_faults,
@@ -41,7 +41,7 @@ def test_a_deeply_nested_event_is_dead_lettered_as_raw_text_and_the_daemon_lives
     # died again on the same row at every restart.
     event = {"tenant": "acme", "detail_type": "Deep", "detail": nested(400), "id": "deep-1"}
     body = json.dumps(event, separators=(",", ":")).encode()
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         set_faults(url, entry_error_rates={"MalformedDetail": 1.0})
         config = write_config(tmp_path, url)
         with daemon(config) as proc:
@@ -64,7 +64,7 @@ def test_a_deeply_nested_event_is_dead_lettered_as_raw_text_and_the_daemon_lives
 
 def test_an_unwritable_store_at_start_is_refused_with_its_name(tmp_path: Path) -> None:
     # Before: started normally; the first dead letter exited 1, and every restart the same.
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url, dead_letter={"path": "/dev/full"})
         code, stderr = start_expecting_exit(config)
     assert code == 2
@@ -76,7 +76,10 @@ def test_a_store_that_fills_up_keeps_the_events_and_says_so_until_it_has_room(
     tmp_path: Path,
 ) -> None:
     total = 200
-    with small_filesystem(tmp_path / "letters", "1m") as letters_dir, emulator(LENIENT) as url:
+    with (
+        small_filesystem(tmp_path / "letters", "1m") as letters_dir,
+        emulator_process(LENIENT) as url,
+    ):
         letters = letters_dir / "dead-letters.jsonl"
         config = write_config(
             tmp_path, url, dead_letter={"path": str(letters)}, retry={"max_attempts": 1}
@@ -117,7 +120,10 @@ def test_a_dead_letter_store_error_does_not_stop_a_restart_from_delivering(
     # The events whose dead letters could not be written are still in the spool after a
     # SIGKILL: the next daemon (with room) dead-letters them, none lost.
     total = 50
-    with small_filesystem(tmp_path / "letters", "1m") as letters_dir, emulator(LENIENT) as url:
+    with (
+        small_filesystem(tmp_path / "letters", "1m") as letters_dir,
+        emulator_process(LENIENT) as url,
+    ):
         letters = letters_dir / "dead-letters.jsonl"
         config = write_config(
             tmp_path, url, dead_letter={"path": str(letters)}, retry={"max_attempts": 1}

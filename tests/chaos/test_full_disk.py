@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos.harness import kept_full, published_numbers, readyz, small_filesystem
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     LENIENT,
     daemon,
-    emulator,
     event_lines,
     set_faults,
     wait_until,
@@ -24,7 +24,7 @@ BOUND = MAX_IN_FLIGHT * 20
 def test_a_full_disk_holds_the_backlog_without_republishing_it(tmp_path: Path) -> None:
     # Before: acks failed and the whole backlog was published again every visibility
     # timeout (550 events became 920 deliveries within 5 s here); /readyz 200 throughout.
-    with small_filesystem(tmp_path / "spool", "2m") as spool_dir, emulator(LENIENT) as url:
+    with small_filesystem(tmp_path / "spool", "2m") as spool_dir, emulator_process(LENIENT) as url:
         config = write_config(
             tmp_path,
             url,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import published_numbers
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     LENIENT,
     daemon,
-    emulator,
     read_jsonl,
     wait_until,
     write_config,
@@ -32,7 +32,7 @@ def test_an_event_over_max_request_bytes_is_answered_400_on_every_format(
     tmp_path: Path,
 ) -> None:
     # Before: 202, then dead-lettered `too_large`.
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url, publish={"max_request_bytes": 4096})
         with daemon(config) as proc:
             big = {"tenant": "acme", "detail_type": "Big", "detail": {"pad": "x" * 5000}}
@@ -58,7 +58,7 @@ def test_json_and_ndjson_agree_on_deep_details_with_long_integers(
     # Before: 999 deep with a 19-digit integer: JSON 400 "maximum recursion depth exceeded",
     # NDJSON 202.
     line = deep_event_line(depth)
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         answers = [
             proc.post(line.encode(), JSON),
             proc.post(f"[{line}]".encode(), JSON),
@@ -83,7 +83,7 @@ def test_json_and_ndjson_agree_on_deep_details_with_long_integers(
 def test_other_content_types_are_415(tmp_path: Path, content_type: str) -> None:
     # Before: parsed as JSON.
     event = {"tenant": "acme", "detail_type": "T", "detail": {"n": 1}}
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         status, reply = proc.post(json.dumps(event).encode(), content_type)
         assert status == 415
         assert content_type in reply["error"]
@@ -92,7 +92,7 @@ def test_other_content_types_are_415(tmp_path: Path, content_type: str) -> None:
 
 def test_iso_basic_times_are_not_rfc_3339(tmp_path: Path) -> None:
     # Before: 20261122T050000Z passed as RFC 3339.
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         bad = {"tenant": "acme", "detail_type": "T", "detail": {}, "time": "20261122T050000Z"}
         status, reply = proc.post(json.dumps(bad).encode(), JSON)
         assert status == 400

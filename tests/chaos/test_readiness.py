@@ -7,8 +7,8 @@ import uuid
 from pathlib import Path
 
 from tests.chaos.harness import published_numbers, readyz, replace_section
-from tests.e2e.processes import LENIENT, daemon, emulator, event_lines, wait_until, write_config
-from tests.redis_server import RedisServer
+from tests.conftest import RedisServer, emulator_process
+from tests.e2e.processes import LENIENT, daemon, event_lines, wait_until, write_config
 
 
 def test_readyz_follows_a_killed_redis_and_nothing_accepted_is_lost(tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_readyz_follows_a_killed_redis_and_nothing_accepted_is_lost(tmp_path: Pa
     server = RedisServer(tmp_path / "redis").start()
     stream = f"chaos-{uuid.uuid4().hex}"
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             config = replace_section(
                 write_config(tmp_path, url),
                 "input",
@@ -50,7 +50,7 @@ def test_readyz_follows_a_killed_redis_and_nothing_accepted_is_lost(tmp_path: Pa
 
 
 def test_readyz_names_draining(tmp_path: Path) -> None:
-    with emulator(LENIENT, "--latency-ms", "2000") as url:
+    with emulator_process(LENIENT, "--latency-ms", "2000") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 10, "linger_ms": 1})
         with daemon(config) as proc:
             assert proc.post(event_lines([1]).encode())[0] == 202

@@ -8,11 +8,11 @@ import signal
 from pathlib import Path
 
 from tests.chaos.harness import published_numbers, run_cli, start_expecting_exit
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
-    emulator,
     event_lines,
     set_faults,
     wait_until,
@@ -41,7 +41,7 @@ def pending_config(tmp_path: Path, url: str) -> Path:
 
 def test_a_spool_truncated_while_events_were_pending_is_refused(tmp_path: Path) -> None:
     # Before: started with backlog 0 and /readyz 200; 2,000 events gone, nothing logged.
-    with emulator(LENIENT, "--fault-503", "1.0") as url:
+    with emulator_process(LENIENT, "--fault-503", "1.0") as url:
         config = pending_config(tmp_path, url)
         stop_with_pending(config, tmp_path / "first.log", url)
         spool = tmp_path / "spool.db"
@@ -72,7 +72,7 @@ def test_garbage_in_the_spool_is_refused_then_salvaged_without_losing_readable_e
     tmp_path: Path,
 ) -> None:
     # Before: started, /readyz 200 for minutes, old events stuck, new posts 202 never sent.
-    with emulator(LENIENT, "--fault-503", "1.0") as url:
+    with emulator_process(LENIENT, "--fault-503", "1.0") as url:
         config = pending_config(tmp_path, url)
         stop_with_pending(config, tmp_path / "first.log", url)
         spool = tmp_path / "spool.db"

@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 
 from tests.chaos.harness import count_lines, published_numbers, replace_section
+from tests.conftest import emulator_process
 from tests.e2e.processes import (
     ACCOUNT,
     LENIENT,
     SOURCE,
     Daemon,
-    emulator,
     event_lines,
     read_jsonl,
     set_faults,
@@ -30,7 +30,7 @@ def test_an_empty_or_cut_short_tenants_file_on_sighup_changes_nothing(tmp_path: 
     # dead-lettered as unknown_tenant within 2 s.
     tenants_file = tmp_path / "tenants.yaml"
     tenants_file.write_text(yaml.safe_dump(TENANTS))
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = replace_section(write_config(tmp_path, url), "tenants", {})
         data = yaml.safe_load(config.read_text())
         data["tenants_file"] = str(tenants_file)
