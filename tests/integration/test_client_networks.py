@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from publisher.emulator import EmulatorOptions, running_emulator
+from publisher.emulator.faults import FaultConfig
 from publisher.errors import ConfigError
 from tests.integration.network_support import (
     BROKEN_REPLIES,
@@ -241,7 +242,9 @@ async def test_gzip_replies_count_each_event_once(
 async def test_malformed_replies_are_retried_until_each_event_is_accepted_once(
     kind: str, tmp_path: Path
 ) -> None:
-    async with running_emulator(options(malformed_rate=0.4, seed=3)) as emulator:
+    async with running_emulator(
+        options(faults=FaultConfig(malformed_rate=0.4, seed=3))
+    ) as emulator:
         run = await publish(engine_settings(tmp_path, kind, emulator.url, max_attempts=12), EVENTS)
         assert_each_accepted_once(emulator, run)
         malformed = emulator.state.stats.calls["malformed"]

@@ -14,7 +14,7 @@ from aiobotocore.session import get_session
 
 from publisher.commands.emulator import options_from_args, register
 from publisher.emulator import EmulatorOptions, running_emulator
-from publisher.emulator.faults import MALFORMED_REPLIES
+from publisher.emulator.faults import MALFORMED_REPLIES, FaultConfig
 from tests.integration.emulator_support import SIGV4_HEADER, entry, events_client
 
 
@@ -91,7 +91,7 @@ async def test_gzip_replies_follow_the_switch(mode: str, accept: str, gzipped: b
 
 
 async def test_malformed_replies_take_no_entries_and_are_counted() -> None:
-    async with running_emulator(lenient(malformed_rate=1.0)) as emulator:
+    async with running_emulator(lenient(faults=FaultConfig(malformed_rate=1.0))) as emulator:
         bodies = {(await post(emulator.url, {}))[1] for _ in range(30)}
         assert emulator.state.stats.calls["malformed"] == 30
         assert emulator.state.events.delivered.records == []
@@ -110,7 +110,7 @@ def test_the_cli_flags_set_the_switches() -> None:
     )  # fmt: skip
     switches = options_from_args(args)
     assert (switches.path_prefix, switches.tls_cert, switches.tls_key) == ("/gw", "c.pem", "k.pem")
-    assert (switches.gzip_responses, switches.malformed_rate) == ("always", 0.25)
+    assert (switches.gzip_responses, switches.faults.malformed_rate) == ("always", 0.25)
 
 
 async def test_malformed_replies_can_be_switched_on_at_run_time() -> None:
