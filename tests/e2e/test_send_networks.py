@@ -15,15 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.processes import (
-    CLI,
-    LENIENT,
-    cli_env,
-    emulator,
-    event_lines,
-    read_jsonl,
-    write_config,
-)
+from tests.conftest import CLI, cli_env
+from tests.conftest import emulator_process as emulator
+from tests.e2e.processes import LENIENT, event_lines, read_jsonl, write_config
 from tests.integration.network_support import HIDDEN_HOST, forward_proxy, make_certificates
 
 CLIENTS = ["sdk", "fast"]
