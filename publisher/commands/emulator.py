@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
+from dataclasses import fields
 
 import structlog
 
@@ -17,6 +19,7 @@ from publisher.emulator.accounts import (
     default_accounts,
     parse_account,
 )
+from publisher.emulator.faults import FaultConfig
 from publisher.emulator.options import EmulatorOptions
 from publisher.emulator.server import running_emulator
 
@@ -62,22 +65,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this access key acts for this account (repeatable; replaces the defaults "
         f"{PARTNER_ACCESS_KEY}={PARTNER_ACCOUNT} and {CUSTOMER_ACCESS_KEY}={CUSTOMER_ACCOUNT})",
     )  # fmt: skip
-    p.add_argument(
-        "--fault-entry", action="append", type=_entry_fault, default=[], metavar="CODE=RATE",
-        help="fail this share of entries with this error code (repeatable)",
-    )  # fmt: skip
-    p.add_argument("--fault-throttle", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-500", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-503", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-drop", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-drop-after", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--latency-ms", type=int, default=0)
+    _add_fault_flags(p)
     p.add_argument(
         "--max-recorded-events", type=int, default=200_000,
         help="events kept for /_emulator/events; the oldest half is forgotten when full",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
+    net = p.add_argument_group("network", "what sits between a partner and AWS")
+    net.add_argument(
+        "--path-prefix", default="", metavar="PATH",
+        help="serve under this path, as an API gateway does (endpoint_url http://HOST:PORT/PATH)",
+    )  # fmt: skip
+    net.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate")
+    net.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    net.add_argument(
+        "--gzip-responses", choices=("off", "accepted", "always"), default="off",
+        help="gzip replies when the request accepts it, or always",
+    )  # fmt: skip
     p.set_defaults(func=run)
+
+
+def _add_fault_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per FaultConfig field, its `dest` the field's name (see options_from_args)."""
+    p.add_argument(
+        "--fault-entry", dest="entry_error_rates", action="append", type=_entry_fault,
+        default=[], metavar="CODE=RATE",
+        help="fail this share of entries with this error code (repeatable)",
+    )  # fmt: skip
+    for flag, dest in (
+        ("--fault-throttle", "throttle_rate"),
+        ("--fault-500", "error_500_rate"),
+        ("--fault-503", "error_503_rate"),
+        ("--fault-drop", "drop_rate"),
+        ("--fault-drop-after", "drop_after_rate"),
+    ):
+        p.add_argument(flag, dest=dest, type=_rate, default=0.0, metavar="RATE")
+    p.add_argument(
+        "--fault-malformed", dest="malformed_rate", type=_rate, default=0.0, metavar="RATE",
+        help="answer this share of PutPartnerEvents calls 200 with a body that is not the "
+        "documented reply, without taking the entries",
+    )  # fmt: skip
+    p.add_argument("--latency-ms", dest="latency_ms", type=int, default=0)
+    p.add_argument("--seed", dest="seed", type=int, default=0)
 
 
 def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
@@ -89,20 +117,33 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         max_request_bytes=args.max_request_bytes,
         accept_unknown_sources=args.accept_unknown_sources,
         accounts=dict(args.account) if args.account else default_accounts(),
-        entry_error_rates=dict(args.fault_entry),
-        throttle_rate=args.fault_throttle,
-        error_500_rate=args.fault_500,
-        error_503_rate=args.fault_503,
-        drop_rate=args.fault_drop,
-        drop_after_rate=args.fault_drop_after,
-        latency_ms=args.latency_ms,
-        seed=args.seed,
         max_recorded_events=args.max_recorded_events,
+        path_prefix=args.path_prefix,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        gzip_responses=args.gzip_responses,
+        faults=_faults_from_args(args),
     )
 
 
+def _faults_from_args(args: argparse.Namespace) -> FaultConfig:
+    values = {f.name: getattr(args, f.name) for f in fields(FaultConfig)}
+    values["entry_error_rates"] = dict(values["entry_error_rates"])
+    return FaultConfig(**values)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; exit status 0."""
+    """Serve until SIGINT or SIGTERM; exit status 0 (2 when the TLS files cannot be used)."""
+    if args.tls_key and not args.tls_cert:
+        sys.stderr.write("error: --tls-key needs --tls-cert\n")
+        return 2
+    if args.tls_cert:
+        try:  # the same load the server does, so a bad file is named before anything starts
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            sys.stderr.write(f"error: cannot serve TLS with {args.tls_cert}: {exc}\n")
+            return 2
     asyncio.run(_serve(options_from_args(args), args.host, args.port))
     return 0
 

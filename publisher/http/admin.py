@@ -3,13 +3,14 @@
 /healthz answers 200 whenever the event loop gets to run the handler: a wedged loop is what a
 liveness probe should catch. /readyz answers 200 only when every readiness check is True, and
 503 with the checks otherwise (also when the checks themselves fail or take too long), so a
-load balancer stops sending to a daemon that cannot store or publish, or is draining.
+load balancer stops sending to a daemon that cannot store or publish, or is draining. A check
+may fail with a reason (a string instead of False): the answer lists it under `failing`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -17,12 +18,14 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from publisher.http.server import HttpServer
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
 log = structlog.get_logger(__name__)
 
-Readiness = Callable[[], Awaitable[dict[str, bool]]]
+Readiness = Callable[[], Awaitable[Mapping[str, bool | str]]]
+"""Each check: True (passes), False or a string saying why it fails."""
 
 # A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
 READINESS_TIMEOUT_S = 0.9
@@ -35,14 +38,17 @@ class Admin:
         self._settings = settings
         self._metrics = metrics
         self._readiness = readiness
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._server = HttpServer(
+            "admin",
+            settings.host,
+            settings.port,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connections=settings.max_connections,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("admin is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
@@ -50,23 +56,10 @@ class Admin:
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        log.info("admin_started", host=self._settings.host, port=self._port)
+        await self._server.start(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("admin_stopped")
+        await self._server.stop()
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self._metrics.registry))
@@ -89,8 +82,13 @@ class Admin:
             return _json(
                 503, {"ready": False, "checks": {}, "error": f"readiness checks failed: {exc!r}"}
             )
-        ready = all(checks.values())
-        return _json(200 if ready else 503, {"ready": ready, "checks": checks})
+        passing = {name: value is True for name, value in checks.items()}
+        failing = {name: value for name, value in checks.items() if isinstance(value, str)}
+        ready = all(passing.values())
+        payload: dict[str, Any] = {"ready": ready, "checks": passing}
+        if failing:
+            payload["failing"] = failing
+        return _json(200 if ready else 503, payload)
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:

@@ -12,14 +12,13 @@ from typing import Any
 
 import aio_pika
 
+from tests.conftest import emulator_process, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
-    emulator,
     emulator_events,
     event_lines,
-    wait_until,
 )
 from tests.e2e.test_redis_scale_out import enqueue, input_config
 
@@ -65,7 +64,7 @@ def test_two_replicas_share_a_queue_and_a_killed_ones_deliveries_come_back(
     queue = f"e2e-{uuid.uuid4().hex[:12]}"
     replicas: list[Daemon] = []
     try:
-        with emulator(LENIENT, "--latency-ms", "100") as url:
+        with emulator_process(LENIENT, "--latency-ms", "100") as url:
             for index in range(2):
                 config = input_config(
                     tmp_path / f"replica-{index}",
@@ -109,7 +108,7 @@ def test_ingest_answers_202_after_the_broker_confirmed_and_the_daemon_publishes(
 ) -> None:
     queue = f"e2e-{uuid.uuid4().hex[:12]}"
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             config = input_config(tmp_path, url, amqp_source(queue))
             with daemon(config) as proc:
                 status, reply = proc.post(event_lines(range(50)).encode())
@@ -133,7 +132,7 @@ def test_messages_that_are_not_json_go_to_the_dead_letter_exchange(tmp_path: Pat
 
     asyncio.run(dead_letter_route())
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             source = amqp_source(queue, dead_letter_exchange=dead)
             config = input_config(tmp_path, url, source, ingest={"enabled": False})
             summary = enqueue(config, event_lines(range(20)) + "not json\n", tmp_path)
@@ -148,7 +147,7 @@ def test_messages_that_are_not_json_go_to_the_dead_letter_exchange(tmp_path: Pat
 def test_without_a_dead_letter_exchange_the_daemon_dead_letters_them(tmp_path: Path) -> None:
     queue = f"e2e-{uuid.uuid4().hex[:12]}"
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             config = input_config(tmp_path, url, amqp_source(queue), ingest={"enabled": False})
             enqueue(config, event_lines(range(5)) + "not json\n", tmp_path)
             with daemon(config) as proc:

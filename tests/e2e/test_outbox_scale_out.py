@@ -19,14 +19,11 @@ from typing import Any
 import psycopg
 
 from publisher import outbox
+from tests.conftest import CLI, cli_env, emulator_process, wait_until
 from tests.e2e.processes import (
-    CLI,
     LENIENT,
     Daemon,
-    cli_env,
-    emulator,
     emulator_events,
-    wait_until,
 )
 from tests.e2e.test_redis_scale_out import input_config
 
@@ -142,7 +139,7 @@ def test_two_replicas_publish_every_committed_event_and_no_rolled_back_one(tmp_p
     table = f"e2e_outbox_{uuid.uuid4().hex[:12]}"
     app = App(table)
     daemons: list[Daemon] = []
-    with emulator(LENIENT, "--latency-ms", "100") as url:
+    with emulator_process(LENIENT, "--latency-ms", "100") as url:
         paths = configs(tmp_path, url, table, max_buffered_events=100)
         try:
             with outbox_table(paths[0], table):
@@ -185,7 +182,7 @@ def test_events_committed_while_replicas_run_reach_aws_within_a_second(tmp_path:
     table = f"e2e_outbox_{uuid.uuid4().hex[:12]}"
     app = App(table)
     daemons: list[Daemon] = []
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         paths = configs(tmp_path, url, table)
         try:
             with outbox_table(paths[0], table):

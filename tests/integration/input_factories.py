@@ -27,8 +27,9 @@ from publisher.settings import (
     SpoolInputSettings,
     SqsInputSettings,
 )
+from tests.conftest import LOCAL_REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = LOCAL_REDIS_URL
 
 
 @dataclass(frozen=True)

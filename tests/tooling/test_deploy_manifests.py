@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import yaml
 
 from publisher.settings import PublishSettings, load_settings
+from tests.conftest import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -34,14 +33,6 @@ RENDERED = {
 }
 DATA_DIR = "/var/lib/partner-publisher"
 PRESTOP_PLUS_MARGIN_S = 5
-
-
-def tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: run .ci/deploy-tools.sh", pytrace=False)
-    return found
 
 
 @functools.cache
