@@ -10,7 +10,7 @@ from publisher.aws.putevents import SdkRegionClients
 from publisher.core.decisions import RetryPolicy
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry, registry_for
-from publisher.engine.deadletter import JsonlDeadLetters
+from publisher.deadletters.factory import build_dead_letter_store
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
@@ -28,8 +28,9 @@ async def open_pipeline(
     router: TenantRegistry | None = None,
     states: SourceStates | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with AWS clients and the dead-letter file open for the block's duration."""
-    dead_letters = JsonlDeadLetters(settings.dead_letter.path)
+    """A pipeline with AWS clients and the dead-letter store open for the block's duration."""
+    dead_letters = build_dead_letter_store(settings)
+    await dead_letters.start()
     try:
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
         async with clients_type(settings.aws, settings.publish) as clients:
@@ -48,4 +49,4 @@ async def open_pipeline(
                 on_settled=on_settled,
             )
     finally:
-        dead_letters.close()
+        await dead_letters.close()
