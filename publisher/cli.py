@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "emulator": "publisher.commands.emulator",
     "sources": "publisher.commands.sources",
     "dlq": "publisher.commands.dlq",
+    "trace": "publisher.commands.trace",
     "config": "publisher.commands.config",
     "connect": "publisher.commands.connect",
 }

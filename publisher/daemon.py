@@ -28,6 +28,7 @@ from publisher.http.admin import Admin
 from publisher.http.ingest import Ingest
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input, lease_renew_interval_s
+from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
@@ -72,7 +73,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         build_input(settings.input, aws=settings.aws),
     )
     if settings.admin.enabled:
-        parts.admin = Admin(settings.admin, metrics, state.readiness)
+        parts.admin = Admin(settings.admin, metrics, state.readiness, EventLookup(settings))
     try:
         if parts.admin is not None:
             await parts.admin.start()

@@ -229,6 +229,8 @@ class Settings(_Section):
         data = self.model_dump(mode="json")
         if data["ingest"].get("token") is not None:
             data["ingest"]["token"] = "***"
+        if data["dead_letter"].get("dsn") is not None:
+            data["dead_letter"]["dsn"] = "***"  # a libpq string may carry the password
         return data
 
 

@@ -8,6 +8,7 @@ pipeline batches an admitted entry, puts back a held message and dead-letters a 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ class Entry:
     fields: dict[str, Any]
     size: int
     attempts: int = 0
+    event_id: str = ""
+    """The event's id; one is made up at intake for an event that has none, to trace it by."""
+    tenant: str = ""
 
 
 class Hold(Exception):
@@ -81,7 +85,9 @@ class Admission:
         if wall - message.enqueued_at > self._max_age_s:
             raise Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")
         self._check_source_state(route.source)
-        return Entry(message, route.region, request_entry(route.source, event), size)
+        event_id = event.id or uuid.uuid4().hex
+        fields = request_entry(route.source, event)
+        return Entry(message, route.region, fields, size, 0, event_id, event.tenant)
 
     def _check_source_state(self, source: str) -> None:
         """Refuse or hold events that AWS would reject or silently drop."""
@@ -107,4 +113,5 @@ def rejection(message: Message, exc: InvalidEvent) -> DeadLetter:
         reason = Reason.UNKNOWN_TENANT
     else:
         reason = Reason.INVALID_EVENT
-    return DeadLetter(message, reason.value, reason.value, str(exc), 0)
+    # An id for an event that came without one; kept only if the record has none (ledger).
+    return DeadLetter(message, reason.value, reason.value, str(exc), 0, uuid.uuid4().hex)

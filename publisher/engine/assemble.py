@@ -14,6 +14,7 @@ from publisher.deadletters.factory import build_dead_letter_store
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
+from publisher.ledger.factory import running_ledger
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
@@ -28,12 +29,15 @@ async def open_pipeline(
     router: TenantRegistry | None = None,
     states: SourceStates | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with AWS clients and the dead-letter store open for the block's duration."""
+    """A pipeline with AWS clients, the dead-letter store and the ledger open for the block."""
     dead_letters = build_dead_letter_store(settings)
     await dead_letters.start()
     try:
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
-        async with clients_type(settings.aws, settings.publish) as clients:
+        async with (
+            clients_type(settings.aws, settings.publish) as clients,
+            running_ledger(settings) as ledger,
+        ):
             yield Pipeline(
                 source=source,
                 clients=clients,
@@ -47,6 +51,7 @@ async def open_pipeline(
                 states=states,
                 sources=settings.sources,
                 on_settled=on_settled,
+                ledger=ledger,
             )
     finally:
         await dead_letters.close()

@@ -30,6 +30,7 @@ from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import InputUnavailable, InvalidEvent
 from publisher.inputs.base import Input, Message
+from publisher.ledger.recorder import Ledger
 from publisher.observe.metrics import Metrics, error_code_label
 from publisher.settings import PublishSettings, SourcesSettings
 
@@ -66,6 +67,7 @@ class Pipeline:
         states: SourceStates | None = None,
         sources: SourcesSettings | None = None,
         on_settled: SettledCallback | None = None,
+        ledger: Ledger | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -89,6 +91,7 @@ class Pipeline:
             metrics,
         )
         self._on_settled = on_settled
+        self._ledger = ledger
         self._clock = clock
         self._wall_clock = wall_clock
         self._batcher: Batcher[Entry] = Batcher(
@@ -361,6 +364,8 @@ class Pipeline:
         )
         await self._published(published)
         wall = self._wall_clock()
+        if self._ledger is not None:
+            self._ledger.published(batch.entries, outcome, wall)
         letters: list[DeadLetter] = []
         for entry, result in failed:
             code = result.error_code or "Unknown"
@@ -430,8 +435,11 @@ class Pipeline:
             ready_at = self._clock() + decision.delay_s
             heapq.heappush(self._retries, (ready_at, next(self._sequence), entry))
             self._wake.set()
+            if self._ledger is not None:
+                self._ledger.retrying(entry)
             return None
-        return DeadLetter(entry.message, decision.reason.value, code, message, entry.attempts)
+        reason = decision.reason.value
+        return DeadLetter(entry.message, reason, code, message, entry.attempts, entry.event_id)
 
     def _note_rate(self, throttled: bool) -> None:
         if throttled:
@@ -456,6 +464,8 @@ class Pipeline:
         if not letters:
             return
         await self._dead_letters.write(letters)
+        if self._ledger is not None:
+            self._ledger.dead_lettered(letters, self._wall_clock())
         for letter in letters:
             self._metrics.events_dead_lettered.labels(reason=letter.reason).inc()
             log.warning(

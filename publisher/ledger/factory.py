@@ -1,0 +1,73 @@
+"""Builds the ledger store beside the input: Redis for a Redis input, else an SQLite file.
+
+A new input engine plugs its own store in through LEDGER_BUILDERS, keyed by `input.kind`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from publisher.ledger.recorder import Ledger
+from publisher.ledger.store import LedgerStore
+from publisher.settings import RedisInputSettings, Settings, SpoolInputSettings
+
+DEFAULT_PATH = Path("data/ledger.db")
+
+
+def _redis(settings: Settings) -> LedgerStore:
+    from publisher.ledger.redis import RedisLedger
+
+    source = settings.input
+    assert isinstance(source, RedisInputSettings)
+    ledger = settings.ledger
+    return RedisLedger(source.url, f"{source.stream}:ledger", ledger.retention_s, ledger.max_events)
+
+
+def _sqlite(settings: Settings) -> LedgerStore:
+    from publisher.ledger.sqlite import SqliteLedger
+
+    ledger = settings.ledger
+    return SqliteLedger(ledger_path(settings), ledger.retention_s, ledger.max_events)
+
+
+LEDGER_BUILDERS: dict[str, Callable[[Settings], LedgerStore]] = {"redis": _redis}
+"""Stores by input kind; any other kind keeps its ledger in SQLite (ledger.path)."""
+
+
+def ledger_path(settings: Settings) -> Path:
+    if settings.ledger.path is not None:
+        return settings.ledger.path
+    if isinstance(settings.input, SpoolInputSettings):
+        return settings.input.path.parent / "ledger.db"
+    return DEFAULT_PATH
+
+
+def build_ledger_store(settings: Settings) -> LedgerStore | None:
+    """The store for this config, not started; None when ledger.retention_s is 0."""
+    if settings.ledger.retention_s <= 0:
+        return None
+    return LEDGER_BUILDERS.get(settings.input.kind, _sqlite)(settings)
+
+
+@asynccontextmanager
+async def running_ledger(settings: Settings) -> AsyncIterator[Ledger | None]:
+    """The pipeline's Ledger with its writer task, flushed and closed on exit."""
+    store = build_ledger_store(settings)
+    if store is None:
+        yield None
+        return
+    await store.start()
+    ledger = Ledger(store, settings.ledger.flush_interval_s, settings.ledger.retention_s)
+    task = asyncio.create_task(ledger.run(), name="ledger-writer")
+    try:
+        yield ledger
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await ledger.flush()
+        await store.close()

@@ -1,0 +1,164 @@
+"""The Ledger the pipeline tells outcomes to: it only appends to a list there, and a task of
+its own writes them in batches, so the ledger never delays settling or acknowledging.
+
+A failed write is logged and dropped: the ledger answers questions about events, it is not
+where they are kept (the input and the dead-letter store are).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+
+from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry
+from publisher.ledger.store import LedgerStore
+
+if TYPE_CHECKING:
+    from publisher.aws.putevents import EntryResult
+    from publisher.core.admission import Entry
+    from publisher.engine.deadletter import DeadLetter
+
+log = structlog.get_logger(__name__)
+
+FLUSH_AT = 5000
+MAX_BUFFERED = 200_000
+"""Outcomes waiting for a write beyond this are dropped (counted in `dropped`), not queued."""
+EXPIRE_INTERVAL_S = 60.0
+
+# id, tenant, state, received_at, attempts, aws_event_id, settled_at, reason, dead_letter_id
+Outcome = tuple[str, str, str, float, int, str | None, float | None, str | None, str | None]
+
+
+class Ledger:
+    """Collects settled outcomes in memory; `run` writes them out until cancelled."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        flush_interval_s: float,
+        retention_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._flush_interval_s = flush_interval_s
+        self._expire_interval_s = max(1.0, min(EXPIRE_INTERVAL_S, retention_s / 4))
+        self._clock = clock
+        self._buffer: list[Outcome] = []
+        self._full = asyncio.Event()
+        self.written = 0
+        self.dropped = 0
+
+    def published(
+        self, entries: Sequence[Entry], results: Sequence[EntryResult], wall: float
+    ) -> None:
+        """The entries of one call whose result carries no error were published."""
+        buffer = self._buffer
+        for entry, result in zip(entries, results, strict=True):
+            if result.error_code is None:
+                buffer.append(
+                    (
+                        entry.event_id,
+                        entry.tenant,
+                        PUBLISHED,
+                        entry.message.enqueued_at,
+                        entry.attempts,
+                        result.event_id,
+                        wall,
+                        None,
+                        None,
+                    )
+                )
+        self._check_size()
+
+    def retrying(self, entry: Entry) -> None:
+        """An entry's first attempt failed and it waits for another: it is pending."""
+        if entry.attempts == 1:
+            received = entry.message.enqueued_at
+            self._buffer.append(
+                (entry.event_id, entry.tenant, PENDING, received, 1, None, None, None, None)
+            )
+            self._check_size()
+
+    def dead_lettered(self, letters: Sequence[DeadLetter], wall: float) -> None:
+        for letter in letters:
+            event_id, tenant = _identity(letter)
+            if event_id is None:
+                continue  # not even JSON with an id: the dead letter itself is all there is
+            outcome: Outcome = (
+                event_id,
+                tenant,
+                DEAD_LETTERED,
+                letter.message.enqueued_at,
+                letter.attempts,
+                None,
+                wall,
+                letter.reason,
+                letter.dead_letter_id,
+            )
+            self._buffer.append(outcome)
+        self._check_size()
+
+    def _check_size(self) -> None:
+        size = len(self._buffer)
+        if size >= FLUSH_AT:
+            self._full.set()
+            if size > MAX_BUFFERED:
+                self.dropped += size - MAX_BUFFERED
+                del self._buffer[MAX_BUFFERED:]
+
+    async def run(self) -> None:
+        """Write batches every flush interval (sooner when many wait) and expire old entries."""
+        next_expiry = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._flush_interval_s)
+            self._full.clear()
+            await self.flush()
+            if time.monotonic() >= next_expiry:
+                next_expiry = time.monotonic() + self._expire_interval_s
+                await self._expire()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        written_at = self._clock()
+        entries = [
+            LedgerEntry(i, t, s, r, a, written_at, e, settled, reason, d)
+            for i, t, s, r, a, e, settled, reason, d in batch
+        ]
+        try:
+            await self._store.write(entries)
+        except Exception as exc:
+            self.dropped += len(entries)
+            log.warning("ledger_write_failed", entries=len(entries), error=repr(exc))
+            return
+        self.written += len(entries)
+
+    async def _expire(self) -> None:
+        try:
+            removed = await self._store.expire(self._clock())
+        except Exception as exc:
+            log.warning("ledger_expiry_failed", error=repr(exc))
+            return
+        if removed:
+            log.info("ledger_expired", entries=removed)
+
+
+def _identity(letter: DeadLetter) -> tuple[str | None, str]:
+    """The id the dead letter's event is known by (its own, else the one given) and tenant."""
+    try:
+        event: Any = orjson.loads(letter.message.body)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict):
+        return None, ""
+    own_id, tenant = event.get("id"), event.get("tenant")
+    event_id = own_id if isinstance(own_id, str) else letter.event_id
+    return event_id, tenant if isinstance(tenant, str) else ""

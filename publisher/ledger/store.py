@@ -1,0 +1,25 @@
+"""The ledger store protocol: one adapter per engine the inputs run on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from publisher.ledger.entry import LedgerEntry
+
+
+class LedgerStore(Protocol):
+    """Keeps the latest entry per (tenant, id) for the retention, at most max_events of them."""
+
+    async def start(self) -> None: ...
+
+    async def write(self, entries: Sequence[LedgerEntry]) -> None:
+        """Store a batch; a pending entry never replaces a settled one."""
+
+    async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
+        """Every unexpired entry with this id (one per tenant), or only `tenant`'s."""
+
+    async def expire(self, now: float) -> int:
+        """Drop what is past the retention or over max_events; return how many went."""
+
+    async def close(self) -> None: ...
