@@ -30,14 +30,15 @@ class LedgerEntry:
     dead_letter_id: str | None = None
 
     def fields(self) -> list[Any]:
-        """The stored form, without id and tenant (the store's key)."""
+        """The stored form, without id and tenant (the store's key); times to the millisecond
+        (Redis's scripts keep 14 significant digits of a number)."""
         return [
             self.state,
-            self.received_at,
+            round(self.received_at, 3),
             self.attempts,
-            self.written_at,
+            round(self.written_at, 3),
             self.aws_event_id,
-            self.settled_at,
+            None if self.settled_at is None else round(self.settled_at, 3),
             self.reason,
             self.dead_letter_id,
         ]

@@ -34,7 +34,20 @@ def _sqlite(settings: Settings) -> LedgerStore:
     return SqliteLedger(ledger_path(settings), ledger.retention_s, ledger.max_events)
 
 
-LEDGER_BUILDERS: dict[str, Callable[[Settings], LedgerStore]] = {"redis": _redis}
+def _postgres(settings: Settings) -> LedgerStore:
+    """For an input on PostgreSQL (its settings carry `dsn`): the ledger in the same database."""
+    from publisher.ledger.postgres import PostgresLedger
+
+    dsn: str = getattr(settings.input, "dsn")  # noqa: B009 - only inputs of kind postgres
+    ledger = settings.ledger
+    return PostgresLedger(dsn, POSTGRES_TABLE, ledger.retention_s, ledger.max_events)
+
+
+POSTGRES_TABLE = "partner_event_ledger"
+LEDGER_BUILDERS: dict[str, Callable[[Settings], LedgerStore]] = {
+    "redis": _redis,
+    "postgres": _postgres,
+}
 """Stores by input kind; any other kind keeps its ledger in SQLite (ledger.path)."""
 
 

@@ -99,13 +99,20 @@ class RedisLedger:
                     found.append(entry)
         return found
 
-    async def expire(self, now: float) -> int:
-        """Redis expires buckets itself; here only the oldest go when over max_events."""
-        buckets = self._live_buckets(now)
+    async def _sizes(self, buckets: list[int]) -> list[int]:
         async with self.client.pipeline(transaction=False) as pipe:
             for bucket in buckets:
                 pipe.hlen(self._key(bucket))
-            sizes = [int(size) for size in await pipe.execute()]
+            return [int(size) for size in await pipe.execute()]
+
+    async def count(self, now: float) -> int:
+        """Ids kept (an id shared by tenants counts once)."""
+        return sum(await self._sizes(self._live_buckets(now)))
+
+    async def expire(self, now: float) -> int:
+        """Redis expires buckets itself; here only the oldest go when over max_events."""
+        buckets = self._live_buckets(now)
+        sizes = await self._sizes(buckets)
         total, removed = sum(sizes), 0
         for bucket, size in zip(buckets, sizes, strict=True):
             if total - removed <= self._max_events or bucket == buckets[-1]:

@@ -110,6 +110,13 @@ class SqliteLedger:
                 removed += cursor.rowcount
         return int(removed)
 
+    async def count(self, now: float) -> int:
+        async with self._lock:
+            row = await asyncio.to_thread(
+                lambda: self.db.execute("SELECT count(*) FROM ledger").fetchone()
+            )
+        return int(row[0])
+
     async def close(self) -> None:
         if self._db is not None:
             async with self._lock:

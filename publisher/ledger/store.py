@@ -22,4 +22,7 @@ class LedgerStore(Protocol):
     async def expire(self, now: float) -> int:
         """Drop what is past the retention or over max_events; return how many went."""
 
+    async def count(self, now: float) -> int:
+        """How many entries are kept (for bounds and measurements; may scan)."""
+
     async def close(self) -> None: ...
