@@ -101,6 +101,11 @@ def _all() -> list[Scenario]:
         Scenario("aiohttp_unsigned", direct_client("http"), "same requests, unsigned aiohttp"),
         Scenario("send", send_file, "partner-publisher send FILE, end to end"),
         Scenario("daemon_ingest", daemon.ingest_flood, "daemon: HTTP ingest (spool) to emulator"),
+        Scenario(
+            "daemon_ingest_no_ledger",
+            daemon.ingest_flood_without_ledger,
+            "daemon_ingest with the ledger off",
+        ),
         Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
         Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
         Scenario(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,12 @@ PUBLISHED = "published"
 DEAD_LETTERED = "dead_lettered"
 PENDING = "pending"
 UNKNOWN = "unknown"
+
+LedgerRow = tuple[
+    str, str, str, float, int, float, str | None, float | None, str | None, str | None
+]
+"""What stores write: id, tenant, state, received_at, attempts, written_at, aws_event_id,
+settled_at, reason, dead_letter_id. Plain tuples: the writer builds one per settled event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,40 +35,53 @@ class LedgerEntry:
     reason: str | None = None
     dead_letter_id: str | None = None
 
-    def fields(self) -> list[Any]:
-        """The stored form, without id and tenant (the store's key); times to the millisecond
-        (Redis's scripts keep 14 significant digits of a number)."""
-        return [
-            self.state,
-            round(self.received_at, 3),
-            self.attempts,
-            round(self.written_at, 3),
-            self.aws_event_id,
-            None if self.settled_at is None else round(self.settled_at, 3),
-            self.reason,
-            self.dead_letter_id,
-        ]
-
     @classmethod
-    def from_fields(cls, event_id: str, tenant: str, fields: list[Any]) -> LedgerEntry:
-        state, received, attempts, written, aws_event_id, settled, reason, dead_letter_id = fields
+    def from_row(cls, row: Sequence[Any]) -> LedgerEntry:
+        event_id, tenant, state, received, attempts, written, aws_id, settled, reason, dl = row
         return cls(
-            event_id,
-            tenant,
+            str(event_id),
+            str(tenant),
             str(state),
             float(received),
             int(attempts),
             float(written),
-            aws_event_id,
+            aws_id,
             None if settled is None else float(settled),
             reason,
-            dead_letter_id,
+            dl,
         )
+
+    def row(self) -> LedgerRow:
+        return (
+            self.id,
+            self.tenant,
+            self.state,
+            self.received_at,
+            self.attempts,
+            self.written_at,
+            self.aws_event_id,
+            self.settled_at,
+            self.reason,
+            self.dead_letter_id,
+        )
+
+    @classmethod
+    def from_fields(cls, event_id: str, tenant: str, fields: Sequence[Any]) -> LedgerEntry:
+        """From the stored form of stores keyed by id and tenant (Redis)."""
+        return cls.from_row([event_id, tenant, *fields])
 
 
 def latest(entries: Iterable[LedgerEntry]) -> LedgerEntry | None:
     """The entry that says most: a settled one beats pending, then the latest written."""
     return max(entries, key=lambda e: (e.state != PENDING, e.written_at), default=None)
+
+
+def latest_per_tenant(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    """One entry per tenant (stores that append keep a pending and a settled row)."""
+    by_tenant: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        by_tenant.setdefault(entry.tenant, []).append(entry)
+    return [e for group in by_tenant.values() if (e := latest(group)) is not None]
 
 
 def view(event_id: str, tenant: str | None, entry: LedgerEntry | None) -> dict[str, Any]:

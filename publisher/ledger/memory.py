@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from publisher.ledger.entry import PENDING, LedgerEntry
+from publisher.ledger.entry import PENDING, LedgerEntry, LedgerRow
 
 
 class MemoryLedger:
@@ -17,9 +17,9 @@ class MemoryLedger:
     async def start(self) -> None:
         return None
 
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
         self.writes += 1
-        for entry in entries:
+        for entry in map(LedgerEntry.from_row, rows):
             key = (entry.tenant, entry.id)
             old = self.entries.get(key)
             if old is None or entry.state != PENDING or old.state == PENDING:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import sql
 
-from publisher.ledger.entry import LedgerEntry
+from publisher.ledger.entry import LedgerEntry, LedgerRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
-    tenant text NOT NULL,
     id text NOT NULL,
+    tenant text NOT NULL,
     state text NOT NULL,
     received_at double precision NOT NULL,
     attempts integer NOT NULL,
@@ -22,14 +22,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     settled_at double precision,
     reason text,
     dead_letter_id text,
-    PRIMARY KEY (tenant, id)
+    PRIMARY KEY (id, tenant)
 );
-CREATE INDEX IF NOT EXISTS {by_id} ON {table} (id);
 CREATE INDEX IF NOT EXISTS {by_age} ON {table} (written_at);
 """
 UPSERT = """
 INSERT INTO {table} AS old VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (tenant, id) DO UPDATE SET
+ON CONFLICT (id, tenant) DO UPDATE SET
     state = excluded.state, received_at = excluded.received_at, attempts = excluded.attempts,
     written_at = excluded.written_at, aws_event_id = excluded.aws_event_id,
     settled_at = excluded.settled_at, reason = excluded.reason,
@@ -46,7 +45,6 @@ class PostgresLedger:
         self.table = table
         self._names = {
             "table": sql.Identifier(table),
-            "by_id": sql.Identifier(f"{table}_by_id"),
             "by_age": sql.Identifier(f"{table}_by_age"),
         }
         self._retention_s = retention_s
@@ -66,8 +64,7 @@ class PostgresLedger:
         self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
         await self.conn.execute(self._sql(SCHEMA))
 
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
-        rows = [(e.tenant, e.id, *e.fields()) for e in entries]
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
         async with self.conn.transaction(), self.conn.cursor() as cursor:
             await cursor.executemany(self._sql(UPSERT), rows)
 
@@ -79,7 +76,7 @@ class PostgresLedger:
             params += (tenant,)
         cursor = await self.conn.execute(self._sql(query), params)
         rows = await cursor.fetchall()
-        return [LedgerEntry.from_fields(str(r[0]), str(r[1]), list(r[2:])) for r in rows]
+        return [LedgerEntry.from_row(row) for row in rows]
 
     async def expire(self, now: float) -> int:
         async with self.conn.transaction():
@@ -91,7 +88,7 @@ class PostgresLedger:
             if excess > 0:
                 cursor = await self.conn.execute(
                     self._sql(
-                        "DELETE FROM {table} WHERE (tenant, id) IN (SELECT tenant, id FROM"
+                        "DELETE FROM {table} WHERE (id, tenant) IN (SELECT id, tenant FROM"
                         " {table} ORDER BY written_at LIMIT %s)"
                     ),
                     (excess,),

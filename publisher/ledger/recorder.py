@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
-from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry
+from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED
 from publisher.ledger.store import LedgerStore
 
 if TYPE_CHECKING:
@@ -129,17 +129,15 @@ class Ledger:
             return
         batch, self._buffer = self._buffer, []
         written_at = self._clock()
-        entries = [
-            LedgerEntry(i, t, s, r, a, written_at, e, settled, reason, d)
-            for i, t, s, r, a, e, settled, reason, d in batch
-        ]
+        # The row is the outcome with the write time in the middle: one tuple per event.
+        rows = [(i, t, s, r, a, written_at, e, at, y, d) for i, t, s, r, a, e, at, y, d in batch]
         try:
-            await self._store.write(entries)
+            await self._store.write(rows)
         except Exception as exc:
-            self.dropped += len(entries)
-            log.warning("ledger_write_failed", entries=len(entries), error=repr(exc))
+            self.dropped += len(rows)
+            log.warning("ledger_write_failed", entries=len(rows), error=repr(exc))
             return
-        self.written += len(entries)
+        self.written += len(rows)
 
     async def _expire(self) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import redis.asyncio
 
-from publisher.ledger.entry import LedgerEntry
+from publisher.ledger.entry import LedgerEntry, LedgerRow, latest_per_tenant
 
 BUCKETS = 168
 MAX_BUCKET_S = 3600
@@ -74,11 +74,11 @@ class RedisLedger:
         first = self._bucket(now - self._retention_s)
         return list(range(first, self._bucket(now) + self._span_s, self._span_s))
 
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
         by_bucket: dict[int, list[str | bytes]] = {}
-        for entry in entries:
-            args = by_bucket.setdefault(self._bucket(entry.written_at), [])
-            args += [entry.id, entry.tenant, orjson.dumps(entry.fields())]
+        for row in rows:
+            args = by_bucket.setdefault(self._bucket(row[5]), [])
+            args += [row[0], row[1], orjson.dumps(_stored_fields(row))]
         for bucket, args in by_bucket.items():
             expire_at = math.ceil(bucket + self._span_s + self._retention_s)
             await self._merge(keys=[self._key(bucket)], args=[expire_at, *args])
@@ -88,7 +88,7 @@ class RedisLedger:
             for bucket in self._live_buckets(now):
                 pipe.hget(self._key(bucket), event_id)
             replies = await pipe.execute()
-        found = []
+        found: list[LedgerEntry] = []
         for reply in replies:
             if reply is None:
                 continue
@@ -97,7 +97,7 @@ class RedisLedger:
                 fresh = entry.written_at >= now - self._retention_s
                 if fresh and (tenant is None or owner == tenant):
                     found.append(entry)
-        return found
+        return latest_per_tenant(found)
 
     async def _sizes(self, buckets: list[int]) -> list[int]:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -126,3 +126,19 @@ class RedisLedger:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _stored_fields(row: LedgerRow) -> list[Any]:
+    """Without id and tenant (the hash field and the object key); times to the millisecond,
+    as the merge script keeps 14 significant digits of a number."""
+    _, _, state, received, attempts, written, aws_event_id, settled, reason, dead_letter_id = row
+    return [
+        state,
+        round(received, 3),
+        attempts,
+        round(written, 3),
+        aws_event_id,
+        None if settled is None else round(settled, 3),
+        reason,
+        dead_letter_id,
+    ]

@@ -1,7 +1,10 @@
-"""The SQLite ledger (spool and SQS inputs): one row per (tenant, id) in its own file.
+"""The SQLite ledger (spool and SQS inputs), in its own file beside the spool.
 
 Its own file, not the spool's: the spool's single writer lock is the hot path's, and the
-ledger's batches must not queue behind it (or it behind them).
+ledger's batches must not queue behind it (or it behind them). Rows are only appended, with
+one index (on id): a retried event leaves a pending row and a settled one, and lookups pick
+the settled. Append order is age order, so expiry and the max_events bound delete a prefix of
+rowids and need no index on time.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from publisher.ledger.entry import LedgerEntry
+from publisher.ledger.entry import LedgerEntry, LedgerRow, latest_per_tenant
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
-    tenant TEXT NOT NULL,
     id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
     state TEXT NOT NULL,
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL,
@@ -24,23 +27,12 @@ CREATE TABLE IF NOT EXISTS ledger (
     aws_event_id TEXT,
     settled_at REAL,
     reason TEXT,
-    dead_letter_id TEXT,
-    PRIMARY KEY (tenant, id)
-) WITHOUT ROWID;
+    dead_letter_id TEXT
+);
 CREATE INDEX IF NOT EXISTS ledger_by_id ON ledger (id);
-CREATE INDEX IF NOT EXISTS ledger_by_age ON ledger (written_at);
 """
-UPSERT = """
-INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (tenant, id) DO UPDATE SET
-    state = excluded.state, received_at = excluded.received_at, attempts = excluded.attempts,
-    written_at = excluded.written_at, aws_event_id = excluded.aws_event_id,
-    settled_at = excluded.settled_at, reason = excluded.reason,
-    dead_letter_id = excluded.dead_letter_id
-WHERE excluded.state != 'pending' OR ledger.state = 'pending'
-"""
-COLUMNS = "id, tenant, state, received_at, attempts, written_at, aws_event_id, settled_at, "
-COLUMNS += "reason, dead_letter_id"
+INSERT = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+FIRST_FRESH = "SELECT rowid FROM ledger WHERE written_at >= ? ORDER BY rowid LIMIT 1"
 
 
 class SqliteLedger:
@@ -69,25 +61,24 @@ class SqliteLedger:
             raise RuntimeError("ledger is not started")
         return self._db
 
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
-        rows = [(e.tenant, e.id, *e.fields()) for e in entries]
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
         async with self._lock:
             await asyncio.to_thread(self._write, rows)
 
-    def _write(self, rows: list[tuple[object, ...]]) -> None:
+    def _write(self, rows: Sequence[LedgerRow]) -> None:
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany(UPSERT, rows)
+            self.db.executemany(INSERT, rows)
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
-        query = f"SELECT {COLUMNS} FROM ledger WHERE id = ? AND written_at >= ?"
+        query = "SELECT * FROM ledger WHERE id = ? AND written_at >= ?"
         params: tuple[object, ...] = (event_id, now - self._retention_s)
         if tenant is not None:
             query += " AND tenant = ?"
             params += (tenant,)
         async with self._lock:
             rows = await asyncio.to_thread(lambda: self.db.execute(query, params).fetchall())
-        return [LedgerEntry.from_fields(row[0], row[1], list(row[2:])) for row in rows]
+        return latest_per_tenant(LedgerEntry.from_row(row) for row in rows)
 
     async def expire(self, now: float) -> int:
         async with self._lock:
@@ -96,18 +87,13 @@ class SqliteLedger:
     def _expire(self, now: float) -> int:
         with self.db:
             self.db.execute("BEGIN")
-            cursor = self.db.execute(
-                "DELETE FROM ledger WHERE written_at < ?", (now - self._retention_s,)
-            )
-            removed = cursor.rowcount
-            (count,) = self.db.execute("SELECT count(*) FROM ledger").fetchone()
-            if count > self._max_events:
-                cursor = self.db.execute(
-                    "DELETE FROM ledger WHERE (tenant, id) IN (SELECT tenant, id FROM ledger"
-                    " ORDER BY written_at LIMIT ?)",
-                    (count - self._max_events,),
-                )
-                removed += cursor.rowcount
+            first, last = self.db.execute("SELECT min(rowid), max(rowid) FROM ledger").fetchone()
+            if first is None:
+                return 0
+            fresh = self.db.execute(FIRST_FRESH, (now - self._retention_s,)).fetchone()
+            keep_from = last + 1 if fresh is None else fresh[0]
+            keep_from = max(keep_from, last + 1 - self._max_events)
+            removed = self.db.execute("DELETE FROM ledger WHERE rowid < ?", (keep_from,)).rowcount
         return int(removed)
 
     async def count(self, now: float) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from publisher.ledger.entry import LedgerEntry
+from publisher.ledger.entry import LedgerEntry, LedgerRow
 
 
 class LedgerStore(Protocol):
@@ -13,11 +13,12 @@ class LedgerStore(Protocol):
 
     async def start(self) -> None: ...
 
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
-        """Store a batch; a pending entry never replaces a settled one."""
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
+        """Store a batch; a pending entry never hides a settled one from `lookup`."""
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
-        """Every unexpired entry with this id (one per tenant), or only `tenant`'s."""
+        """The latest unexpired entry with this id per tenant (settled before pending), or
+        only `tenant`'s."""
 
     async def expire(self, now: float) -> int:
         """Drop what is past the retention or over max_events; return how many went."""

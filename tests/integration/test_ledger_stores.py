@@ -13,7 +13,7 @@ import redis.asyncio
 from deadletter_stores import POSTGRES_DSN
 from input_factories import REDIS_URL
 
-from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry
+from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry, LedgerRow
 from publisher.ledger.memory import MemoryLedger
 from publisher.ledger.postgres import PostgresLedger
 from publisher.ledger.redis import RedisLedger
@@ -82,10 +82,14 @@ def entry(
     return LedgerEntry(event_id, tenant, state, **values)  # type: ignore[arg-type]
 
 
+def rows(entries: list[LedgerEntry]) -> list[LedgerRow]:
+    return [e.row() for e in entries]
+
+
 async def test_an_entry_is_found_by_id_with_every_field(open_ledger: OpenLedger) -> None:
     store = await open_ledger()
     written = [entry("ord-1"), entry("ord-2", DEAD_LETTERED, attempts=12)]
-    await store.write(written)
+    await store.write(rows(written))
 
     reader = await open_ledger()  # another process with the same config
     assert await reader.lookup("ord-1", None, time.time()) == [written[0]]
@@ -96,7 +100,8 @@ async def test_an_entry_is_found_by_id_with_every_field(open_ledger: OpenLedger)
 
 async def test_one_id_under_two_tenants_is_two_entries(open_ledger: OpenLedger) -> None:
     store = await open_ledger()
-    await store.write([entry("ord-1", tenant="acme"), entry("ord-1", DEAD_LETTERED, "globex")])
+    both = [entry("ord-1", tenant="acme"), entry("ord-1", DEAD_LETTERED, "globex")]
+    await store.write(rows(both))
 
     found = await store.lookup("ord-1", None, time.time())
 
@@ -111,8 +116,8 @@ async def test_settled_replaces_pending_and_pending_never_replaces_settled(
     open_ledger: OpenLedger,
 ) -> None:
     store = await open_ledger()
-    await store.write([entry("a", PENDING), entry("b", PUBLISHED)])
-    await store.write([entry("a", PUBLISHED, attempts=3), entry("b", PENDING)])
+    await store.write(rows([entry("a", PENDING), entry("b", PUBLISHED)]))
+    await store.write(rows([entry("a", PUBLISHED, attempts=3), entry("b", PENDING)]))
 
     (a,) = await store.lookup("a", "acme", time.time())
     (b,) = await store.lookup("b", "acme", time.time())
@@ -123,7 +128,7 @@ async def test_settled_replaces_pending_and_pending_never_replaces_settled(
 async def test_entries_older_than_the_retention_disappear(open_ledger: OpenLedger) -> None:
     store = await open_ledger(retention_s=60)
     now = time.time()
-    await store.write([entry("old", written_at=now - 61), entry("new", written_at=now - 5)])
+    await store.write(rows([entry("old", written_at=now - 61), entry("new", written_at=now - 5)]))
 
     assert await store.lookup("old", None, now) == []
     assert [e.id for e in await store.lookup("new", None, now)] == ["new"]
@@ -139,7 +144,7 @@ async def test_the_ledger_stays_within_max_events(open_ledger: OpenLedger) -> No
     now = time.time()
     for batch in range(10):  # 10 batches of 100, 10 s apart, the newest last
         written_at = now - (10 - batch) * 10
-        await store.write([entry(f"e{batch}-{n}", written_at=written_at) for n in range(100)])
+        await store.write(rows([entry(f"e{batch}-{n}", written_at=written_at) for n in range(100)]))
     assert await store.count(now) == 1000
 
     await store.expire(now)

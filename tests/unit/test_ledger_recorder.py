@@ -16,7 +16,7 @@ from publisher.engine.deadletter import DeadLetter, dead_letter_record
 from publisher.engine.pipeline import Pipeline
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.memory import MemoryInput
-from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry
+from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntry, LedgerRow
 from publisher.ledger.memory import MemoryLedger
 from publisher.ledger.recorder import Ledger
 from publisher.observe.metrics import Metrics
@@ -144,12 +144,12 @@ async def test_a_retry_is_pending_until_settled_and_pending_never_hides_the_outc
     await run_pipeline([body(2, id="e2")], ledger, letters)
     await ledger.flush()
     assert only(store, "e2").state == PUBLISHED
-    await store.write([LedgerEntry("e2", "acme", PENDING, 0.0, 1, 1e10)])
+    await store.write([LedgerEntry("e2", "acme", PENDING, 0.0, 1, 1e10).row()])
     assert only(store, "e2").state == PUBLISHED
 
 
 class Failing(MemoryLedger):
-    async def write(self, entries: Sequence[LedgerEntry]) -> None:
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
         raise ConnectionError("ledger down")
 
 
