@@ -42,6 +42,13 @@ def send(ctx: Context) -> Result:
     return _counted(ctx, command, directory)
 
 
+def send_without_ledger(ctx: Context) -> Result:
+    """send_instructions with the ledger off: the ledger's instructions per event."""
+    directory = ctx.scratch("send_instructions_no_ledger")
+    command, _ = send_command(ctx, directory, ledger={"retention_s": 0})
+    return _counted(ctx, command, directory)
+
+
 def _counted(ctx: Context, command: Sequence[str], directory: Path) -> Result:
     reason = unavailable_reason()
     if reason is not None:

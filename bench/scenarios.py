@@ -95,6 +95,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
+    from bench import ledger_footprint
 
     return [
         Scenario("sdk_loop", direct_client("sdk"), "plain aiobotocore loop: 20/call, 32 in flight"),
@@ -113,6 +114,12 @@ def _all() -> list[Scenario]:
         ),
         Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
         Scenario(
+            "ledger_footprint",
+            ledger_footprint.footprint,
+            "the ledger at 1,000,000 events: bytes and CPU per event",
+            False,
+        ),
+        Scenario(
             "sdk_loop_instructions",
             instructions.sdk_loop,
             "sdk_loop's instructions (valgrind callgrind)",
@@ -122,6 +129,12 @@ def _all() -> list[Scenario]:
             "send_instructions",
             instructions.send,
             "send's instructions (valgrind callgrind)",
+            False,
+        ),
+        Scenario(
+            "send_instructions_no_ledger",
+            instructions.send_without_ledger,
+            "send's instructions with the ledger off (valgrind callgrind)",
             False,
         ),
     ]

@@ -436,7 +436,7 @@ class Pipeline:
             heapq.heappush(self._retries, (ready_at, next(self._sequence), entry))
             self._wake.set()
             if self._ledger is not None:
-                self._ledger.retrying(entry)
+                self._ledger.retrying(entry, self._wall_clock())
             return None
         reason = decision.reason.value
         return DeadLetter(entry.message, reason, code, message, entry.attempts, entry.event_id)

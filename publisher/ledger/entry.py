@@ -22,7 +22,8 @@ settled_at, reason, dead_letter_id. Plain tuples: the writer builds one per sett
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """An event's latest known state; `settled_at` is when it was published or dead-lettered."""
+    """An event's latest known state; `written_at` is when the daemon noted it (the settlement
+    time, or when a retry was decided), `settled_at` when it was published or dead-lettered."""
 
     id: str
     tenant: str

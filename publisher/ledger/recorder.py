@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
-from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED
+from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerRow
 from publisher.ledger.store import LedgerStore
 
 if TYPE_CHECKING:
@@ -30,9 +30,6 @@ FLUSH_AT = 5000
 MAX_BUFFERED = 200_000
 """Outcomes waiting for a write beyond this are dropped (counted in `dropped`), not queued."""
 EXPIRE_INTERVAL_S = 60.0
-
-# id, tenant, state, received_at, attempts, aws_event_id, settled_at, reason, dead_letter_id
-Outcome = tuple[str, str, str, float, int, str | None, float | None, str | None, str | None]
 
 
 class Ledger:
@@ -49,7 +46,8 @@ class Ledger:
         self._flush_interval_s = flush_interval_s
         self._expire_interval_s = max(1.0, min(EXPIRE_INTERVAL_S, retention_s / 4))
         self._clock = clock
-        self._buffer: list[Outcome] = []
+        # Rows as the stores write them, built once here: the write task passes them on as is.
+        self._buffer: list[LedgerRow] = []
         self._full = asyncio.Event()
         self.written = 0
         self.dropped = 0
@@ -68,6 +66,7 @@ class Ledger:
                         PUBLISHED,
                         entry.message.enqueued_at,
                         entry.attempts,
+                        wall,
                         result.event_id,
                         wall,
                         None,
@@ -76,12 +75,12 @@ class Ledger:
                 )
         self._check_size()
 
-    def retrying(self, entry: Entry) -> None:
+    def retrying(self, entry: Entry, wall: float) -> None:
         """An entry's first attempt failed and it waits for another: it is pending."""
         if entry.attempts == 1:
             received = entry.message.enqueued_at
             self._buffer.append(
-                (entry.event_id, entry.tenant, PENDING, received, 1, None, None, None, None)
+                (entry.event_id, entry.tenant, PENDING, received, 1, wall, None, None, None, None)
             )
             self._check_size()
 
@@ -90,12 +89,13 @@ class Ledger:
             event_id, tenant = _identity(letter)
             if event_id is None:
                 continue  # not even JSON with an id: the dead letter itself is all there is
-            outcome: Outcome = (
+            outcome: LedgerRow = (
                 event_id,
                 tenant,
                 DEAD_LETTERED,
                 letter.message.enqueued_at,
                 letter.attempts,
+                wall,
                 None,
                 wall,
                 letter.reason,
@@ -127,10 +127,7 @@ class Ledger:
     async def flush(self) -> None:
         if not self._buffer:
             return
-        batch, self._buffer = self._buffer, []
-        written_at = self._clock()
-        # The row is the outcome with the write time in the middle: one tuple per event.
-        rows = [(i, t, s, r, a, written_at, e, at, y, d) for i, t, s, r, a, e, at, y, d in batch]
+        rows, self._buffer = self._buffer, []
         try:
             await self._store.write(rows)
         except Exception as exc:
