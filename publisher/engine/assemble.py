@@ -36,7 +36,7 @@ async def open_pipeline(
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
         async with (
             clients_type(settings.aws, settings.publish) as clients,
-            running_ledger(settings) as ledger,
+            running_ledger(settings, metrics) as ledger,
         ):
             yield Pipeline(
                 source=source,

@@ -10,10 +10,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publisher.ledger.recorder import Ledger
 from publisher.ledger.store import LedgerStore
 from publisher.settings import RedisInputSettings, Settings, SpoolInputSettings
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 DEFAULT_PATH = Path("data/ledger.db")
 
@@ -67,14 +71,17 @@ def build_ledger_store(settings: Settings) -> LedgerStore | None:
 
 
 @asynccontextmanager
-async def running_ledger(settings: Settings) -> AsyncIterator[Ledger | None]:
+async def running_ledger(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[Ledger | None]:
     """The pipeline's Ledger with its writer task, flushed and closed on exit."""
     store = build_ledger_store(settings)
     if store is None:
         yield None
         return
     await store.start()
-    ledger = Ledger(store, settings.ledger.flush_interval_s, settings.ledger.retention_s)
+    config = settings.ledger
+    ledger = Ledger(store, config.flush_interval_s, config.retention_s, metrics=metrics)
     task = asyncio.create_task(ledger.run(), name="ledger-writer")
     try:
         yield ledger

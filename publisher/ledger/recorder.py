@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from publisher.aws.putevents import EntryResult
     from publisher.core.admission import Entry
     from publisher.engine.deadletter import DeadLetter
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +42,10 @@ class Ledger:
         flush_interval_s: float,
         retention_s: float,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._flush_interval_s = flush_interval_s
         self._expire_interval_s = max(1.0, min(EXPIRE_INTERVAL_S, retention_s / 4))
         self._clock = clock
@@ -109,7 +112,7 @@ class Ledger:
         if size >= FLUSH_AT:
             self._full.set()
             if size > MAX_BUFFERED:
-                self.dropped += size - MAX_BUFFERED
+                self._count("dropped", size - MAX_BUFFERED)
                 del self._buffer[MAX_BUFFERED:]
 
     async def run(self) -> None:
@@ -131,10 +134,18 @@ class Ledger:
         try:
             await self._store.write(rows)
         except Exception as exc:
-            self.dropped += len(rows)
+            self._count("dropped", len(rows))
             log.warning("ledger_write_failed", entries=len(rows), error=repr(exc))
             return
-        self.written += len(rows)
+        self._count("written", len(rows))
+
+    def _count(self, outcome: str, entries: int) -> None:
+        if outcome == "written":
+            self.written += entries
+        else:
+            self.dropped += entries
+        if self._metrics is not None:
+            self._metrics.ledger_entries.labels(outcome=outcome).inc(entries)
 
     async def _expire(self) -> None:
         try:

@@ -154,10 +154,15 @@ class Failing(MemoryLedger):
 
 
 async def test_a_failing_store_drops_the_batch_without_touching_publishing() -> None:
-    ledger = Ledger(Failing(), flush_interval_s=60, retention_s=3600)
+    metrics = Metrics()
+    ledger = Ledger(Failing(), flush_interval_s=60, retention_s=3600, metrics=metrics)
     letters = Letters()
 
     await run_pipeline([body(0, id="a"), body(3, id="b")], ledger, letters)
     await ledger.flush()
 
     assert (ledger.written, ledger.dropped) == (0, 2)
+    dropped = metrics.registry.get_sample_value(
+        "publisher_ledger_entries_total", {"outcome": "dropped"}
+    )
+    assert dropped == 2
