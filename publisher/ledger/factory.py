@@ -6,11 +6,12 @@ A new input engine plugs its own store in through LEDGER_BUILDERS, keyed by `inp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import structlog
 
 from publisher.ledger.recorder import Ledger
 from publisher.ledger.store import LedgerStore
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from publisher.observe.metrics import Metrics
 
 DEFAULT_PATH = Path("data/ledger.db")
+CLOSE_TIMEOUT_S = 10.0
+log = structlog.get_logger(__name__)
 
 
 def _redis(settings: Settings) -> LedgerStore:
@@ -86,8 +89,10 @@ async def running_ledger(
     try:
         yield ledger
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await ledger.flush()
+        ledger.stop()
+        try:
+            # Bounded: a store that hangs must not hold up the daemon's exit.
+            await asyncio.wait_for(task, CLOSE_TIMEOUT_S)
+        except Exception as exc:  # the ledger is best effort; the events are settled already
+            log.warning("ledger_close_failed", error=repr(exc))
         await store.close()

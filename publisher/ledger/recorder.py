@@ -52,6 +52,7 @@ class Ledger:
         # Rows as the stores write them, built once here: the write task passes them on as is.
         self._buffer: list[LedgerRow] = []
         self._full = asyncio.Event()
+        self._stopping = False
         self.written = 0
         self.dropped = 0
 
@@ -116,16 +117,26 @@ class Ledger:
                 del self._buffer[MAX_BUFFERED:]
 
     async def run(self) -> None:
-        """Write batches every flush interval (sooner when many wait) and expire old entries."""
+        """Write batches every flush interval (sooner when many wait) and expire old entries,
+        until `stop`; then write what is left and return."""
         next_expiry = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self._flush_interval_s)
             self._full.clear()
             await self.flush()
+            if self._stopping:
+                if not self._buffer:
+                    return
+                continue
             if time.monotonic() >= next_expiry:
                 next_expiry = time.monotonic() + self._expire_interval_s
                 await self._expire()
+
+    def stop(self) -> None:
+        """Let `run` finish the write under way and the last batch, then return."""
+        self._stopping = True
+        self._full.set()
 
     async def flush(self) -> None:
         if not self._buffer:

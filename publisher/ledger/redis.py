@@ -20,6 +20,8 @@ import redis.asyncio
 from publisher.ledger.entry import LedgerEntry, LedgerRow, latest_per_tenant
 
 BUCKETS = 168
+SCRIPT_ROWS = 500
+"""Rows per script call: a script blocks Redis, and the input's commands share the server."""
 MAX_BUCKET_S = 3600
 MERGE = """
 local key = KEYS[1]
@@ -81,7 +83,9 @@ class RedisLedger:
             args += [row[0], row[1], orjson.dumps(_stored_fields(row))]
         for bucket, args in by_bucket.items():
             expire_at = math.ceil(bucket + self._span_s + self._retention_s)
-            await self._merge(keys=[self._key(bucket)], args=[expire_at, *args])
+            for start in range(0, len(args), SCRIPT_ROWS * 3):
+                chunk = args[start : start + SCRIPT_ROWS * 3]
+                await self._merge(keys=[self._key(bucket)], args=[expire_at, *chunk])
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
         async with self.client.pipeline(transaction=False) as pipe:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,7 +42,9 @@ class SqliteLedger:
         self._retention_s = retention_s
         self._max_events = max_events
         self._db: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
+        # One connection, used from worker threads one at a time: a call cancelled while its
+        # thread runs must not let the next one in (sqlite3 connections are not re-entrant).
+        self._lock = threading.Lock()
 
     async def start(self) -> None:
         await asyncio.to_thread(self._open)
@@ -62,11 +65,10 @@ class SqliteLedger:
         return self._db
 
     async def write(self, rows: Sequence[LedgerRow]) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._write, rows)
+        await asyncio.to_thread(self._write, rows)
 
     def _write(self, rows: Sequence[LedgerRow]) -> None:
-        with self.db:
+        with self._lock, self.db:
             self.db.execute("BEGIN")
             self.db.executemany(INSERT, rows)
 
@@ -76,16 +78,18 @@ class SqliteLedger:
         if tenant is not None:
             query += " AND tenant = ?"
             params += (tenant,)
-        async with self._lock:
-            rows = await asyncio.to_thread(lambda: self.db.execute(query, params).fetchall())
+        rows = await asyncio.to_thread(self._query, query, params)
         return latest_per_tenant(LedgerEntry.from_row(row) for row in rows)
 
+    def _query(self, query: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self.db.execute(query, params).fetchall()
+
     async def expire(self, now: float) -> int:
-        async with self._lock:
-            return await asyncio.to_thread(self._expire, now)
+        return await asyncio.to_thread(self._expire, now)
 
     def _expire(self, now: float) -> int:
-        with self.db:
+        with self._lock, self.db:
             self.db.execute("BEGIN")
             first, last = self.db.execute("SELECT min(rowid), max(rowid) FROM ledger").fetchone()
             if first is None:
@@ -97,14 +101,14 @@ class SqliteLedger:
         return int(removed)
 
     async def count(self, now: float) -> int:
-        async with self._lock:
-            row = await asyncio.to_thread(
-                lambda: self.db.execute("SELECT count(*) FROM ledger").fetchone()
-            )
-        return int(row[0])
+        (row,) = await asyncio.to_thread(self._query, "SELECT count(*) FROM ledger", ())
+        return int(str(row[0]))
 
     async def close(self) -> None:
-        if self._db is not None:
-            async with self._lock:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._db is not None:
                 self._db.close()
                 self._db = None

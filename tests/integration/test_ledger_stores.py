@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -154,3 +155,14 @@ async def test_the_ledger_stays_within_max_events(open_ledger: OpenLedger) -> No
     assert kept >= MAX_EVENTS - 100  # whole buckets at most
     assert await store.lookup("e9-99", None, now)  # the newest stay
     assert await store.lookup("e0-0", None, now) == []  # the oldest went first
+
+
+async def test_a_write_cancelled_midway_leaves_the_store_usable(open_ledger: OpenLedger) -> None:
+    store = await open_ledger(max_events=100_000)
+    big = asyncio.create_task(store.write(rows([entry(f"x{n}") for n in range(20_000)])))
+    await asyncio.sleep(0)  # the write is under way (in its thread, for SQLite)
+    big.cancel()
+
+    await store.write(rows([entry("after")]))
+
+    assert [e.id for e in await store.lookup("after", None, time.time())] == ["after"]

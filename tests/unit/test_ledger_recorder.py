@@ -166,3 +166,15 @@ async def test_a_failing_store_drops_the_batch_without_touching_publishing() -> 
         "publisher_ledger_entries_total", {"outcome": "dropped"}
     )
     assert dropped == 2
+
+
+async def test_stopping_writes_what_is_left_and_ends_the_task() -> None:
+    store = MemoryLedger()
+    ledger = Ledger(store, flush_interval_s=3600, retention_s=3600)
+    task = asyncio.create_task(ledger.run())
+    await run_pipeline([body(0, id="a")], ledger, Letters())
+
+    ledger.stop()
+    await asyncio.wait_for(task, 5)
+
+    assert only(store, "a").state == PUBLISHED
