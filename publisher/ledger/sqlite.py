@@ -1,10 +1,14 @@
 """The SQLite ledger (spool and SQS inputs), in its own file beside the spool.
 
 Its own file, not the spool's: the spool's single writer lock is the hot path's, and the
-ledger's batches must not queue behind it (or it behind them). Rows are only appended, with
-one index (on id): a retried event leaves a pending row and a settled one, and lookups pick
-the settled. Append order is age order, so expiry and the max_events bound delete a prefix of
-rowids and need no index on time.
+ledger's batches must not queue behind it (or it behind them).
+
+Rows are only appended, and there is no index: ids are often random (UUIDs), and an index on
+them turns each batch into writes all over the file (measured: 9.4 us per event at 200,000
+events against 2.3 without). A lookup scans instead (about 0.2 s at 1,000,000 events), which
+suits a person asking about one event. A retried event leaves a pending row and a settled
+one; lookups pick the settled. Append order is age order, so expiry and the max_events bound
+delete a prefix of rowids.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ CREATE TABLE IF NOT EXISTS ledger (
     reason TEXT,
     dead_letter_id TEXT
 );
-CREATE INDEX IF NOT EXISTS ledger_by_id ON ledger (id);
 """
 INSERT = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 FIRST_FRESH = "SELECT rowid FROM ledger WHERE written_at >= ? ORDER BY rowid LIMIT 1"
