@@ -1,11 +1,12 @@
-"""The Redis ledger (Redis input): entries in one hash per time bucket, each bucket expiring.
+"""The Redis ledger (Redis input): entries in hashes of a fixed number of events each.
 
-Key `<stream>:ledger:<bucket start>`, field the event id, value a JSON object
-{tenant: [stored fields]} (ids can repeat across tenants). A bucket spans a 168th of the
-retention (at most an hour) and expires a retention after it closes, so Redis drops old
-entries by itself; reads ignore entries past the retention, so expiry is exact for `trace`.
-max_events is kept by dropping the oldest buckets whole. The merge runs in a script, in Redis,
-so a pending entry never replaces a settled one and the daemon sends each entry once.
+Key `<stream>:ledger:<n>`, field the event id, value a JSON object {tenant: [stored fields]}
+(ids can repeat across tenants). The counter `<stream>:ledger:count` numbers every entry
+written by any replica; entry k goes to bucket k // BUCKET_EVENTS. Starting bucket n deletes
+bucket n - KEPT_BUCKETS, so at most max_events are kept whatever the rate. Each bucket expires
+a retention after its last write, and reads ignore entries past the retention, so expiry is
+exact for `trace`. It all runs in one script per call, in Redis: a pending entry never
+replaces a settled one, and the daemon sends each entry once.
 """
 
 from __future__ import annotations
@@ -19,14 +20,27 @@ import redis.asyncio
 
 from publisher.ledger.entry import LedgerEntry, LedgerRow, latest_per_tenant
 
-BUCKETS = 168
+KEPT_BUCKETS = 20
 SCRIPT_ROWS = 500
 """Rows per script call: a script blocks Redis, and the input's commands share the server."""
-MAX_BUCKET_S = 3600
+# KEYS[1] the counter; ARGV: prefix, events per bucket, buckets kept, expire-at, then
+# (id, tenant, fields) per entry. Bucket keys are built here, so the prefix must hash to one
+# slot on a Redis Cluster (a {hash tag} in the stream name).
 MERGE = """
-local key = KEYS[1]
-for i = 2, #ARGV, 3 do
-    local id, tenant, fields = ARGV[i], ARGV[i + 1], cjson.decode(ARGV[i + 2])
+local prefix, per_bucket, kept, expire_at = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local count = (#ARGV - 4) / 3
+local first = redis.call('INCRBY', KEYS[1], count) - count
+local touched = {}
+for i = 0, count - 1 do
+    local seq = first + i
+    local bucket = math.floor(seq / per_bucket)
+    local key = prefix .. ':' .. bucket
+    if seq % per_bucket == 0 and bucket >= kept then
+        redis.call('DEL', prefix .. ':' .. (bucket - kept))
+    end
+    touched[key] = true
+    local at = 5 + i * 3
+    local id, tenant, fields = ARGV[at], ARGV[at + 1], cjson.decode(ARGV[at + 2])
     local old = redis.call('HGET', key, id)
     local all = {}
     if old then all = cjson.decode(old) end
@@ -36,22 +50,18 @@ for i = 2, #ARGV, 3 do
         redis.call('HSET', key, id, cjson.encode(all))
     end
 end
-redis.call('EXPIREAT', key, ARGV[1])
-return 0
+for key in pairs(touched) do redis.call('EXPIREAT', key, expire_at) end
+return first
 """
-
-
-def bucket_span_s(retention_s: float) -> int:
-    return max(1, min(MAX_BUCKET_S, int(retention_s // BUCKETS)))
 
 
 class RedisLedger:
     def __init__(self, url: str, prefix: str, retention_s: float, max_events: int) -> None:
         self.url = url
         self.prefix = prefix
+        self.counter = f"{prefix}:count"
         self._retention_s = retention_s
-        self._max_events = max_events
-        self._span_s = bucket_span_s(retention_s)
+        self._per_bucket = max(1, math.ceil(max_events / KEPT_BUCKETS))
         self._client: redis.asyncio.Redis | None = None
         self._merge: Any = None
 
@@ -65,32 +75,27 @@ class RedisLedger:
             raise RuntimeError("ledger is not started")
         return self._client
 
-    def _bucket(self, at: float) -> int:
-        return int(at // self._span_s) * self._span_s
-
-    def _key(self, bucket: int) -> str:
-        return f"{self.prefix}:{bucket}"
-
-    def _live_buckets(self, now: float) -> list[int]:
-        """Every bucket that can hold an unexpired entry, oldest first."""
-        first = self._bucket(now - self._retention_s)
-        return list(range(first, self._bucket(now) + self._span_s, self._span_s))
-
     async def write(self, rows: Sequence[LedgerRow]) -> None:
-        by_bucket: dict[int, list[str | bytes]] = {}
-        for row in rows:
-            args = by_bucket.setdefault(self._bucket(row[5]), [])
-            args += [row[0], row[1], orjson.dumps(_stored_fields(row))]
-        for bucket, args in by_bucket.items():
-            expire_at = math.ceil(bucket + self._span_s + self._retention_s)
-            for start in range(0, len(args), SCRIPT_ROWS * 3):
-                chunk = args[start : start + SCRIPT_ROWS * 3]
-                await self._merge(keys=[self._key(bucket)], args=[expire_at, *chunk])
+        for start in range(0, len(rows), SCRIPT_ROWS):
+            chunk = rows[start : start + SCRIPT_ROWS]
+            args: list[Any] = [self.prefix, self._per_bucket, KEPT_BUCKETS]
+            args.append(math.ceil(max(row[5] for row in chunk) + self._retention_s))
+            for row in chunk:
+                args += [row[0], row[1], orjson.dumps(_stored_fields(row))]
+            await self._merge(keys=[self.counter], args=args)
+
+    async def _live_keys(self) -> list[str]:
+        """The keys of the buckets that can hold entries, oldest first."""
+        count = int(await self.client.get(self.counter) or 0)
+        newest = max(0, count - 1) // self._per_bucket
+        oldest = max(0, newest - KEPT_BUCKETS + 1)
+        return [f"{self.prefix}:{bucket}" for bucket in range(oldest, newest + 1)]
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
+        keys = await self._live_keys()
         async with self.client.pipeline(transaction=False) as pipe:
-            for bucket in self._live_buckets(now):
-                pipe.hget(self._key(bucket), event_id)
+            for key in keys:
+                pipe.hget(key, event_id)
             replies = await pipe.execute()
         found: list[LedgerEntry] = []
         for reply in replies:
@@ -103,28 +108,17 @@ class RedisLedger:
                     found.append(entry)
         return latest_per_tenant(found)
 
-    async def _sizes(self, buckets: list[int]) -> list[int]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for bucket in buckets:
-                pipe.hlen(self._key(bucket))
-            return [int(size) for size in await pipe.execute()]
+    async def expire(self, now: float) -> int:
+        """Nothing to do: buckets expire in Redis, and writes drop the bucket past the bound."""
+        return 0
 
     async def count(self, now: float) -> int:
         """Ids kept (an id shared by tenants counts once)."""
-        return sum(await self._sizes(self._live_buckets(now)))
-
-    async def expire(self, now: float) -> int:
-        """Redis expires buckets itself; here only the oldest go when over max_events."""
-        buckets = self._live_buckets(now)
-        sizes = await self._sizes(buckets)
-        total, removed = sum(sizes), 0
-        for bucket, size in zip(buckets, sizes, strict=True):
-            if total - removed <= self._max_events or bucket == buckets[-1]:
-                break
-            if size:
-                await self.client.delete(self._key(bucket))
-                removed += size
-        return removed
+        keys = await self._live_keys()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hlen(key)
+            return sum(int(size) for size in await pipe.execute())
 
     async def close(self) -> None:
         if self._client is not None:
