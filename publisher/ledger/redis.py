@@ -23,24 +23,27 @@ from publisher.ledger.entry import LedgerEntry, LedgerRow, latest_per_tenant
 KEPT_BUCKETS = 20
 SCRIPT_ROWS = 500
 """Rows per script call: a script blocks Redis, and the input's commands share the server."""
-# KEYS[1] the counter; ARGV: prefix, events per bucket, buckets kept, expire-at, then
-# (id, tenant, fields) per entry. Bucket keys are built here, so the prefix must hash to one
-# slot on a Redis Cluster (a {hash tag} in the stream name).
+# KEYS[1] the counter; ARGV: prefix, events per bucket, buckets kept, expire-at, and the rows
+# as one JSON array (one argument: far less for the daemon to pack than three per row). Bucket
+# keys are built here, so on a Redis Cluster the prefix must hash to one slot (a {hash tag}
+# in the stream name). cjson keeps 14 significant digits: epoch times to 0.1 ms.
 MERGE = """
 local prefix, per_bucket, kept, expire_at = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local count = (#ARGV - 4) / 3
+local rows = cjson.decode(ARGV[5])
+local count = #rows
 local first = redis.call('INCRBY', KEYS[1], count) - count
 local touched = {}
-for i = 0, count - 1 do
-    local seq = first + i
+for i = 1, count do
+    local seq = first + i - 1
     local bucket = math.floor(seq / per_bucket)
     local key = prefix .. ':' .. bucket
     if seq % per_bucket == 0 and bucket >= kept then
         redis.call('DEL', prefix .. ':' .. (bucket - kept))
     end
     touched[key] = true
-    local at = 5 + i * 3
-    local id, tenant, fields = ARGV[at], ARGV[at + 1], cjson.decode(ARGV[at + 2])
+    local row = rows[i]
+    local id, tenant = row[1], row[2]
+    local fields = {row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10]}
     local old = redis.call('HGET', key, id)
     local all = {}
     if old then all = cjson.decode(old) end
@@ -78,10 +81,8 @@ class RedisLedger:
     async def write(self, rows: Sequence[LedgerRow]) -> None:
         for start in range(0, len(rows), SCRIPT_ROWS):
             chunk = rows[start : start + SCRIPT_ROWS]
-            args: list[Any] = [self.prefix, self._per_bucket, KEPT_BUCKETS]
-            args.append(math.ceil(max(row[5] for row in chunk) + self._retention_s))
-            for row in chunk:
-                args += [row[0], row[1], orjson.dumps(_stored_fields(row))]
+            expire_at = math.ceil(max(row[5] for row in chunk) + self._retention_s)
+            args = [self.prefix, self._per_bucket, KEPT_BUCKETS, expire_at, orjson.dumps(chunk)]
             await self._merge(keys=[self.counter], args=args)
 
     async def _live_keys(self) -> list[str]:
@@ -124,19 +125,3 @@ class RedisLedger:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-
-def _stored_fields(row: LedgerRow) -> list[Any]:
-    """Without id and tenant (the hash field and the object key); times to the millisecond,
-    as the merge script keeps 14 significant digits of a number."""
-    _, _, state, received, attempts, written, aws_event_id, settled, reason, dead_letter_id = row
-    return [
-        state,
-        round(received, 3),
-        attempts,
-        round(written, 3),
-        aws_event_id,
-        None if settled is None else round(settled, 3),
-        reason,
-        dead_letter_id,
-    ]
