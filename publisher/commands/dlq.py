@@ -128,17 +128,20 @@ def replay_letters(args: argparse.Namespace) -> int:
 async def _replay(settings: Settings, args: argparse.Namespace) -> int:
     """Claim, then put back: of two operators replaying at once, each letter goes to one."""
     store = build_dead_letter_store(settings)
-    target = build_input(settings.input, consumer=False, aws=settings.aws)
     await store.start()
     try:
         chosen = _selected(await store.records(), args)
+        target = build_input(settings.input, consumer=False, aws=settings.aws)
         await target.start()
-        replayed = 0
-        for start in range(0, len(chosen), REPLAY_CHUNK):
-            replayed += await _replay_chunk(store, target, chosen[start : start + REPLAY_CHUNK])
-        return replayed
+        try:
+            replayed = 0
+            for start in range(0, len(chosen), REPLAY_CHUNK):
+                chunk = chosen[start : start + REPLAY_CHUNK]
+                replayed += await _replay_chunk(store, target, chunk)
+            return replayed
+        finally:
+            await target.close()
     finally:
-        await target.close()
         await store.close()
 
 
