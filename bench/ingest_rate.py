@@ -106,15 +106,14 @@ async def drain(sink: MemoryInput) -> int:
 async def scenario(
     name: str, body_events: int, requests: int, concurrency: int, decode: str = "sliced"
 ) -> dict[str, Any]:
-    """decode: sliced (the default), whole (one go on the loop) or thread (a worker thread)."""
-    router = TenantRegistry({TENANT: TenantSettings(account=ACCOUNT, source=SOURCE)}, "us-east-1")
+    """decode: sliced (the default) or whole (one go on the loop)."""
+    tenants = TenantRegistry({TENANT: TenantSettings(account=ACCOUNT, source=SOURCE)}, "us-east-1")
     sink = MemoryInput()
     settings = IngestSettings(port=0, max_body_bytes=16 << 20)
-    offload_bytes = 0 if decode == "thread" else None
     default_slice = publisher.http.ingest.SLICE_ITEMS
     if decode == "whole":
         publisher.http.ingest.SLICE_ITEMS = 1 << 62
-    ingest = Ingest(settings, sink, router, Metrics(), offload_bytes=offload_bytes)
+    ingest = Ingest(settings, sink, tenants, Metrics())
     await ingest.start()
     url = f"http://127.0.0.1:{ingest.port}/v1/events"
     command = [sys.executable, "-m", "bench.ingest_rate", "--client", url]
@@ -158,7 +157,7 @@ async def main(quick: bool) -> None:
         await scenario("ndjson-500 c=1", 500, 100 * scale, 1),
         await scenario("ndjson-500 c=8", 500, 200 * scale, 8),
     ]
-    for decode in ("sliced", "whole", "thread"):
+    for decode in ("sliced", "whole"):
         runs.append(await scenario("ndjson-1MiB c=4", big_events, 10 * scale, 4, decode))
     record = {
         "benchmark": "HTTP ingest POST /v1/events into MemoryInput (load generator in a child)",

@@ -131,11 +131,17 @@ class Emulator:
         return int(stats["entries_accepted"])
 
     def events_since(self, since: int) -> list[dict[str, Any]]:
-        status, data = http_json(f"{self.url}/_emulator/events?since={since}", timeout=120)
-        if status != 200:
-            raise BenchError(f"emulator events answered {status}")
-        records: list[dict[str, Any]] = data["events"]
-        return records
+        records: list[dict[str, Any]] = []
+        while True:
+            status, data = http_json(
+                f"{self.url}/_emulator/events?since={since}&limit=20000", timeout=120
+            )
+            if status != 200:
+                raise BenchError(f"emulator events answered {status}")
+            records += data["events"]
+            since = data["next"]
+            if not data["more"]:
+                return records
 
     def wait_for(
         self,

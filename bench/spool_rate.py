@@ -17,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 from publisher.inputs.spool.db import Synchronous
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings

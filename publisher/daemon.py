@@ -20,14 +20,15 @@ import structlog
 
 from publisher.aws.partner_sources import PartnerSources, open_partner_sources
 from publisher.core.source_states import SourceStates, refresh_forever
-from publisher.core.tenants import TenantRegistry, configured_tenants, registry_for
+from publisher.core.tenants import TenantRegistry, configured_tenants, tenants_for
 from publisher.engine.assemble import open_pipeline
 from publisher.engine.pipeline import Pipeline
 from publisher.errors import ConfigError
+from publisher.gc_policy import freeze_start_up
 from publisher.http.admin import Admin
 from publisher.http.ingest import Ingest
 from publisher.inputs.base import Input
-from publisher.inputs.factory import build_input, lease_renew_interval_s
+from publisher.inputs.factory import build_input
 from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -54,9 +55,9 @@ class DaemonState:
 class _Parts:
     settings: Settings
     metrics: Metrics
-    router: TenantRegistry
+    tenants: TenantRegistry
     states: SourceStates
-    source: Input
+    input: Input
     admin: Admin | None = None
     ingest: Ingest | None = None
 
@@ -68,7 +69,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
     parts = _Parts(
         settings,
         metrics,
-        registry_for(settings),
+        tenants_for(settings),
         SourceStates(),
         build_input(settings.input, aws=settings.aws),
     )
@@ -77,28 +78,24 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
     try:
         if parts.admin is not None:
             await parts.admin.start()
-        await parts.source.start()
+        await parts.input.start()
         state.input_ok = True
         async with open_pipeline(
-            settings,
-            parts.source,
-            metrics,
-            lease_renew_interval_s(settings.input),
-            router=parts.router,
-            states=parts.states,
+            settings, parts.input, metrics, parts.tenants, parts.states
         ) as pipeline:
+            freeze_start_up()
             state.aws_ok = True
             if settings.ingest.enabled:
-                parts.ingest = Ingest(settings.ingest, parts.source, parts.router, metrics)
+                parts.ingest = Ingest(settings.ingest, parts.input, parts.tenants, metrics)
                 await parts.ingest.start()
             _log_started(parts)
-            with reload_tenants_on_sighup(settings, parts.router):
+            with reload_tenants_on_sighup(settings, parts.tenants):
                 await _run_until_stopped(parts, pipeline, state)
     finally:
         state.draining = True
         if parts.ingest is not None:
             await parts.ingest.stop()
-        await _close_quietly(parts.source)
+        await _close_quietly(parts.input)
         if parts.admin is not None:
             await parts.admin.stop()
     log.info("daemon_stopped")
@@ -129,24 +126,24 @@ async def _run_until_stopped(parts: _Parts, pipeline: Pipeline, state: DaemonSta
 async def _source_refresher(parts: _Parts) -> AsyncIterator[asyncio.Task[None] | None]:
     """The periodic source-state refresh task, if enabled, with its AWS clients."""
     settings = parts.settings
-    if not settings.sources.refresh or not len(parts.router):
+    if not settings.sources.refresh or not len(parts.tenants):
         yield None
         return
     async with AsyncExitStack() as stack:
         clients: dict[str, PartnerSources] = {}
-        for region in sorted({route.region for route in parts.router}):
+        for region in sorted({route.region for route in parts.tenants}):
             clients[region] = await stack.enter_async_context(
                 open_partner_sources(settings.aws, region, settings.sources.control_plane_rps)
             )
 
         def publish_counts() -> None:
-            for name, count in parts.states.counts(parts.router).items():
+            for name, count in parts.states.counts(parts.tenants).items():
                 parts.metrics.tenants.labels(state=name).set(count)
 
         task = asyncio.create_task(
             refresh_forever(
                 parts.states,
-                parts.router,
+                parts.tenants,
                 clients.__getitem__,
                 settings.sources.refresh_interval_s,
                 publish_counts,
@@ -161,9 +158,9 @@ async def _source_refresher(parts: _Parts) -> AsyncIterator[asyncio.Task[None] |
                 await task
 
 
-async def _close_quietly(source: Input) -> None:
+async def _close_quietly(input: Input) -> None:
     try:
-        await source.close()
+        await input.close()
     except Exception:
         log.exception("input_close_failed")
 
@@ -175,7 +172,7 @@ def _log_started(parts: _Parts) -> None:
         input=settings.input.kind,
         ingest=f"http://{settings.ingest.host}:{parts.ingest.port}" if parts.ingest else None,
         admin=f"http://{settings.admin.host}:{parts.admin.port}" if parts.admin else None,
-        tenants=len(parts.router),
+        tenants=len(parts.tenants),
         region=settings.aws.region,
         endpoint_url=settings.aws.endpoint_url,
         pending_policy=settings.sources.pending,
@@ -183,17 +180,17 @@ def _log_started(parts: _Parts) -> None:
 
 
 @contextlib.contextmanager
-def reload_tenants_on_sighup(settings: Settings, registry: TenantRegistry) -> Iterator[None]:
+def reload_tenants_on_sighup(settings: Settings, tenants: TenantRegistry) -> Iterator[None]:
     """SIGHUP re-reads tenants_file; a file that does not validate changes nothing."""
     loop = asyncio.get_running_loop()
 
     def reload() -> None:
         try:
-            registry.replace(configured_tenants(settings))
+            tenants.replace(configured_tenants(settings))
         except ConfigError as exc:
             log.error("tenants_reload_failed", error=str(exc))
             return
-        log.info("tenants_reloaded", tenants=len(registry))
+        log.info("tenants_reloaded", tenants=len(tenants))
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:

@@ -20,10 +20,10 @@ from pydantic import (
     model_validator,
 )
 
+from publisher.config_files import choose_config, log_choice
 from publisher.errors import ConfigError
 
 ENV_PREFIX = "PUBLISHER__"
-CONFIG_ENV = "PUBLISHER_CONFIG"
 
 # AWS's rules for partner event source names and account ids (CONTRACT section 2).
 SOURCE_NAME_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
@@ -235,17 +235,19 @@ class Settings(_Section):
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the YAML file (or PUBLISHER_CONFIG), apply environment overrides, validate."""
+    """Read the YAML file (named, or found: config_files), apply env overrides, validate."""
     env = os.environ if environ is None else environ
-    path = path or env.get(CONFIG_ENV)
+    choice = choose_config(path, env)
+    log_choice(choice)
+    path = choice.path
     data: dict[str, Any] = {}
     if path:
         data = _read_yaml(Path(path))
-    _apply_env_overrides(data, env)
+    overridden = _apply_env_overrides(data, env)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(_describe(exc, path, overridden)) from None
 
 
 def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
@@ -273,8 +275,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    """PUBLISHER__AWS__ENDPOINT_URL=x sets data['aws']['endpoint_url']."""
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """PUBLISHER__AWS__ENDPOINT_URL=x sets data['aws']['endpoint_url']; returns which variable
+    set which dotted key ('aws.endpoint_url'), so errors can name the variable."""
+    overridden: dict[str, str] = {}
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -288,6 +292,8 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
                 raise ConfigError(f"{name}: {key} is not a section")
             node = child
         node[keys[-1]] = _env_value(raw)
+        overridden[".".join(keys)] = name
+    return overridden
 
 
 def _env_value(raw: str) -> Any:
@@ -305,10 +311,25 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
-def _describe(exc: ValidationError, path: str | Path | None) -> str:
-    where = f"config {path}" if path else "config"
-    lines = [f"{where} is invalid:"]
-    for err in exc.errors():
+def _describe(
+    exc: ValidationError, path: str | Path | None, overridden: Mapping[str, str] | None = None
+) -> str:
+    errors = exc.errors()
+    locs = [".".join(str(part) for part in err["loc"]) for err in errors]
+    if overridden and all(_set_by(loc, overridden) for loc in locs):
+        where = "the environment overrides of the config are"
+    else:
+        where = f"config {path} is" if path else "config is"
+    lines = [f"{where} invalid:"]
+    for err in errors:
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {err['msg']}")
+        lines.append(f"  {loc}: {err['msg']}{_set_by(loc, overridden or {})}")
     return "\n".join(lines)
+
+
+def _set_by(loc: str, overridden: Mapping[str, str]) -> str:
+    """' (set by PUBLISHER__X__Y)' when an environment variable set this key or a parent."""
+    for key, variable in overridden.items():
+        if loc == key or loc.startswith(key + "."):
+            return f" (set by the environment variable {variable}, not the file)"
+    return ""

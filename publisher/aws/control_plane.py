@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from publisher.aws.failures import network_failure
 from publisher.core.decisions import is_throttling
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 
@@ -62,7 +63,7 @@ async def call_with_retries(
             throttled = is_throttling(code, status) and code not in NOT_THROTTLING
             transient = throttled or code in TRANSIENT_CODES or (status or 0) >= 500
         except (BotoCoreError, OSError, TimeoutError) as exc:
-            failure = fail("NetworkError", f"{type(exc).__name__}: {exc}")
+            failure = fail(*network_failure(exc))  # missing credentials raise: no retry helps
             throttled, transient = False, True
         else:
             limiter.on_success()

@@ -13,7 +13,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
-from publisher.errors import ConfigError
+from publisher.aws.failures import CredentialsMissing
 from publisher.settings import AwsSettings, PublishSettings
 
 
@@ -101,11 +101,7 @@ async def require_credentials(session: AioSession) -> Any:
     """The session's credentials, or a ConfigError that says how to provide them."""
     credentials = await session.get_credentials()
     if credentials is None:
-        raise ConfigError(
-            "no AWS credentials found in the default chain (environment, profile, web "
-            "identity, instance role); for the local emulator set "
-            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-        )
+        raise CredentialsMissing()
     return credentials
 
 

@@ -1,15 +1,13 @@
-"""Reconcile the tenant registry with the partner event sources that exist in AWS."""
+"""Reconcile the tenants with the partner event sources that exist in AWS."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from publisher.aws.partner_sources import PartnerSources, SourceAdminError
+from publisher.aws.partner_sources import PartnerSources
+from publisher.core.source_states import MISSING, PENDING, source_state
 from publisher.core.tenants import Route
-
-MISSING = "MISSING"
-ACCOUNT_MISMATCH = "ACCOUNT_MISMATCH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +37,6 @@ def partner_prefix(source: str) -> str:
     return "/".join(parts[:2]) + "/"
 
 
-async def source_state(sources: PartnerSources, route: Route) -> str:
-    """The state of the route's source for the route's account (MISSING if none)."""
-    try:
-        accounts = await sources.accounts(route.source)
-    except SourceAdminError as exc:
-        if exc.code == "ResourceNotFoundException":
-            return MISSING
-        raise
-    for offered in accounts:
-        if offered.account == route.account:
-            return offered.state
-    return ACCOUNT_MISMATCH if accounts else MISSING
-
-
 async def sync_sources(
     routes: Iterable[Route], sources_for: SourcesFor, dry_run: bool
 ) -> SyncReport:
@@ -68,7 +52,7 @@ async def sync_sources(
                 action = "would_create"
             else:
                 await sources.create(route.source, route.account)
-                action, state = "created", "PENDING"
+                action, state = "created", PENDING
         report.tenants.append(
             TenantSourceStatus(
                 route.tenant, route.source, route.account, route.region, state, action

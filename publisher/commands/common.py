@@ -21,7 +21,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="YAML config file (default: $PUBLISHER_CONFIG; PUBLISHER__SECTION__KEY overrides)",
+        help="YAML config file (default: $PUBLISHER_CONFIG, ./partner-publisher.yaml, "
+        "$XDG_CONFIG_HOME/partner-publisher/config.yaml; PUBLISHER__SECTION__KEY overrides)",
     )
 
 
@@ -32,3 +33,17 @@ def settings_or_exit(args: argparse.Namespace) -> Settings:
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def warn_unknown_regions(settings: Settings) -> None:
+    """Say on stderr when the config names a Region AWS does not have (a typo sends every
+    call to a host that does not exist, and events would wait out their retries)."""
+    from publisher.aws.failures import unknown_regions  # botocore's data: only when asked
+
+    regions = {settings.aws.region} | {t.region for t in settings.tenants.values() if t.region}
+    for region in unknown_regions(regions, settings.aws.endpoint_url):
+        print(
+            f"partner-publisher: warning: {region} is not an AWS Region (check aws.region and "
+            "the tenants' region)",
+            file=sys.stderr,
+        )

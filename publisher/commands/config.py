@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import TYPE_CHECKING
 
 import yaml
 
-from publisher.commands.common import EXIT_OK, add_config_option, settings_or_exit
+from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.config_files import choose_config
+from publisher.errors import ConfigError
+from publisher.settings import Settings, load_tenants_file
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
@@ -19,13 +24,39 @@ def register(subparsers: Subparsers) -> None:
     check = actions.add_parser(
         "check",
         help="validate the config (file plus PUBLISHER__SECTION__KEY overrides) and print it",
-        description="Exit 0 and print the effective config as YAML, or exit 2 saying why not.",
+        description="Print the effective config as YAML and exit 0 (warnings on stderr), or "
+        "exit 2 saying why not; with --strict, warnings exit 2 too.",
     )
     add_config_option(check)
+    check.add_argument(
+        "--strict", action="store_true", help="exit 2 on warnings too (e.g. no tenants)"
+    )
     check.set_defaults(func=check_config)
 
 
 def check_config(args: argparse.Namespace) -> int:
+    choice = choose_config(args.config, os.environ)
     settings = settings_or_exit(args)
+    # A YAML comment, so the output stays a loadable config.
+    print(f"# config file: {choice.describe()}")
     print(yaml.safe_dump(settings.redacted(), sort_keys=False), end="")
-    return EXIT_OK
+    warnings = config_warnings(settings)
+    for warning in warnings:
+        print(f"partner-publisher: warning: {warning}", file=sys.stderr)
+    return EXIT_USAGE if warnings and args.strict else EXIT_OK
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What is valid but cannot work as meant."""
+    tenants = len(settings.tenants)
+    if settings.tenants_file is not None:
+        try:
+            tenants += len(load_tenants_file(settings.tenants_file))
+        except ConfigError as exc:
+            return [str(exc)]
+    if tenants == 0:
+        return [
+            "no tenants: the daemon would refuse every event (add a `tenants:` section or "
+            "`tenants_file:`)"
+        ]
+    return []

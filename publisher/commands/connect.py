@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -43,6 +44,7 @@ def register(subparsers: Subparsers) -> None:
     _register_event_integration(groups)
     _register_profiles(groups)
     _register_workflow(groups)
+    _register_domain(groups)
     verify = _leaf(
         groups, "verify", "check every link of the chain, with fixes", _verify, _prepare_verify
     )
@@ -86,6 +88,18 @@ def _register_profiles(groups: Any) -> None:
     get = _leaf(actions, "get", "GetIntegration: show every field", _profiles_get, _prepare_get)
     get.add_argument("--domain", required=True)
     get.add_argument("--uri", required=True, help="the integration's Uri (event integration ARN)")
+
+
+def _register_domain(groups: Any) -> None:
+    parser = groups.add_parser("domain", help="Amazon Connect Customer Profiles domains")
+    actions = parser.add_subparsers(dest="domain_command", metavar="ACTION", required=True)
+    create = _leaf(actions, "create", "CreateDomain unless it exists", _domain_create,
+                   _prepare_domain)  # fmt: skip
+    create.add_argument("--domain", required=True)
+    create.add_argument(
+        "--expiration-days", type=int, default=profiles.DEFAULT_EXPIRATION_DAYS,
+        help="how long profile data is kept (DefaultExpirationDays, 1..1098)",
+    )  # fmt: skip
 
 
 def _register_workflow(groups: Any) -> None:
@@ -136,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     except ConnectError as exc:
         print(out.explain(exc), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # e.g. no credentials: the user's setup, not AWS
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 async def _with_clients(target: AwsTarget, args: argparse.Namespace) -> int:
@@ -305,7 +322,32 @@ async def _workflow_status(clients: Clients, args: argparse.Namespace) -> int:
     return EXIT_FAILED if final.status in ("FAILED", "CANCELLED") else EXIT_OK
 
 
+def _prepare_domain(args: argparse.Namespace) -> None:
+    validation.check_domain(args.domain)
+    if not 1 <= args.expiration_days <= 1098:
+        raise ValueError("--expiration-days must be from 1 to 1098 (AWS's range)")
+
+
+async def _domain_create(clients: Clients, args: argparse.Namespace) -> int:
+    status = await profiles.ensure_domain(await clients.profiles(), args.domain,
+                                          args.expiration_days)  # fmt: skip
+    out.emit_rows(args.output, [{"domain": args.domain, "status": status}])
+    return EXIT_OK
+
+
+def fix_options(args: argparse.Namespace) -> str:
+    """The target options given to `verify`, as they must follow each printed fix."""
+    given = [
+        (flag, getattr(args, dest))
+        for flag, dest in (("--endpoint-url", "endpoint_url"), ("--config", "config"),
+                           ("--profile", "profile"), ("--region", "region"))
+        if getattr(args, dest)
+    ]  # fmt: skip
+    return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given)
+
+
 async def _verify(clients: Clients, args: argparse.Namespace) -> int:
-    checks = await verify_chain(clients, ChainQuery(args.source, args.domain, args.account))
+    query = ChainQuery(args.source, args.domain, args.account, fix_options(args))
+    checks = await verify_chain(clients, query)
     out.emit_checks(args.output, checks)
     return EXIT_FAILED if any(c.result == FAIL for c in checks) else EXIT_OK

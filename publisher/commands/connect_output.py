@@ -9,30 +9,14 @@ from typing import Any
 
 import orjson
 
+from publisher.aws import failures
 from publisher.connect.calls import ConnectError
 from publisher.connect.verify import FAIL, Check
-
-_HINTS = {
-    "AccessDeniedException": (
-        "the credentials may not call this operation: check the IAM policy of the customer's "
-        "role or user (events:*, app-integrations:*, profile:* as needed)"
-    ),
-    "ThrottlingException": "AWS kept throttling after several retries: try again in a minute",
-    "ResourceQuotaExceededException": "an AWS quota is reached: delete unused resources or "
-    "ask AWS Support for more",
-    "InternalServiceError": "AWS failed internally after several retries: try again later",
-    "InternalServerException": "AWS failed internally after several retries: try again later",
-    "NetworkError": "AWS could not be reached: check the Region, --endpoint-url and network",
-    "UnrecognizedClientException": "the access key is not valid for this Region",
-    "InvalidSignatureException": "the request signature was refused: check the secret key",
-}
 
 
 def explain(exc: ConnectError) -> str:
     """One line for stderr: operation, AWS's code and message, and what to do about it."""
-    where = f"{exc.operation}: " if exc.operation else ""
-    hint = _HINTS.get(exc.code)
-    return f"partner-publisher: {where}{exc.code}: {exc.message}" + (f" ({hint})" if hint else "")
+    return failures.explain(exc.code, exc.message, exc.operation)
 
 
 def plain(value: Any) -> Any:

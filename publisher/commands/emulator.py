@@ -9,6 +9,14 @@ import sys
 
 import structlog
 
+from publisher.emulator.accounts import (
+    CUSTOMER_ACCESS_KEY,
+    CUSTOMER_ACCOUNT,
+    PARTNER_ACCESS_KEY,
+    PARTNER_ACCOUNT,
+    default_accounts,
+    parse_account,
+)
 from publisher.emulator.options import EmulatorOptions
 from publisher.emulator.server import running_emulator
 
@@ -29,6 +37,13 @@ def _entry_fault(text: str) -> tuple[str, float]:
     return code, _rate(rate)
 
 
+def _account(text: str) -> tuple[str, str]:
+    try:
+        return parse_account(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `emulator` subcommand."""
     p = subparsers.add_parser("emulator", help="run the local strict EventBridge emulator")
@@ -39,8 +54,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--secret-access-key", help="verify SigV4 signatures with this secret")
     p.add_argument("--max-request-bytes", type=int, default=1_048_576)
     p.add_argument(
-        "--require-sources", action="store_true", help="unknown sources fail instead of delivering"
-    )
+        "--accept-unknown-sources", action="store_true",
+        help="deliver events for sources never created (AWS fails them; for tests only)",
+    )  # fmt: skip
+    p.add_argument(
+        "--account", action="append", type=_account, default=[], metavar="ACCESS_KEY_ID=ACCOUNT",
+        help="this access key acts for this account (repeatable; replaces the defaults "
+        f"{PARTNER_ACCESS_KEY}={PARTNER_ACCOUNT} and {CUSTOMER_ACCESS_KEY}={CUSTOMER_ACCOUNT})",
+    )  # fmt: skip
     p.add_argument(
         "--fault-entry", action="append", type=_entry_fault, default=[], metavar="CODE=RATE",
         help="fail this share of entries with this error code (repeatable)",
@@ -66,7 +87,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         access_key_id=args.access_key_id,
         secret_access_key=args.secret_access_key,
         max_request_bytes=args.max_request_bytes,
-        require_sources=args.require_sources,
+        accept_unknown_sources=args.accept_unknown_sources,
+        accounts=dict(args.account) if args.account else default_accounts(),
         entry_error_rates=dict(args.fault_entry),
         throttle_rate=args.fault_throttle,
         error_500_rate=args.fault_500,

@@ -7,7 +7,13 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.commands.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    settings_or_exit,
+    warn_unknown_regions,
+)
 from publisher.errors import ConfigError
 from publisher.settings import Settings
 
@@ -31,6 +37,7 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    warn_unknown_regions(settings)
     try:
         asyncio.run(_main(settings))
     except ConfigError as exc:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -17,10 +19,15 @@ from publisher.commands.common import (
     EXIT_USAGE,
     add_config_option,
     settings_or_exit,
+    warn_unknown_regions,
 )
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
+from publisher.commands.progress import Snapshot, plain_line, terminal_line
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import tenants_for
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import ConfigError
+from publisher.gc_policy import freeze_start_up
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -28,8 +35,7 @@ from publisher.settings import Settings
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
 
-# Lines never expire from a LineFeed; the pipeline's renewals need a period all the same.
-LEASE_RENEW_S = 100.0
+TERMINAL_REFRESH_S = 0.25
 
 
 def register(subparsers: Subparsers) -> None:
@@ -77,10 +83,12 @@ class _Tally:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    warn_unknown_regions(settings)
     try:
         with open_lines(args.file) as handle:
             feed = LineFeed(handle)
-            tally = asyncio.run(_send(settings, feed, args.progress_interval_s))
+            size = file_size(handle)
+            tally = asyncio.run(_send(settings, feed, args.progress_interval_s, size))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
         return EXIT_USAGE
@@ -91,17 +99,30 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if tally.dead_lettered == 0 else EXIT_FAILED
 
 
-async def _send(settings: Settings, feed: LineFeed, progress_interval_s: float) -> _Tally:
+def file_size(handle: Any) -> int | None:
+    """A regular file's size in bytes; None for a pipe or terminal."""
+    try:
+        status = os.fstat(handle.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+async def _send(
+    settings: Settings, feed: LineFeed, progress_interval_s: float, total_bytes: int | None = None
+) -> _Tally:
     tally = _Tally()
     stop = asyncio.Event()
+    tenants = tenants_for(settings)
     async with open_pipeline(
-        settings, feed, Metrics(), lease_renew_s=LEASE_RENEW_S, on_settled=tally.on_settled
+        settings, feed, Metrics(), tenants, SourceStates(), on_settled=tally.on_settled
     ) as pipeline:
+        freeze_start_up()
         publishing = asyncio.create_task(
             pipeline.run(stop, settings.publish.shutdown_grace_s), name="send-pipeline"
         )
         progress = asyncio.create_task(
-            _report_progress(tally, feed, progress_interval_s), name="send-progress"
+            _report_progress(tally, feed, progress_interval_s, total_bytes), name="send-progress"
         )
         all_settled = asyncio.create_task(feed.finished.wait(), name="send-all-settled")
         try:
@@ -111,19 +132,35 @@ async def _send(settings: Settings, feed: LineFeed, progress_interval_s: float) 
             progress.cancel()
             all_settled.cancel()
             await publishing
+            await asyncio.gather(progress, return_exceptions=True)  # its final redraw
     return tally
 
 
-async def _report_progress(tally: _Tally, feed: LineFeed, interval_s: float) -> None:
+def _snapshot(tally: _Tally, feed: LineFeed, total_bytes: int | None) -> Snapshot:
+    return Snapshot(
+        tally.published, tally.dead_lettered, feed.lines_read, feed.ended,
+        time.monotonic() - tally.started, feed.bytes_read, total_bytes,
+    )  # fmt: skip
+
+
+async def _report_progress(
+    tally: _Tally, feed: LineFeed, interval_s: float, total_bytes: int | None
+) -> None:
+    """Plain lines every interval_s; on a terminal, one line redrawn several times a second."""
     if interval_s <= 0:
         return
-    while True:
-        await asyncio.sleep(interval_s)
-        elapsed = time.monotonic() - tally.started
-        print(
-            f"send: {tally.settled}/{feed.lines_read}{'' if feed.ended else '+'} settled "
-            f"({tally.published} published, {tally.dead_lettered} dead-lettered), "
-            f"{tally.settled / elapsed:,.0f} events/s",
-            file=sys.stderr,
-            flush=True,
-        )
+    terminal = sys.stderr.isatty()
+    try:
+        while True:
+            await asyncio.sleep(min(interval_s, TERMINAL_REFRESH_S) if terminal else interval_s)
+            snap = _snapshot(tally, feed, total_bytes)
+            if terminal:
+                sys.stderr.write("\r\x1b[K" + terminal_line(snap))
+            else:
+                sys.stderr.write(plain_line(snap) + "\n")
+            sys.stderr.flush()
+    finally:
+        if terminal:  # the final state, then a newline, so the summary starts on its own line
+            sys.stderr.write("\r\x1b[K" + terminal_line(_snapshot(tally, feed, total_bytes)))
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from publisher.aws import failures
 from publisher.aws.partner_sources import (
     PartnerSources,
     SourceAdminError,
@@ -29,6 +30,7 @@ from publisher.commands.common import (
     settings_or_exit,
 )
 from publisher.core.tenants import TenantRegistry
+from publisher.errors import ConfigError
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,7 +51,10 @@ def register(subparsers: Subparsers) -> None:
     describe = _action(actions, "describe", "show a source's name and ARN")
     describe.add_argument("--name", required=True)
     listing = _action(actions, "list", "list sources whose name starts with a prefix")
-    listing.add_argument("--prefix", required=True, help="e.g. aws.partner/example.com/")
+    listing.add_argument(
+        "--prefix",
+        help="e.g. aws.partner/example.com (default: the partner prefixes of the config's tenants)",
+    )
     accounts = _action(actions, "accounts", "show the account a source was offered to, its state")
     accounts.add_argument("--name", required=True)
     delete = _action(actions, "delete", "delete a source (the customer's bus turns DELETED)")
@@ -63,6 +68,8 @@ def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
     parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
+    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
+    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
     parser.add_argument("--output", choices=["table", "json"], default="table")
     parser.set_defaults(func=run, action_name=name)
     return parser
@@ -77,14 +84,31 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_or_exit(args)
+    settings = with_target(settings_or_exit(args), args)
     try:
         if args.action_name == "sync":
             return asyncio.run(_sync(settings, args))
+        if args.action_name == "list":
+            args.prefixes = list_prefixes(args.prefix, settings)
         return asyncio.run(_single(settings, args, _ACTIONS[args.action_name]))
     except SourceAdminError as exc:
-        print(f"partner-publisher: {exc.code}: {exc.message}", file=sys.stderr)
+        print(failures.explain(exc.code, exc.message), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # e.g. no credentials: the user's setup, not AWS
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def with_target(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with --profile / --endpoint-url in place of aws.profile / endpoint_url."""
+    changes = {
+        key: value
+        for key, value in (("profile", args.profile), ("endpoint_url", args.endpoint_url))
+        if value is not None
+    }
+    if not changes:
+        return settings
+    return settings.model_copy(update={"aws": settings.aws.model_copy(update=changes)})
 
 
 async def _single(settings: Settings, args: argparse.Namespace, action: Action) -> int:
@@ -104,12 +128,33 @@ async def _describe(sources: PartnerSources, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def normalize_prefix(prefix: str) -> str:
+    """`aws.partner/example.com` as AWS's NamePrefix wants it: `aws.partner/example.com/`."""
+    if prefix.startswith("aws.partner/") and prefix.count("/") == 1 and len(prefix) > 12:
+        return prefix + "/"
+    return prefix
+
+
+def list_prefixes(prefix: str | None, settings: Settings) -> list[str]:
+    """The prefixes `sources list` asks for: the one given, else one per partner of the tenants."""
+    if prefix is not None:
+        return [normalize_prefix(prefix)]
+    partners = sorted({t.source.split("/")[1] for t in settings.tenants.values()})
+    if not partners:
+        print(
+            "partner-publisher: give --prefix aws.partner/<your domain>, or a --config with "
+            "tenants (their sources' partner prefixes are listed)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
+    return [f"aws.partner/{partner}/" for partner in partners]
+
+
 async def _list(sources: PartnerSources, args: argparse.Namespace) -> int:
-    _emit(
-        args,
-        await sources.list_by_prefix(args.prefix),
-        empty=f"no sources start with {args.prefix}",
-    )
+    rows: list[dict[str, str]] = []
+    for prefix in args.prefixes:
+        rows += await sources.list_by_prefix(prefix)
+    _emit(args, rows, empty=f"no sources start with {' or '.join(args.prefixes)}")
     return EXIT_OK
 
 
@@ -135,8 +180,8 @@ _ACTIONS: dict[str, Action] = {
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
-    registry = TenantRegistry(settings.tenants, args.region or settings.aws.region)
-    if not len(registry):
+    tenants = TenantRegistry(settings.tenants, args.region or settings.aws.region)
+    if not len(tenants):
         print("partner-publisher: no tenants in the config: nothing to sync", file=sys.stderr)
         return EXIT_USAGE
     async with AsyncExitStack() as stack:
@@ -149,7 +194,7 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 )
             return opened[region]
 
-        report = await sync_sources(registry, sources_for, dry_run=args.dry_run)
+        report = await sync_sources(tenants, sources_for, dry_run=args.dry_run)
     if args.output == "json":
         print(
             orjson.dumps(

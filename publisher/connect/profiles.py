@@ -91,3 +91,28 @@ async def find(caller: Caller, domain: str, uri: str) -> dict[str, Any] | None:
         if exc.code == "ResourceNotFoundException":
             return None
         raise
+
+
+DEFAULT_EXPIRATION_DAYS = 366
+
+
+async def domain_exists(caller: Caller, domain: str) -> bool:
+    """GetDomain: whether the Customer Profiles domain exists in this account and Region."""
+    try:
+        await caller("get_domain", DomainName=domain)
+    except ConnectError as exc:
+        if exc.code == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+async def ensure_domain(caller: Caller, domain: str, expiration_days: int) -> str:
+    """CreateDomain unless it exists: "created" or "exists"."""
+    validation.check_domain(domain)
+    if not 1 <= expiration_days <= 1098:
+        raise ValueError("--expiration-days must be from 1 to 1098 (AWS's range)")
+    if await domain_exists(caller, domain):
+        return "exists"
+    await caller("create_domain", DomainName=domain, DefaultExpirationDays=expiration_days)
+    return "created"

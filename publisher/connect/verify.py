@@ -1,12 +1,14 @@
 """Walk the chain source -> partner bus -> event integration -> association -> Profiles.
 
 Each link is one Check: PASS, FAIL (with the command that fixes it) or SKIP (a link it
-depends on failed, so it cannot be looked at yet).
+depends on failed, so it cannot be looked at yet). Every fix carries the options the check
+was run with (`--endpoint-url`, `--config`, `--profile`, `--region`), so pasting it acts on
+the same account, Region and endpoint.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from publisher.connect import bus as buses
@@ -33,10 +35,19 @@ class ChainQuery:
     source: str
     domain: str | None = None
     account: str | None = None
+    fix_options: str = ""  # e.g. " --endpoint-url http://127.0.0.1:4010", appended to fixes
 
 
 async def verify_chain(clients: Clients, query: ChainQuery) -> list[Check]:
-    """Every link of the chain, in order."""
+    """Every link of the chain, in order, each fix with the query's options."""
+    checks = await _links(clients, query)
+    return [
+        check if check.fix is None else replace(check, fix=check.fix + query.fix_options)
+        for check in checks
+    ]
+
+
+async def _links(clients: Clients, query: ChainQuery) -> list[Check]:
     checks = [await _source(clients, query), await _bus(clients, query)]
     integration = await _find_integration(clients, query.source)
     checks.append(_integration_check(query, integration))
@@ -61,7 +72,9 @@ async def _source(clients: Clients, query: ChainQuery) -> Check:
         account = query.account or "<ACCOUNT>"
         state = "missing" if described is None else "DELETED"
         return Check(
-            link, FAIL, f"source is {state} (the partner creates it for your account)",
+            link, FAIL,
+            f"source is {state} (the partner creates it for your account: the partner runs the "
+            "fix, with the partner's credentials)",
             f"partner-publisher sources create --name {query.source} --account {account}",
         )  # fmt: skip
     state = str(described.get("State"))
@@ -105,6 +118,11 @@ async def _association(
     found = await event_integrations.associations(caller, str(integration["Name"]))
     if not found:
         fix = _attach_fix(query.domain, str(integration["EventIntegrationArn"]))
+        if query.domain is not None and not await profiles.domain_exists(
+            await clients.profiles(), query.domain
+        ):
+            # Attaching needs the domain: create it first (then attach, which verify prints).
+            fix = f"{CLI} domain create --domain {query.domain}"
         return Check(link, FAIL, "no association: nothing consumes its events", fix)
     clients_text = ", ".join(sorted({str(a.get("ClientId")) for a in found}))
     return Check(link, PASS, f"{len(found)} association(s): {clients_text}")
@@ -116,11 +134,18 @@ async def _profiles(clients: Clients, domain: str, arn: str | None) -> list[Chec
     if arn is None:
         reason = "needs the event integration"
         return [Check(link, SKIP, reason), Check(types_link, SKIP, reason)]
+    caller = await clients.profiles()
     try:
-        found = await profiles.get(await clients.profiles(), domain, arn)
+        found = await profiles.get(caller, domain, arn)
     except ConnectError as exc:
         if exc.code != "ResourceNotFoundException":
             raise
+        if not await profiles.domain_exists(caller, domain):
+            fix = f"{CLI} domain create --domain {domain}"
+            return [
+                Check(link, FAIL, f"the domain {domain} does not exist", fix),
+                Check(types_link, SKIP, "needs the domain and the integration"),
+            ]
         return [
             Check(link, FAIL, exc.message, _attach_fix(domain, arn)),
             Check(types_link, SKIP, "needs the integration"),

@@ -2,25 +2,24 @@
 
 Decode (unless already validated where it was accepted), route to the tenant's source, then
 refuse what AWS could never accept or would silently drop: an entry larger than one request,
-an event past its age budget, a source that is gone or PENDING. Decisions only, no I/O: the
-pipeline batches an admitted entry, puts back a held message and dead-letters a refused one.
+an event past its age budget, a source that is gone or PENDING. A verdict only, no effects:
+the engine batches an admitted entry, puts back a held message and dead-letters a refused one.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from publisher.core.decisions import Reason
-from publisher.core.event import InvalidJson, decode_event, entry_size, request_entry
-from publisher.core.source_states import PENDING, SourceStates, is_gone
-from publisher.core.tenants import TenantRegistry, UnknownTenant
-from publisher.engine.deadletter import DeadLetter
+from publisher.core.event import Event, InvalidJson, decode_event, entry_size, request_entry
+from publisher.core.message import Message, ValidatedMessage
+from publisher.core.reasons import Reason
+from publisher.core.source_states import GONE, PENDING, SourceStates
+from publisher.core.tenants import Route, TenantRegistry, UnknownTenant
 from publisher.errors import InvalidEvent
-from publisher.inputs.base import Message
-from publisher.observe.metrics import Metrics
-from publisher.settings import SourcesSettings
+
+PendingPolicy = Literal["send", "hold", "dead_letter"]
 
 
 @dataclass(slots=True, eq=False)
@@ -31,22 +30,37 @@ class Entry:
     region: str
     fields: dict[str, Any]
     size: int
+    tenant: str
+    event_id: str | None
+    """The event's `id`; one is made up at intake (a UUID) for an event without, so that
+    every event can be traced (logs, ledger, the dead letter's record)."""
     attempts: int = 0
-    event_id: str = ""
-    """The event's id; one is made up at intake for an event that has none, to trace it by."""
-    tenant: str = ""
 
 
-class Hold(Exception):
-    """The event waits in the input until its source leaves PENDING."""
+@dataclass(slots=True, eq=False)
+class PendingEntry(Entry):
+    """An entry for a PENDING source, sent all the same (`sources.pending: send`)."""
 
 
-class Refused(InvalidEvent):
-    """A valid event that cannot be sent at all (too large, too old, its source gone)."""
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Leave the message in the input for delay_s: its source is PENDING."""
 
-    def __init__(self, reason: Reason, rule: str) -> None:
-        super().__init__("event", rule)
-        self.reason = reason
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The message can never be sent; it is dead-lettered for `reason`."""
+
+    message: Message
+    reason: Reason
+    error: str
+    tenant: str | None = None
+    event_id: str | None = None
+
+
+Verdict = Entry | Hold | Refusal
 
 
 class Admission:
@@ -54,64 +68,71 @@ class Admission:
 
     def __init__(
         self,
-        router: TenantRegistry,
+        tenants: TenantRegistry,
         states: SourceStates,
-        sources: SourcesSettings,
+        *,
         max_request_bytes: int,
         max_age_s: float,
-        metrics: Metrics,
+        pending: PendingPolicy,
+        hold_s: float,
     ) -> None:
-        self._router = router
+        self._tenants = tenants
         self._states = states
-        self._sources = sources
         self._max_request_bytes = max_request_bytes
         self._max_age_s = max_age_s
-        self._metrics = metrics
+        self._pending = pending
+        self._hold = Hold(hold_s)  # one value for every held message
 
-    def entry_for(self, message: Message, wall: float) -> Entry:
-        """The entry to send; raises Hold, or InvalidEvent (Refused among them) to dead-letter."""
-        event = message.event
-        if event is None:
-            event = decode_event(message.body)
-        else:
-            message.event = None  # validated once, where it was accepted; not kept while held
-        route = self._router.route(event)
+    def admit(self, message: Message, wall: float) -> Verdict:
+        """The entry to send, a Hold, or the Refusal to dead-letter; `wall` is epoch seconds."""
+        try:
+            if type(message) is ValidatedMessage:
+                event = message.event  # validated once, where it was accepted
+            else:
+                event = decode_event(message.body)
+        except InvalidEvent as exc:
+            return Refusal(message, _reason_for(exc), str(exc))
+        try:
+            route = self._tenants.route(event)
+        except InvalidEvent as exc:
+            return Refusal(message, _reason_for(exc), str(exc), event.tenant, event.id)
         size = entry_size(route.source, event)
         if size > self._max_request_bytes:
-            raise Refused(
-                Reason.TOO_LARGE,
-                f"entry is {size} bytes, over max_request_bytes {self._max_request_bytes}",
-            )
+            limit = self._max_request_bytes
+            rule = f"entry is {size} bytes, over max_request_bytes {limit}"
+            return _refuse(message, event, Reason.TOO_LARGE, rule)
         if wall - message.enqueued_at > self._max_age_s:
-            raise Refused(Reason.TOO_OLD, "older than retry.max_age_s before its first attempt")
-        self._check_source_state(route.source)
-        event_id = event.id or uuid.uuid4().hex
-        fields = request_entry(route.source, event)
-        return Entry(message, route.region, fields, size, 0, event_id, event.tenant)
+            rule = "older than retry.max_age_s before its first attempt"
+            return _refuse(message, event, Reason.TOO_OLD, rule)
+        return self._by_source_state(message, event, route, size)
 
-    def _check_source_state(self, source: str) -> None:
+    def _by_source_state(self, message: Message, event: Event, route: Route, size: int) -> Verdict:
         """Refuse or hold events that AWS would reject or silently drop."""
-        state = self._states.state(source)
-        if is_gone(state):
-            raise Refused(Reason.SOURCE_DELETED, f"source {source} is {state}")
-        if state != PENDING:
-            return
-        if self._sources.pending == "dead_letter":
-            raise Refused(Reason.SOURCE_PENDING, f"source {source} is PENDING")
-        if self._sources.pending == "hold":
-            raise Hold()
-        self._metrics.events_sent_to_pending.inc()
+        state = self._states.state(route.source)
+        if state in GONE:
+            rule = f"source {route.source} is {state}"
+            return _refuse(message, event, Reason.SOURCE_DELETED, rule)
+        entry_type = Entry
+        if state == PENDING:
+            if self._pending == "dead_letter":
+                rule = f"source {route.source} is PENDING"
+                return _refuse(message, event, Reason.SOURCE_PENDING, rule)
+            if self._pending == "hold":
+                return self._hold
+            entry_type = PendingEntry
+        fields = request_entry(route.source, event)
+        event_id = event.id or uuid.uuid4().hex
+        return entry_type(message, route.region, fields, size, route.tenant, event_id)
 
 
-def rejection(message: Message, exc: InvalidEvent) -> DeadLetter:
-    """The dead letter for a message that was not admitted, with the reason why."""
-    if isinstance(exc, Refused):
-        reason = exc.reason
-    elif isinstance(exc, InvalidJson):
-        reason = Reason.INVALID_JSON
-    elif isinstance(exc, UnknownTenant):
-        reason = Reason.UNKNOWN_TENANT
-    else:
-        reason = Reason.INVALID_EVENT
-    # An id for an event that came without one; kept only if the record has none (ledger).
-    return DeadLetter(message, reason.value, reason.value, str(exc), 0, uuid.uuid4().hex)
+def _refuse(message: Message, event: Event, reason: Reason, rule: str) -> Refusal:
+    """A valid event that cannot be sent at all, in the words of an InvalidEvent on `event`."""
+    return Refusal(message, reason, str(InvalidEvent("event", rule)), event.tenant, event.id)
+
+
+def _reason_for(exc: InvalidEvent) -> Reason:
+    if isinstance(exc, InvalidJson):
+        return Reason.INVALID_JSON
+    if isinstance(exc, UnknownTenant):
+        return Reason.UNKNOWN_TENANT
+    return Reason.INVALID_EVENT

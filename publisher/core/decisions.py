@@ -1,15 +1,15 @@
-"""What to do after a failure: retry after a delay, split the batch, or dead-letter. Pure.
+"""What to do after a failure: retry after a delay, split the batch, or give up. Pure.
 
-The classification follows CONTRACT section 1. This is the project's only retry layer:
-botocore's own retries are switched off for PutPartnerEvents.
+The classification follows docs/aws-contract.md, PutPartnerEvents: error codes. This is the
+project's only retry layer: botocore's own retries are switched off for PutPartnerEvents.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import StrEnum
 
+from publisher.core.reasons import Reason
 from publisher.settings import RetrySettings
 
 ENTRY_RETRYABLE = frozenset({"InternalFailure", "ThrottlingException"})
@@ -60,28 +60,17 @@ CALL_PERMANENT = frozenset(
 )
 
 
-class Reason(StrEnum):
-    """Why an event was dead-lettered: the bounded `reason` label."""
-
-    INVALID_JSON = "invalid_json"
-    INVALID_EVENT = "invalid_event"
-    UNKNOWN_TENANT = "unknown_tenant"
-    TOO_LARGE = "too_large"
-    REJECTED = "rejected"
-    SOURCE_DELETED = "source_deleted"
-    SOURCE_PENDING = "source_pending"
-    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
-    TOO_OLD = "too_old"
-    UNKNOWN_ERROR = "unknown_error"
-
-
 @dataclass(frozen=True, slots=True)
 class RetryAfter:
+    """Send the event again after this delay."""
+
     delay_s: float
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class GiveUp:
+    """Stop trying: the event is dead-lettered for this reason."""
+
     reason: Reason
 
 
@@ -90,8 +79,8 @@ class Split:
     """Send the batch again as two halves to isolate the entry that fails the whole call."""
 
 
-Decision = RetryAfter | DeadLetter
-CallDecision = RetryAfter | DeadLetter | Split
+Decision = RetryAfter | GiveUp
+CallDecision = RetryAfter | GiveUp | Split
 
 
 def is_throttling(code: str, http_status: int | None = None) -> bool:
@@ -115,11 +104,11 @@ class RetryPolicy:
     def after_entry_error(self, code: str, attempts: int, age_s: float) -> Decision:
         """Decide for one failed entry; `attempts` counts calls made for it so far."""
         if code in SOURCE_GONE_CODES:
-            return DeadLetter(Reason.SOURCE_DELETED)
+            return GiveUp(Reason.SOURCE_DELETED)
         if code in ENTRY_PERMANENT:
-            return DeadLetter(Reason.REJECTED)
+            return GiveUp(Reason.REJECTED)
         if code not in ENTRY_RETRYABLE and attempts >= self.settings.max_unknown_attempts:
-            return DeadLetter(Reason.UNKNOWN_ERROR)
+            return GiveUp(Reason.UNKNOWN_ERROR)
         return self._within_budget(attempts, age_s)
 
     def after_call_error(
@@ -138,20 +127,20 @@ class RetryPolicy:
             if batch_len > 1 and code == "ValidationException":
                 return Split()
             too_large = code == "ValidationException" and "size" in message.lower()
-            return DeadLetter(Reason.TOO_LARGE if too_large else Reason.REJECTED)
+            return GiveUp(Reason.TOO_LARGE if too_large else Reason.REJECTED)
         retryable = (
             code in CALL_RETRYABLE
             or is_throttling(code, http_status)
             or (http_status is not None and http_status >= 500)
         )
         if not retryable and attempts >= self.settings.max_unknown_attempts:
-            return DeadLetter(Reason.UNKNOWN_ERROR)
+            return GiveUp(Reason.UNKNOWN_ERROR)
         return self._within_budget(attempts, age_s)
 
     def _within_budget(self, attempts: int, age_s: float) -> Decision:
         if attempts >= self.settings.max_attempts:
-            return DeadLetter(Reason.ATTEMPTS_EXHAUSTED)
+            return GiveUp(Reason.ATTEMPTS_EXHAUSTED)
         delay_s = self.backoff_s(attempts)
         if age_s + delay_s > self.settings.max_age_s:
-            return DeadLetter(Reason.TOO_OLD)
+            return GiveUp(Reason.TOO_OLD)
         return RetryAfter(delay_s)

@@ -1,7 +1,8 @@
 """Events as the app sends them and entries as PutPartnerEvents takes them: validation, size.
 
 Pure: no I/O. Each event is decoded once, its Detail encoded once and its AWS size computed
-once; the checks follow AWS's rules (CONTRACT section 1) so that what we send is accepted.
+once; the checks follow docs/aws-contract.md, PutPartnerEvents, so that what we send is
+accepted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from publisher.core.field_names import unknown_field_rule
 from publisher.errors import InvalidEvent
 
 SOURCE_MAX_CHARS = 256
@@ -45,6 +47,15 @@ _RECURSION_HEADROOM = 2 * DETAIL_MAX_DEPTH
 
 class InvalidJson(InvalidEvent):
     """The message is not a JSON object."""
+
+
+class EventProblems(InvalidEvent):
+    """Every rule an event breaks; `field` and `rule` are the first's, the text lists all."""
+
+    def __init__(self, problems: list[InvalidEvent]) -> None:
+        super().__init__(problems[0].field, problems[0].rule)
+        self.problems = problems
+        self.args = ("; ".join(f"{p.field}: {p.rule}" for p in problems),)
 
 
 @dataclass(slots=True)
@@ -76,35 +87,69 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
     """Validate an already-decoded event object (body, when given, speeds up rare checks).
 
     The hot path of the daemon: plain checks inline for the common case, a helper call only
-    for the optional fields that are present.
+    for the optional fields that are present. The first broken rule stops it; only then are
+    all of the event's problems looked for (EventProblems when there are several).
     """
-    if not obj.keys() <= _FIELDS:
-        raise InvalidEvent(sorted(obj.keys() - _FIELDS)[0], "unknown field")
-    tenant = obj.get("tenant")
-    if type(tenant) is not str or not 0 < len(tenant) <= TENANT_MAX_CHARS:
-        tenant = _required_text(obj, "tenant", TENANT_MAX_CHARS)
-    detail_type = obj.get("detail_type")
-    if type(detail_type) is not str or not 0 < len(detail_type) <= DETAIL_TYPE_MAX_CHARS:
-        detail_type = _required_text(obj, "detail_type", DETAIL_TYPE_MAX_CHARS)
-    detail = obj.get("detail")
+    try:
+        if not obj.keys() <= _FIELDS:
+            raise InvalidEvent(sorted(obj.keys() - _FIELDS)[0], "unknown field")
+        tenant = obj.get("tenant")
+        if type(tenant) is not str or not 0 < len(tenant) <= TENANT_MAX_CHARS:
+            tenant = _required_text(obj, "tenant", TENANT_MAX_CHARS)
+        detail_type = obj.get("detail_type")
+        if type(detail_type) is not str or not 0 < len(detail_type) <= DETAIL_TYPE_MAX_CHARS:
+            detail_type = _required_text(obj, "detail_type", DETAIL_TYPE_MAX_CHARS)
+        detail = obj.get("detail")
+        if type(detail) is not dict:
+            raise InvalidEvent("detail", f"must be a JSON object, not {json_type(detail)}")
+        _check_detail_limits(detail, body)
+        detail_json = encode_json(detail)
+        resources = obj.get("resources")
+        time = obj.get("time")
+        event_id = obj.get("id")
+        source = obj.get("source")
+        return Event(
+            tenant,
+            detail_type,
+            detail_json.decode(),
+            len(detail_json),
+            () if resources is None else _resources(resources),
+            None if time is None else _epoch_seconds(time),
+            None if event_id is None else _required_text(obj, "id", ID_MAX_CHARS),
+            None if source is None else _optional_source(source),
+        )
+    except InvalidEvent as first:
+        problems = all_problems(obj, body) or [first]
+        raise (problems[0] if len(problems) == 1 else EventProblems(problems)) from None
+
+
+def all_problems(obj: dict[str, Any], body: bytes | None = None) -> list[InvalidEvent]:
+    """Every rule the event object breaks, unknown fields first (with the intended name)."""
+    found = [
+        InvalidEvent(name, unknown_field_rule(name, _FIELDS))
+        for name in sorted(obj.keys() - _FIELDS)
+    ]
+    checks: list[Callable[[], object]] = [
+        lambda: _required_text(obj, "tenant", TENANT_MAX_CHARS),
+        lambda: _required_text(obj, "detail_type", DETAIL_TYPE_MAX_CHARS),
+        lambda: _detail(obj.get("detail"), body),
+        lambda: _resources(obj.get("resources")),
+        lambda: _epoch_seconds(obj.get("time")),
+        lambda: obj.get("id") is None or _required_text(obj, "id", ID_MAX_CHARS),
+        lambda: _optional_source(obj.get("source")),
+    ]
+    for check in checks:
+        try:
+            check()
+        except InvalidEvent as problem:
+            found.append(problem)
+    return found
+
+
+def _detail(detail: Any, body: bytes | None) -> None:
     if type(detail) is not dict:
         raise InvalidEvent("detail", f"must be a JSON object, not {json_type(detail)}")
     _check_detail_limits(detail, body)
-    detail_json = encode_json(detail)
-    resources = obj.get("resources")
-    time = obj.get("time")
-    event_id = obj.get("id")
-    source = obj.get("source")
-    return Event(
-        tenant,
-        detail_type,
-        detail_json.decode(),
-        len(detail_json),
-        () if resources is None else _resources(resources),
-        None if time is None else _epoch_seconds(time),
-        None if event_id is None else _required_text(obj, "id", ID_MAX_CHARS),
-        None if source is None else _optional_source(source),
-    )
 
 
 def entry_size(source: str, event: Event) -> int:

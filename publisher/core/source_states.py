@@ -1,8 +1,9 @@
 """The last known state of each tenant's partner event source, and its periodic refresh.
 
 AWS accepts events for a PENDING source and silently drops them, and rejects them for a
-DELETED or missing one (CONTRACT section 2). Knowing the state lets the daemon hold or
-dead-letter such events instead of paying for calls that cannot deliver.
+DELETED or missing one (docs/aws-contract.md, Partner event sources: states). Knowing the
+state lets the daemon hold or dead-letter such events instead of paying for calls that cannot
+deliver.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from collections.abc import Callable
 import structlog
 
 from publisher.aws.partner_sources import PartnerSources, SourceAdminError
-from publisher.aws.source_sync import MISSING, source_state
-from publisher.core.tenants import TenantRegistry
+from publisher.core.tenants import Route, TenantRegistry
 
 log = structlog.get_logger(__name__)
 
+# As AWS reports them for the tenant's account.
 ACTIVE = "ACTIVE"
 PENDING = "PENDING"
 DELETED = "DELETED"
+# No source of that name, or none offered to the tenant's account.
+MISSING = "MISSING"
+# The source exists, offered only to other accounts (`sources sync` reports it).
+ACCOUNT_MISMATCH = "ACCOUNT_MISMATCH"
+# Not read yet: events are sent as usual.
 UNKNOWN = "UNKNOWN"
 GONE = frozenset({DELETED, MISSING})
 STATES = (ACTIVE, PENDING, DELETED, MISSING, UNKNOWN)
@@ -30,9 +36,8 @@ STATES = (ACTIVE, PENDING, DELETED, MISSING, UNKNOWN)
 class SourceStates:
     """State per source name; UNKNOWN until refreshed (events are then sent as usual)."""
 
-    def __init__(self, on_change: Callable[[dict[str, int]], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._states: dict[str, str] = {}
-        self._on_change = on_change
 
     def state(self, source: str) -> str:
         return self._states.get(source, UNKNOWN)
@@ -47,18 +52,32 @@ class SourceStates:
         """AWS answered that the source's bus is not found: stop sending until a refresh."""
         self.set(source, MISSING)
 
-    def counts(self, registry: TenantRegistry) -> dict[str, int]:
+    def counts(self, tenants: TenantRegistry) -> dict[str, int]:
         """Tenants by state (for the gauge; a tenant id never becomes a label)."""
-        counted = Counter(self.state(route.source) for route in registry)
+        counted = Counter(self.state(route.source) for route in tenants)
         return {state: counted.get(state, 0) for state in STATES}
 
 
+async def source_state(sources: PartnerSources, route: Route) -> str:
+    """The state of the route's source for the route's account (MISSING if none)."""
+    try:
+        accounts = await sources.accounts(route.source)
+    except SourceAdminError as exc:
+        if exc.code == "ResourceNotFoundException":
+            return MISSING
+        raise
+    for offered in accounts:
+        if offered.account == route.account:
+            return offered.state
+    return ACCOUNT_MISMATCH if accounts else MISSING
+
+
 async def refresh_states(
-    states: SourceStates, registry: TenantRegistry, sources: PartnerSources, region: str
+    states: SourceStates, tenants: TenantRegistry, sources: PartnerSources, region: str
 ) -> int:
     """Refresh every tenant in `region`; returns how many could not be read."""
     failures = 0
-    for route in list(registry):
+    for route in list(tenants):
         if route.region != region:
             continue
         try:
@@ -71,22 +90,18 @@ async def refresh_states(
 
 async def refresh_forever(
     states: SourceStates,
-    registry: TenantRegistry,
+    tenants: TenantRegistry,
     sources_for: Callable[[str], PartnerSources],
     interval_s: float,
     on_refreshed: Callable[[], None],
 ) -> None:
     """Refresh all Regions now and then every interval_s, until cancelled."""
     while True:
-        for region in sorted({route.region for route in registry}):
+        for region in sorted({route.region for route in tenants}):
             try:
-                await refresh_states(states, registry, sources_for(region), region)
+                await refresh_states(states, tenants, sources_for(region), region)
             except Exception:
                 # A failed refresh keeps the last known states; the next one tries again.
                 log.exception("source_state_refresh_failed", region=region)
         on_refreshed()
         await asyncio.sleep(interval_s)
-
-
-def is_gone(state: str) -> bool:
-    return state in GONE

@@ -69,5 +69,6 @@ def configured_tenants(settings: Settings) -> dict[str, TenantSettings]:
     return tenants
 
 
-def registry_for(settings: Settings) -> TenantRegistry:
+def tenants_for(settings: Settings) -> TenantRegistry:
+    """The configured tenants (tenants_file read now), their Region defaulting to aws.region."""
     return TenantRegistry(configured_tenants(settings), settings.aws.region)

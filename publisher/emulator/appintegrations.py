@@ -2,7 +2,8 @@
 
 A ClientToken seen before returns the ARN of the first call when the request is the same and
 an InvalidRequestException when it differs. Deleting an event integration that still has
-associations is refused (InvalidRequestException, 400), as AWS does.
+associations is refused (InvalidRequestException, 400), as AWS does. Each account has its
+own integrations; the ARN carries the caller's account.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ INVALID = "InvalidRequestException"
 @dataclass(slots=True)
 class EventIntegration:
     name: str
+    account: str
     arn: str
     source: str
     bus: str
@@ -62,9 +64,9 @@ class EventIntegration:
 
 @dataclass(slots=True)
 class AppIntegrationsStore:
-    """Event integrations by name, associations by integration name, tokens seen."""
+    """Event integrations by (account, name), associations by integration ARN, tokens seen."""
 
-    integrations: dict[str, EventIntegration] = field(default_factory=dict)
+    integrations: dict[tuple[str, str], EventIntegration] = field(default_factory=dict)
     associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -76,14 +78,19 @@ class AppIntegrationsStore:
     def by_arn(self, arn: str) -> EventIntegration | None:
         return next((i for i in self.integrations.values() if i.arn == arn), None)
 
-    def associate(self, name: str, client_id: str, client_arn: str | None, region: str) -> None:
+    def named(self, name: str) -> EventIntegration | None:
+        """The integration of that name in any account (for the control endpoints)."""
+        return next((i for i in self.integrations.values() if i.name == name), None)
+
+    def associate(
+        self, integration: EventIntegration, client_id: str, client_arn: str | None, region: str
+    ) -> None:
         """Add an association (what a consuming service such as Customer Profiles creates)."""
-        found = self.associations.setdefault(name, [])
+        found = self.associations.setdefault(integration.arn, [])
         if any(a["ClientId"] == client_id for a in found):
             return
         association_id = str(uuid.uuid4())
-        integration = self.integrations[name]
-        account = integration.arn.split(":")[4]
+        name, account = integration.name, integration.account
         found.append(
             {
                 "EventIntegrationAssociationArn": (
@@ -98,9 +105,9 @@ class AppIntegrationsStore:
             }
         )
 
-    def disassociate(self, name: str, client_id: str) -> None:
-        self.associations[name] = [
-            a for a in self.associations.get(name, []) if a["ClientId"] != client_id
+    def disassociate(self, integration: EventIntegration, client_id: str) -> None:
+        self.associations[integration.arn] = [
+            a for a in self.associations.get(integration.arn, []) if a["ClientId"] != client_id
         ]
 
 
@@ -124,7 +131,7 @@ def _validated(body: dict[str, Any]) -> EventIntegration:
     check_string(body, "ClientToken", errors, max_len=2048, required=False)
     tags = check_tags(body, errors, max_tags=200)
     raise_if_any(errors, INVALID)
-    return EventIntegration(str(name), "", str(source), str(bus), description, tags)
+    return EventIntegration(str(name), "", "", str(source), str(bus), description, tags)
 
 
 def create_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
@@ -138,46 +145,48 @@ def create_event_integration(state: EmulatorState, request: RestRequest) -> dict
         if seen_fingerprint != fingerprint:
             raise error(INVALID, "ClientToken was already used with a different request.")
         return {"EventIntegrationArn": arn}
-    if integration.name in store.integrations:
+    key = (request.account, integration.name)
+    if key in store.integrations:
         raise error(
             "DuplicateResourceException", f"EventIntegration {integration.name} already exists."
         )
-    region, account = state.options.region, state.options.default_account
+    region, integration.account = state.options.region, request.account
     integration.arn = (
-        f"arn:aws:app-integrations:{region}:{account}:event-integration/{integration.name}"
+        f"arn:aws:app-integrations:{region}:{request.account}:event-integration/{integration.name}"
     )
-    store.integrations[integration.name] = integration
+    store.integrations[key] = integration
     if isinstance(token, str):
         store.tokens[token] = (fingerprint, integration.arn)
     return {"EventIntegrationArn": integration.arn}
 
 
-def _existing(state: EmulatorState, name: str) -> EventIntegration:
-    integration = state.app_integrations.integrations.get(name)
+def _existing(state: EmulatorState, request: RestRequest) -> EventIntegration:
+    name = request.params["Name"]
+    integration = state.app_integrations.integrations.get((request.account, name))
     if integration is None:
         raise error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
     return integration
 
 
 def get_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    return _existing(state, request.params["Name"]).to_json()
+    return _existing(state, request).to_json()
 
 
 def list_event_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
     store = state.app_integrations
-    names, token, problem = page(
-        sorted(store.integrations), request.query, "nextToken", "maxResults", 50
-    )
+    own = {
+        i.name: i for (account, _), i in store.integrations.items() if account == request.account
+    }
+    names, token, problem = page(sorted(own), request.query, "nextToken", "maxResults", 50)
     raise_if_any([problem] if problem else [], INVALID)
-    result: dict[str, Any] = {"EventIntegrations": [store.integrations[n].to_json() for n in names]}
+    result: dict[str, Any] = {"EventIntegrations": [own[n].to_json() for n in names]}
     if token:
         result["NextToken"] = token
     return result
 
 
 def list_associations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    name = _existing(state, request.params["Name"]).name
-    found = state.app_integrations.associations.get(name, [])
+    found = state.app_integrations.associations.get(_existing(state, request).arn, [])
     by_id = {a["EventIntegrationAssociationId"]: a for a in found}
     ids, token, problem = page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
     raise_if_any([problem] if problem else [], INVALID)
@@ -188,14 +197,15 @@ def list_associations(state: EmulatorState, request: RestRequest) -> dict[str, A
 
 
 def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    name = _existing(state, request.params["Name"]).name
-    if state.app_integrations.associations.get(name):
+    integration = _existing(state, request)
+    name = integration.name
+    if state.app_integrations.associations.get(integration.arn):
         raise error(
             INVALID,
             f"EventIntegration {name} cannot be deleted while it has associations; "
             "remove the integrations that use it first.",
         )
-    del state.app_integrations.integrations[name]
+    del state.app_integrations.integrations[(request.account, name)]
     return {}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from publisher.emulator.accounts import CUSTOMER_ACCOUNT
 from publisher.emulator.faults import FaultConfig
 from publisher.emulator.sources import SourceState
 from publisher.emulator.state import EmulatorState
@@ -37,6 +38,17 @@ def _offset(request: web.Request, name: str) -> int:
     return int(raw)
 
 
+DEFAULT_EVENTS_LIMIT = 1000
+MAX_EVENTS_LIMIT = 100_000
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(DEFAULT_EVENTS_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EVENTS_LIMIT:
+        raise _bad_request_error(f"limit must be an integer from 1 to {MAX_EVENTS_LIMIT}")
+    return int(raw)
+
+
 async def _read_json(request: web.Request) -> object:
     try:
         return orjson.loads(await request.read())
@@ -48,15 +60,20 @@ def add_routes(app: web.Application, key: StateKey) -> None:
     """Register the control endpoints on the emulator's app."""
 
     async def events(request: web.Request) -> web.Response:
+        # Paged: a 100,000-event run would otherwise answer tens of megabytes at once.
         log = request.app[key].events
         source = request.query.get("source")
         since, dropped_since = _offset(request, "since"), _offset(request, "dropped_since")
+        limit = _limit(request)
+        delivered, next_index = log.delivered.select(since, source, limit)
+        dropped, dropped_next = log.dropped.select(dropped_since, source, limit)
         return _json(
             {
-                "events": log.delivered.select(since, source),
-                "dropped": log.dropped.select(dropped_since, source),
-                "next": log.delivered.end,
-                "dropped_next": log.dropped.end,
+                "events": delivered,
+                "dropped": dropped,
+                "next": next_index,
+                "dropped_next": dropped_next,
+                "more": next_index < log.delivered.end or dropped_next < log.dropped.end,
             }
         )
 
@@ -102,11 +119,16 @@ def add_integration_routes(app: web.Application, key: StateKey) -> None:
 
     async def create_domain(request: web.Request) -> web.Response:
         data = await _read_json(request)
-        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return _bad_request('body must be {"name": DOMAIN, "account"?: ACCOUNT}')
+        name = data.get("name")
         if not isinstance(name, str) or re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) is None:
             return _bad_request("name must be 1..64 of [a-zA-Z0-9_-]")
-        request.app[key].profiles.create_domain(name)
-        return _json({"name": name})
+        account = data.get("account", CUSTOMER_ACCOUNT)
+        if not isinstance(account, str) or re.fullmatch(ACCOUNT_PATTERN, account) is None:
+            return _bad_request("account must be 12 digits")
+        request.app[key].profiles.create_domain((account, name))
+        return _json({"name": name, "account": account})
 
     async def rest_faults(request: web.Request) -> web.Response:
         data = await _read_json(request)
@@ -127,13 +149,14 @@ def _associate(state: EmulatorState, data: object) -> web.Response:
     if not isinstance(data, dict) or not isinstance(data.get("event_integration"), str):
         return _bad_request('body must be {"event_integration": NAME, "client_id": ID}')
     name = data["event_integration"]
-    if name not in state.app_integrations.integrations:
+    integration = state.app_integrations.named(name)
+    if integration is None:
         return _json({"error": f"no event integration {name}"}, status=404)
     client_id, client_arn = data.get("client_id", "emulator"), data.get("client_arn")
     if not isinstance(client_id, str) or not (client_arn is None or isinstance(client_arn, str)):
         return _bad_request("client_id and client_arn must be strings")
-    state.app_integrations.associate(name, client_id, client_arn, state.options.region)
-    return _json({"associations": state.app_integrations.associations[name]})
+    state.app_integrations.associate(integration, client_id, client_arn, state.options.region)
+    return _json({"associations": state.app_integrations.associations[integration.arn]})
 
 
 def _force_source(state: EmulatorState, data: object) -> web.Response:
@@ -148,5 +171,8 @@ def _force_source(state: EmulatorState, data: object) -> web.Response:
         source_state = SourceState(data.get("state", "ACTIVE"))
     except ValueError:
         return _bad_request("state must be PENDING, ACTIVE or DELETED")
-    source = state.sources.force(name, account, source_state)
+    partner = data.get("partner", state.options.default_account)
+    if not isinstance(partner, str) or re.fullmatch(ACCOUNT_PATTERN, partner) is None:
+        return _bad_request("partner must be 12 digits")
+    source = state.sources.force(name, account, source_state, partner)
     return _json({"name": source.name, "account": source.account, "state": source.state.value})

@@ -2,13 +2,16 @@
 
 Pagination tokens are opaque (base64 of the last name returned); a token that does not
 decode is a ValidationException. DeletePartnerEventSource and DeleteEventBus model no
-"not found" error, so deleting what does not exist succeeds quietly.
+"not found" error, so deleting what does not exist succeeds quietly. Every handler gets the
+caller's account: the partner sees only the sources it created, the customer only the
+sources offered to it, and what another account owns is "not found", as in AWS.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +21,7 @@ from publisher.emulator.sources import InvalidState, PartnerSource, SourceExists
 from publisher.emulator.state import EmulatorState
 from publisher.emulator.validation import (
     ACCOUNT_PATTERN,
+    BUS_NAME_OR_ARN_PATTERN,
     EVENT_BUS_NAME_PATTERN,
     NAME_PREFIX_PATTERN,
     SOURCE_PATTERN,
@@ -26,7 +30,7 @@ from publisher.emulator.validation import (
     string_field,
 )
 
-Handler = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
+Handler = Callable[[EmulatorState, dict[str, Any], str], dict[str, Any]]
 DEFAULT_PAGE_SIZE = 10
 
 
@@ -44,13 +48,26 @@ def _not_found(name: str) -> AwsError:
     return AwsError("ResourceNotFoundException", f"Event source {name} does not exist.")
 
 
-def create_partner_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def _own_source(state: EmulatorState, name: str, partner: str) -> PartnerSource:
+    """A live source the calling partner account created; anyone else's is not found."""
+    try:
+        source = state.sources.live(name)
+    except SourceNotFound:
+        raise _not_found(name) from None
+    if source.partner != partner:
+        raise _not_found(name)
+    return source
+
+
+def create_partner_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """A new PENDING source for one customer account."""
     errors: list[str] = []
     name, account = _source_name(body, "Name", "name", errors), _account(body, errors)
     raise_if_any(errors)
     try:
-        state.sources.create(name, account)
+        state.sources.create(name, account, partner=caller)
     except SourceExists:
         raise AwsError(
             "ResourceAlreadyExistsException", f"Event source {name} already exists."
@@ -58,24 +75,25 @@ def create_partner_event_source(state: EmulatorState, body: dict[str, Any]) -> d
     return {"EventSourceArn": state.source_arn(name)}
 
 
-def describe_partner_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def describe_partner_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """The partner's view of one source: ARN and name, no state."""
     errors: list[str] = []
     name = _source_name(body, "Name", "name", errors)
     raise_if_any(errors)
-    try:
-        source = state.sources.live(name)
-    except SourceNotFound:
-        raise _not_found(name) from None
+    source = _own_source(state, name, caller)
     return {"Arn": state.source_arn(source.name), "Name": source.name}
 
 
-def delete_partner_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def delete_partner_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """The source turns DELETED; the customer's bus can no longer receive its events."""
     errors: list[str] = []
     name, account = _source_name(body, "Name", "name", errors), _account(body, errors)
     raise_if_any(errors)
-    state.sources.delete(name, account)
+    state.sources.delete(name, account, partner=caller)
     return {}
 
 
@@ -105,7 +123,9 @@ def _decode_token(token: object) -> str:
     return text[3:]
 
 
-def list_partner_event_sources(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def list_partner_event_sources(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """Live sources by name prefix, one page at a time."""
     errors: list[str] = []
     prefix = string_field(
@@ -113,7 +133,7 @@ def list_partner_event_sources(state: EmulatorState, body: dict[str, Any]) -> di
     )
     limit = limit_field(body, errors)
     raise_if_any(errors)
-    sources = state.sources.with_prefix(prefix or "")
+    sources = state.sources.with_prefix(prefix or "", partner=caller)
     start, end, next_token = _page(body, [s.name for s in sources], limit)
     result: dict[str, Any] = {
         "PartnerEventSources": [
@@ -126,7 +146,7 @@ def list_partner_event_sources(state: EmulatorState, body: dict[str, Any]) -> di
 
 
 def list_partner_event_source_accounts(
-    state: EmulatorState, body: dict[str, Any]
+    state: EmulatorState, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
     """The account a source was offered to, with its state: the partner's only view of it."""
     errors: list[str] = []
@@ -134,7 +154,7 @@ def list_partner_event_source_accounts(
     limit = limit_field(body, errors)
     raise_if_any(errors)
     source = state.sources.get(name)
-    if source is None:
+    if source is None or source.partner != caller:
         raise _not_found(name)
     start, end, next_token = _page(body, [source.account], limit)
     result: dict[str, Any] = {
@@ -152,7 +172,7 @@ def list_partner_event_source_accounts(
     return result
 
 
-def create_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def create_event_bus(state: EmulatorState, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """A partner bus (matching its source, which turns ACTIVE) or a plain custom bus."""
     errors: list[str] = []
     name = string_field(body, "Name", "name", errors, pattern=EVENT_BUS_NAME_PATTERN, max_len=256)
@@ -163,16 +183,17 @@ def create_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, An
     )  # fmt: skip
     raise_if_any(errors)
     if source_name is None:
-        return {"EventBusArn": _create_custom_bus(state, name)}
+        return {"EventBusArn": _create_custom_bus(state, name, caller)}
     if name != source_name:
         raise AwsError(
             "ValidationException",
             "Event bus name must match the event source name for a partner event bus.",
         )
     try:
-        source = state.sources.create_bus(name)
+        source = state.sources.create_bus(name, caller)
     except SourceNotFound:
-        raise _not_found(name) from None
+        # Only the account the source was offered to can see it (and so create its bus).
+        raise _not_found_for(name, caller) from None
     except SourceExists:
         raise AwsError(
             "ResourceAlreadyExistsException", f"Event bus {name} already exists."
@@ -180,52 +201,77 @@ def create_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, An
     return {"EventBusArn": state.bus_arn(source.account, name)}
 
 
-def _create_custom_bus(state: EmulatorState, name: str) -> str:
+def _not_found_for(name: str, account: str) -> AwsError:
+    return AwsError(
+        "ResourceNotFoundException",
+        f"Event source {name} does not exist for account {account}: a partner event source "
+        "can only be associated from the account it was created for.",
+    )
+
+
+def _create_custom_bus(state: EmulatorState, name: str, account: str) -> str:
     if "/" in name or name == "default":
         raise AwsError(
             "ValidationException", f"Event bus name {name} is not valid for a custom event bus."
         )
-    if name in state.custom_buses:
+    arn = state.bus_arn(account, name)
+    if arn in state.custom_buses:
         raise AwsError("ResourceAlreadyExistsException", f"Event bus {name} already exists.")
-    arn = state.bus_arn(state.options.default_account, name)
-    state.custom_buses[name] = arn
+    state.custom_buses[arn] = time.time()
     return arn
 
 
-def delete_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def delete_event_bus(state: EmulatorState, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Remove a bus; a partner bus's source returns to PENDING."""
     errors: list[str] = []
     name = string_field(body, "Name", "name", errors, pattern=EVENT_BUS_NAME_PATTERN, max_len=256)
     raise_if_any(errors)
-    if name is not None and not state.sources.delete_bus(name):
-        state.custom_buses.pop(name, None)
+    if name is not None and not state.sources.delete_bus(name, caller):
+        state.custom_buses.pop(state.bus_arn(caller, name), None)
     return {}
 
 
-def describe_event_bus(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
-    """A partner bus (its source has a bus) or a custom bus; ResourceNotFound otherwise."""
+def describe_event_bus(state: EmulatorState, body: dict[str, Any], caller: str) -> dict[str, Any]:
+    """A partner bus, a custom bus or `default` of the caller's account, by name or ARN."""
     errors: list[str] = []
     name = string_field(
-        body, "Name", "name", errors, required=False, pattern=EVENT_BUS_NAME_PATTERN, max_len=256
-    )
+        body, "Name", "name", errors, required=False, pattern=BUS_NAME_OR_ARN_PATTERN,
+        max_len=1600,
+    )  # fmt: skip
     raise_if_any(errors)
-    name = name or "default"
+    name, account = _bus_name_and_account(state, name or "default", caller)
+    created = _bus_created_at(state, name, account)
+    if created is None:
+        raise AwsError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+    return {"Name": name, "Arn": state.bus_arn(account, name), "CreationTime": created,
+            "LastModifiedTime": created}  # fmt: skip
+
+
+def _bus_name_and_account(state: EmulatorState, name_or_arn: str, caller: str) -> tuple[str, str]:
+    """(name, account) from a bus name (the caller's) or a bus ARN (its own account)."""
+    if not name_or_arn.startswith("arn:"):
+        return name_or_arn, caller
+    arn_prefix, _, name = name_or_arn.partition(":event-bus/")
+    return name, arn_prefix.rsplit(":", 1)[-1]
+
+
+def _bus_created_at(state: EmulatorState, name: str, account: str) -> float | None:
     source = state.sources.get(name)
-    if source is not None and source.has_bus:
-        return {"Name": name, "Arn": state.bus_arn(source.account, name)}
-    if name in state.custom_buses:
-        return {"Name": name, "Arn": state.custom_buses[name]}
+    if source is not None and source.has_bus and source.account == account:
+        return source.bus_created_at
     if name == "default":
-        return {"Name": name, "Arn": state.bus_arn(state.options.default_account, name)}
-    raise AwsError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+        return state.started_at
+    return state.custom_buses.get(state.bus_arn(account, name))
 
 
-def _set_active(state: EmulatorState, body: dict[str, Any], active: bool) -> dict[str, Any]:
+def _set_active(
+    state: EmulatorState, body: dict[str, Any], caller: str, active: bool
+) -> dict[str, Any]:
     errors: list[str] = []
     name = _source_name(body, "Name", "name", errors)
     raise_if_any(errors)
     try:
-        state.sources.set_active(name, active)
+        state.sources.set_active(name, caller, active)
     except SourceNotFound:
         raise _not_found(name) from None
     except InvalidState:
@@ -233,24 +279,31 @@ def _set_active(state: EmulatorState, body: dict[str, Any], active: bool) -> dic
     return {}
 
 
-def activate_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def activate_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """The customer reactivates a source: ACTIVE."""
-    return _set_active(state, body, True)
+    return _set_active(state, body, caller, True)
 
 
-def deactivate_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def deactivate_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """The customer pauses a source: PENDING, events dropped."""
-    return _set_active(state, body, False)
+    return _set_active(state, body, caller, False)
 
 
-def describe_event_source(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def describe_event_source(
+    state: EmulatorState, body: dict[str, Any], caller: str
+) -> dict[str, Any]:
     """The customer's view of a source, with its state."""
     errors: list[str] = []
     name = _source_name(body, "Name", "name", errors)
     raise_if_any(errors)
-    source = state.sources.get(name)
-    if source is None:
-        raise _not_found(name)
+    try:
+        source = state.sources.offered_to(name, caller)
+    except SourceNotFound:
+        raise _not_found(name) from None
     return _describe(state, source)
 
 

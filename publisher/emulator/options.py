@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_ACCOUNT = "123456789012"
+from publisher.emulator.accounts import PARTNER_ACCOUNT, default_accounts
+
+DEFAULT_ACCOUNT = PARTNER_ACCOUNT
 
 
 @dataclass(slots=True)
@@ -15,14 +17,17 @@ class EmulatorOptions:
     (e.g. "ThrottlingException") to its rate. Without `secret_access_key` signatures are
     parsed but not verified; without `access_key_id` any access key is accepted. At most
     `max_recorded_events` delivered (and as many dropped) events are kept, the oldest
-    half forgotten when full.
+    half forgotten when full. `accounts` maps access key ids to account ids (unknown keys
+    act for `default_account`, the partner); `accept_unknown_sources` delivers events for
+    sources never created instead of failing them as AWS does.
     """
 
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: str | None = None
     max_request_bytes: int = 1_048_576
-    require_sources: bool = False
+    accept_unknown_sources: bool = False
+    accounts: dict[str, str] = field(default_factory=default_accounts)
     default_account: str = DEFAULT_ACCOUNT
     max_recorded_events: int = 200_000
     entry_error_rates: dict[str, float] = field(default_factory=dict)

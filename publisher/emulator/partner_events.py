@@ -1,12 +1,14 @@
 """PutPartnerEvents: validate each entry, route it by its source's state, record what was accepted.
 
 Per source state: ACTIVE delivers; PENDING accepts (an EventId comes back) but drops the
-event, as AWS does; DELETED, or missing when sources are required, fails the entry with
+event, as AWS does; DELETED or missing fails the entry with
 ErrorCode `ResourceNotFoundException` and ErrorMessage "Event Bus Not Found for source <name>".
 AWS's partner guide names that condition "Event Bus Not Found" without giving a code; the
 code chosen is the one EventBridge uses for a missing bus elsewhere, and it is permanent.
-Without `require_sources` an unknown but well-formed source counts as ACTIVE, owned by the
-default account, so a quick start needs no setup.
+A source created by another partner account fails the entry with
+`NotAuthorizedForSourceException` (docs/aws-contract.md, "Accounts"). With
+`accept_unknown_sources` an unknown but well-formed source counts as ACTIVE, owned by the
+default account (for tests not about sources).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from publisher.emulator.validation import (
 )
 
 BUS_NOT_FOUND_CODE = "ResourceNotFoundException"
+NOT_AUTHORIZED_CODE = "NotAuthorizedForSourceException"
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -42,7 +45,12 @@ def bus_not_found_message(source: str) -> str:
     return f"Event Bus Not Found for source {source}"
 
 
-def put_partner_events(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+def not_authorized_message(source: str, caller: str) -> str:
+    """The per-entry message for a source another partner account created."""
+    return f"Account {caller} is not authorized to put events to source {source}."
+
+
+def put_partner_events(state: EmulatorState, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Handle one call; whole-call problems raise AwsError, entry problems fail only that entry."""
     entries = request_entries(body)
     if entries_size(entries) > state.options.max_request_bytes:
@@ -51,7 +59,7 @@ def put_partner_events(state: EmulatorState, body: dict[str, Any]) -> dict[str, 
         raise AwsError("ValidationException", NO_COMPLETE_ENTRY_MESSAGE)
     received_at = time.time()
     results = [
-        _settle(state, entry, event_id, received_at)
+        _settle(state, entry, event_id, received_at, caller)
         for entry, event_id in zip(entries, new_ids(len(entries)), strict=True)
     ]
     failed = sum(1 for result in results if "ErrorCode" in result)
@@ -59,12 +67,12 @@ def put_partner_events(state: EmulatorState, body: dict[str, Any]) -> dict[str, 
 
 
 def _settle(
-    state: EmulatorState, entry: dict[str, Any], event_id: str, received_at: float
+    state: EmulatorState, entry: dict[str, Any], event_id: str, received_at: float, caller: str
 ) -> dict[str, str]:
     error, detail = check_entry(entry)
     account, delivered = "", False
     if error is None:
-        error, account, delivered = _route(state, entry["Source"])
+        error, account, delivered = _route(state, entry["Source"], caller)
     if error is None:
         error = state.faults.entry_fault()
     if error is not None:
@@ -91,13 +99,17 @@ def _settle(
     return {"EventId": event_id}
 
 
-def _route(state: EmulatorState, name: str) -> tuple[tuple[str, str] | None, str, bool]:
-    """(error, account, delivered) for an entry sent to source `name`."""
+def _route(
+    state: EmulatorState, name: str, caller: str
+) -> tuple[tuple[str, str] | None, str, bool]:
+    """(error, account, delivered) for an entry sent to source `name` by account `caller`."""
     source = state.sources.get(name)
     if source is None:
-        if state.options.require_sources:
+        if not state.options.accept_unknown_sources:
             return (BUS_NOT_FOUND_CODE, bus_not_found_message(name)), "", False
         return None, state.options.default_account, True
     if source.state is SourceState.DELETED:
         return (BUS_NOT_FOUND_CODE, bus_not_found_message(name)), "", False
+    if source.partner != caller:
+        return (NOT_AUTHORIZED_CODE, not_authorized_message(name, caller)), "", False
     return None, source.account, source.state is SourceState.ACTIVE

@@ -4,6 +4,7 @@ A PutIntegration whose Uri is an event integration's ARN associates that event i
 (client `CustomerProfiles`), as the real service does when it subscribes to it. Workflows
 advance one status per GetWorkflow (NOT_STARTED, IN_PROGRESS, COMPLETE); a flow whose
 FlowName starts with "fail" ends FAILED instead, so progress displays can be tested.
+Domains belong to the calling account; an event integration of another account is not found.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ OBJECT_TYPE_KEYS = frozenset(
 )
 PROFILES_CLIENT_ID = "CustomerProfiles"
 _PROGRESS = ("NOT_STARTED", "IN_PROGRESS", "COMPLETE")
+DomainKey = tuple[str, str]  # (account, domain name)
 
 
 @dataclass(slots=True)
@@ -68,14 +70,14 @@ class Workflow:
 
 @dataclass(slots=True)
 class ProfilesStore:
-    domains: dict[str, float] = field(default_factory=dict)
-    integrations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    workflows: dict[str, dict[str, Workflow]] = field(default_factory=dict)
+    domains: dict[DomainKey, float] = field(default_factory=dict)
+    integrations: dict[DomainKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    workflows: dict[DomainKey, dict[str, Workflow]] = field(default_factory=dict)
 
-    def create_domain(self, name: str) -> float:
-        self.integrations.setdefault(name, {})
-        self.workflows.setdefault(name, {})
-        return self.domains.setdefault(name, time.time())
+    def create_domain(self, key: DomainKey) -> float:
+        self.integrations.setdefault(key, {})
+        self.workflows.setdefault(key, {})
+        return self.domains.setdefault(key, time.time())
 
     def clear(self) -> None:
         self.domains.clear()
@@ -83,14 +85,18 @@ class ProfilesStore:
         self.workflows.clear()
 
 
-def domain_name(state: EmulatorState, request: RestRequest) -> str:
+def domain_key(state: EmulatorState, request: RestRequest) -> DomainKey:
+    """The caller's existing domain named in the path."""
     name = request.params["DomainName"]
     errors: list[str] = []
     check_string({"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64)
     raise_if_any(errors, BAD)
-    if name not in state.profiles.domains:
-        raise error("ResourceNotFoundException", f"Domain {name} does not exist.")
-    return name
+    key = (request.account, name)
+    if key not in state.profiles.domains:
+        raise error(
+            "ResourceNotFoundException", f"Domain {name} does not exist in account {key[0]}."
+        )
+    return key
 
 
 def create_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
@@ -101,17 +107,17 @@ def create_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
     if not isinstance(days, int) or not 1 <= days <= 1098:
         errors.append("DefaultExpirationDays must be an integer from 1 to 1098")
     raise_if_any(errors, BAD)
-    if name in state.profiles.domains:
+    if (request.account, name) in state.profiles.domains:
         raise error(BAD, f"Domain {name} already exists.")
-    created = state.profiles.create_domain(name)
+    created = state.profiles.create_domain((request.account, name))
     return {"DomainName": name, "DefaultExpirationDays": days, "CreatedAt": created,
             "LastUpdatedAt": created}  # fmt: skip
 
 
 def get_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    name = domain_name(state, request)
-    created = state.profiles.domains[name]
-    return {"DomainName": name, "CreatedAt": created, "LastUpdatedAt": created}
+    key = domain_key(state, request)
+    created = state.profiles.domains[key]
+    return {"DomainName": key[1], "CreatedAt": created, "LastUpdatedAt": created}
 
 
 def _object_type_names(body: dict[str, Any], errors: list[str]) -> dict[str, str] | None:
@@ -129,7 +135,8 @@ def _object_type_names(body: dict[str, Any], errors: list[str]) -> dict[str, str
 
 
 def put_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    domain, body = domain_name(state, request), request.body
+    key, body = domain_key(state, request), request.body
+    domain = key[1]
     errors: list[str] = []
     uri = str(check_string(body, "Uri", errors))
     type_name = check_string(
@@ -141,34 +148,35 @@ def put_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any
     tags = check_tags(body, errors, max_tags=50)
     raise_if_any(errors, BAD)
     event_integration = state.app_integrations.by_arn(uri)
+    if event_integration is not None and event_integration.account != request.account:
+        event_integration = None  # another account's: not visible to this caller
     if ":event-integration/" in uri and event_integration is None:
-        raise error(BAD, f"EventIntegration {uri} does not exist.")
+        raise error(BAD, f"EventIntegration {uri} does not exist in account {request.account}.")
     now = time.time()
-    previous = state.profiles.integrations[domain].get(uri, {})
+    previous = state.profiles.integrations[key].get(uri, {})
     item: dict[str, Any] = {"DomainName": domain, "Uri": uri,
                             "CreatedAt": previous.get("CreatedAt", now), "LastUpdatedAt": now,
                             "IsUnstructured": False}  # fmt: skip
     extras = {"ObjectTypeName": type_name, "ObjectTypeNames": type_names, "Tags": tags or None}
     item.update({k: v for k, v in extras.items() if v is not None})
-    state.profiles.integrations[domain][uri] = item
+    state.profiles.integrations[key][uri] = item
     if event_integration is not None:
-        options = state.options
-        arn = f"arn:aws:profile:{options.region}:{options.default_account}:domains/{domain}"
+        arn = f"arn:aws:profile:{state.options.region}:{request.account}:domains/{domain}"
         state.app_integrations.associate(
-            event_integration.name, PROFILES_CLIENT_ID, arn, state.options.region
+            event_integration, PROFILES_CLIENT_ID, arn, state.options.region
         )
     return item
 
 
-def _integration(state: EmulatorState, request: RestRequest) -> tuple[str, dict[str, Any]]:
-    domain = domain_name(state, request)
+def _integration(state: EmulatorState, request: RestRequest) -> tuple[DomainKey, dict[str, Any]]:
+    key = domain_key(state, request)
     errors: list[str] = []
     uri = str(check_string(request.body, "Uri", errors))
     raise_if_any(errors, BAD)
-    item = state.profiles.integrations[domain].get(uri)
+    item = state.profiles.integrations[key].get(uri)
     if item is None:
-        raise error("ResourceNotFoundException", f"No integration for {uri} in domain {domain}.")
-    return domain, item
+        raise error("ResourceNotFoundException", f"No integration for {uri} in domain {key[1]}.")
+    return key, item
 
 
 def get_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
@@ -176,7 +184,7 @@ def get_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any
 
 
 def list_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    items = state.profiles.integrations[domain_name(state, request)]
+    items = state.profiles.integrations[domain_key(state, request)]
     uris, token, problem = page(sorted(items), request.query, "next-token", "max-results", 100)
     raise_if_any([problem] if problem else [], BAD)
     result: dict[str, Any] = {"Items": [items[u] for u in uris]}
@@ -186,11 +194,11 @@ def list_integrations(state: EmulatorState, request: RestRequest) -> dict[str, A
 
 
 def delete_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    domain, item = _integration(state, request)
-    del state.profiles.integrations[domain][item["Uri"]]
+    key, item = _integration(state, request)
+    del state.profiles.integrations[key][item["Uri"]]
     event_integration = state.app_integrations.by_arn(item["Uri"])
     if event_integration is not None:
-        state.app_integrations.disassociate(event_integration.name, PROFILES_CLIENT_ID)
+        state.app_integrations.disassociate(event_integration, PROFILES_CLIENT_ID)
     return {"Message": f"Integration {item['Uri']} deleted."}
 
 

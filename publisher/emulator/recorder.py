@@ -66,12 +66,22 @@ class RecordList:
         """The absolute index the next record will get (what `since` should be next time)."""
         return self.base + len(self.records)
 
-    def select(self, since: int, source: str | None) -> list[dict[str, Any]]:
-        """Records from absolute index `since` on (those still kept), optionally of one source."""
-        window = self.records[max(since - self.base, 0) :]
+    def select(
+        self, since: int, source: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """(up to `limit` records from absolute index `since` on, optionally of one source,
+        the index to ask for next time)."""
+        start = max(since - self.base, 0)
         if source is None:
-            return window
-        return [r for r in window if r["source"] == source]
+            page = self.records[start : start + limit]
+            return page, self.base + start + len(page)
+        page = []
+        for offset, record in enumerate(self.records[start:]):
+            if len(page) == limit:
+                return page, self.base + start + offset
+            if record["source"] == source:
+                page.append(record)
+        return page, self.end
 
     def clear(self) -> None:
         """Forget every record and restart numbering at zero."""

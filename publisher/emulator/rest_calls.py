@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from publisher.emulator import appintegrations, profiles, restjson, workflows
+from publisher.emulator.accounts import account_of
 from publisher.emulator.protocol import AwsError
 from publisher.emulator.sigv4 import check_scope, parse_authorization, verify_signature
 from publisher.emulator.state import EmulatorState
@@ -22,7 +23,8 @@ SERVICES: dict[str, tuple[list[restjson.Route], str]] = {
 _AUTH_STATUS = 403
 
 
-def _service(request: web.Request, body: bytes, state: EmulatorState) -> str:
+def _service(request: web.Request, body: bytes, state: EmulatorState) -> tuple[str, str]:
+    """(service, caller's account) from the verified SigV4 scope."""
     options = state.options
     try:
         auth = parse_authorization(request.headers.get("Authorization"))
@@ -32,10 +34,13 @@ def _service(request: web.Request, body: bytes, state: EmulatorState) -> str:
             verify_signature(request, body, auth, options.secret_access_key)
     except AwsError as failure:
         raise AwsError(failure.code, failure.message, _AUTH_STATUS) from None
-    return service
+    return service, account_of(options.accounts, auth.access_key, options.default_account)
 
 
-def _run(state: EmulatorState, request: web.Request, service: str, body: bytes) -> web.Response:
+def _run(
+    state: EmulatorState, request: web.Request, identity: tuple[str, str], body: bytes
+) -> web.Response:
+    service, caller = identity
     routes, bad_request = SERVICES[service]
     found, params = restjson.match(routes, request.method, request.raw_path)
     state.stats.operations[found.operation] += 1
@@ -43,7 +48,7 @@ def _run(state: EmulatorState, request: web.Request, service: str, body: bytes) 
     if queued is not None:
         raise restjson.error(queued, f"Injected {queued}.")
     rest_request = restjson.RestRequest(
-        params, request.query, restjson.decode_body(body, bad_request)
+        params, request.query, restjson.decode_body(body, bad_request), caller
     )
     result = found.handler(state, rest_request)
     state.stats.calls["ok"] += 1
@@ -58,8 +63,8 @@ def add_routes(app: web.Application, key: StateKey) -> None:
         state.stats.requests += 1
         body = await request.read()
         try:
-            service = _service(request, body, state)
-            return _run(state, request, service, body)
+            identity = _service(request, body, state)
+            return _run(state, request, identity, body)
         except AwsError as failure:
             state.stats.calls["error_500" if failure.status >= 500 else "client_error"] += 1
             return restjson.error_response(failure, restjson.new_request_id())

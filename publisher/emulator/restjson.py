@@ -39,11 +39,12 @@ ERROR_STATUS = {
 
 @dataclass(frozen=True, slots=True)
 class RestRequest:
-    """One decoded rest-json call: path parameters, query string and JSON body."""
+    """One decoded rest-json call: path parameters, query string, JSON body, caller's account."""
 
     params: dict[str, str]
     query: Mapping[str, str]
     body: dict[str, Any]
+    account: str
 
 
 RestHandler = Callable[["EmulatorState", RestRequest], dict[str, Any]]
@@ -167,8 +168,9 @@ def check_tags(body: Mapping[str, Any], errors: list[str], max_tags: int) -> dic
     tags = body.get("Tags")
     if tags is None:
         return {}
-    if not isinstance(tags, dict) or len(tags) > max_tags:
-        errors.append(f"Tags must be a map of at most {max_tags} entries")
+    if not isinstance(tags, dict) or not 1 <= len(tags) <= max_tags:
+        # botocore's TagMap has min 1: an empty map is refused, not read as "no tags".
+        errors.append(f"Tags must be a map of 1 to {max_tags} entries (omit it for none)")
         return {}
     for key, value in tags.items():
         if not 1 <= len(key) <= 128 or re.fullmatch(TAG_KEY_PATTERN, key) is None:

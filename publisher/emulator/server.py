@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from publisher.emulator import control, rest_calls
+from publisher.emulator.accounts import account_of
 from publisher.emulator.faults import INTERNAL, THROTTLED, UNAVAILABLE, CallFault
 from publisher.emulator.operations import OPERATIONS
 from publisher.emulator.options import EmulatorOptions
@@ -45,11 +46,13 @@ def _outcome(error: AwsError) -> str:
     return "error_500" if error.status >= 500 else "client_error"
 
 
-def _authorize(request: web.Request, body: bytes, options: EmulatorOptions) -> None:
+def _authorize(request: web.Request, body: bytes, options: EmulatorOptions) -> str:
+    """The caller's account, once its signature passes."""
     auth = parse_authorization(request.headers.get("Authorization"))
     check_scope(auth, options.region, options.access_key_id)
     if options.secret_access_key is not None:
         verify_signature(request, body, auth, options.secret_access_key)
+    return account_of(options.accounts, auth.access_key, options.default_account)
 
 
 def _parse_call(request: web.Request, body: bytes) -> tuple[str, dict[str, Any]]:
@@ -81,7 +84,7 @@ async def handle_aws_call(request: web.Request) -> web.Response:
     request_id = new_ids(1)[0]
     body = await request.read()
     try:
-        _authorize(request, body, state.options)
+        caller = _authorize(request, body, state.options)
         operation, payload = _parse_call(request, body)
     except AwsError as error:
         state.stats.calls[_outcome(error)] += 1
@@ -89,7 +92,7 @@ async def handle_aws_call(request: web.Request) -> web.Response:
     state.stats.operations[operation] += 1
     # Faults target the hot call only, so setting up sources keeps working under chaos.
     fault = state.faults.call_fault() if operation == "PutPartnerEvents" else CallFault.NONE
-    response = _respond(state, operation, payload, fault, request_id)
+    response = _respond(state, (operation, payload, caller), fault, request_id)
     latency_ms = state.faults.config.latency_ms
     if latency_ms:
         await asyncio.sleep(latency_ms / 1000)
@@ -99,8 +102,9 @@ async def handle_aws_call(request: web.Request) -> web.Response:
 
 
 def _respond(
-    state: EmulatorState, operation: str, payload: dict[str, Any], fault: CallFault, request_id: str
+    state: EmulatorState, call: tuple[str, dict[str, Any], str], fault: CallFault, request_id: str
 ) -> web.Response:
+    operation, payload, caller = call
     if fault is CallFault.DROP:
         state.stats.calls["dropped"] += 1
         return web.Response()
@@ -109,7 +113,7 @@ def _respond(
         state.stats.calls[outcome] += 1
         return error_response(error, request_id)
     try:
-        result = OPERATIONS[operation](state, payload)
+        result = OPERATIONS[operation](state, payload, caller)
     except AwsError as error:
         state.stats.calls[_outcome(error)] += 1
         return error_response(error, request_id)

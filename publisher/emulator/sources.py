@@ -3,6 +3,8 @@
 A new source is PENDING; the customer's CreateEventBus (or ActivateEventSource) makes it
 ACTIVE; DeactivateEventSource or DeleteEventBus returns it to PENDING; the partner's
 DeletePartnerEventSource makes it DELETED for good (a later create starts it afresh).
+Each source remembers both accounts: the partner's that created it (only it may send to,
+describe or delete it) and the customer's it is offered to (only it may create the bus).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class PartnerSource:
     account: str
     state: SourceState
     created_at: float
+    partner: str
     has_bus: bool = False
+    bus_created_at: float = 0.0
 
     @property
     def expires_at(self) -> float:
@@ -72,69 +76,79 @@ class SourceRegistry:
             raise SourceNotFound(name)
         return source
 
-    def create(self, name: str, account: str) -> PartnerSource:
+    def offered_to(self, name: str, account: str) -> PartnerSource:
+        """The source as the customer `account` sees it: only one offered to that account."""
+        source = self._sources.get(name)
+        if source is None or source.account != account:
+            raise SourceNotFound(name)
+        return source
+
+    def create(self, name: str, account: str, partner: str) -> PartnerSource:
         """A new PENDING source; a live one of that name is a conflict."""
         existing = self._sources.get(name)
         if existing is not None and existing.state is not SourceState.DELETED:
             raise SourceExists(name)
-        source = PartnerSource(name, account, SourceState.PENDING, time.time())
+        source = PartnerSource(name, account, SourceState.PENDING, time.time(), partner)
         self._sources[name] = source
         return source
 
-    def force(self, name: str, account: str, state: SourceState) -> PartnerSource:
+    def force(self, name: str, account: str, state: SourceState, partner: str) -> PartnerSource:
         """Set a source's state directly (a test hook, not an AWS call)."""
         source = self._sources.get(name)
         if source is None:
-            source = PartnerSource(name, account, state, time.time())
+            source = PartnerSource(name, account, state, time.time(), partner)
             self._sources[name] = source
-        source.account = account
+        source.account, source.partner = account, partner
         source.state = state
         source.has_bus = state is SourceState.ACTIVE
+        source.bus_created_at = source.bus_created_at or time.time()
         return source
 
-    def delete(self, name: str, account: str) -> None:
+    def delete(self, name: str, account: str, partner: str) -> None:
         """The partner deletes the source; a missing source or another account is a no-op."""
         source = self._sources.get(name)
-        if source is not None and source.account == account:
+        if source is not None and source.account == account and source.partner == partner:
             source.state = SourceState.DELETED
             source.has_bus = False
 
-    def create_bus(self, name: str) -> PartnerSource:
+    def create_bus(self, name: str, account: str) -> PartnerSource:
         """The customer creates the matching partner bus: the source turns ACTIVE."""
         source = self.live(name)
+        if source.account != account:
+            raise SourceNotFound(name)
         if source.has_bus:
             raise SourceExists(name)
-        source.has_bus = True
+        source.has_bus, source.bus_created_at = True, time.time()
         source.state = SourceState.ACTIVE
         return source
 
-    def delete_bus(self, name: str) -> bool:
+    def delete_bus(self, name: str, account: str) -> bool:
         """The customer deletes the bus: the source turns PENDING. False when no such bus."""
         source = self._sources.get(name)
-        if source is None or not source.has_bus:
+        if source is None or not source.has_bus or source.account != account:
             return False
         source.has_bus = False
         if source.state is SourceState.ACTIVE:
             source.state = SourceState.PENDING
         return True
 
-    def set_active(self, name: str, active: bool) -> PartnerSource:
+    def set_active(self, name: str, account: str, active: bool) -> PartnerSource:
         """Activate or deactivate from the customer side; a DELETED source cannot change."""
-        source = self._sources.get(name)
-        if source is None:
-            raise SourceNotFound(name)
+        source = self.offered_to(name, account)
         if source.state is SourceState.DELETED:
             raise InvalidState(name)
         source.state = SourceState.ACTIVE if active else SourceState.PENDING
         return source
 
-    def with_prefix(self, prefix: str) -> list[PartnerSource]:
-        """Live sources whose name starts with `prefix`, sorted by name."""
+    def with_prefix(self, prefix: str, partner: str) -> list[PartnerSource]:
+        """Live sources of one partner whose name starts with `prefix`, sorted by name."""
         return sorted(
             (
                 s
                 for s in self._sources.values()
-                if s.name.startswith(prefix) and s.state is not SourceState.DELETED
+                if s.name.startswith(prefix)
+                and s.state is not SourceState.DELETED
+                and s.partner == partner
             ),
             key=lambda s: s.name,
         )
@@ -146,6 +160,12 @@ class SourceRegistry:
     def snapshot(self) -> list[dict[str, object]]:
         """Every source, deleted ones included, as JSON-ready dicts sorted by name."""
         return [
-            {"name": s.name, "account": s.account, "state": s.state.value, "has_bus": s.has_bus}
+            {
+                "name": s.name,
+                "account": s.account,
+                "partner": s.partner,
+                "state": s.state.value,
+                "has_bus": s.has_bus,
+            }
             for s in sorted(self._sources.values(), key=lambda s: s.name)
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from publisher.emulator.appintegrations import AppIntegrationsStore
@@ -36,10 +37,11 @@ class EmulatorState:
     events: EventLog = field(default_factory=EventLog)
     stats: Stats = field(default_factory=Stats)
     faults: FaultInjector = field(default_factory=FaultInjector)
-    custom_buses: dict[str, str] = field(default_factory=dict)
+    custom_buses: dict[str, float] = field(default_factory=dict)  # bus ARN -> created at
     app_integrations: AppIntegrationsStore = field(default_factory=AppIntegrationsStore)
     profiles: ProfilesStore = field(default_factory=ProfilesStore)
     rest_faults: RestFaults = field(default_factory=RestFaults)
+    started_at: float = field(default_factory=time.time)  # the `default` buses' creation time
 
     @classmethod
     def from_options(cls, options: EmulatorOptions) -> EmulatorState:

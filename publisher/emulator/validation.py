@@ -20,6 +20,10 @@ from publisher.emulator.protocol import AwsError
 SOURCE_PATTERN = r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}"
 NAME_PREFIX_PATTERN = r"aws\.partner/[\.\-_A-Za-z0-9]+/[/\.\-_A-Za-z0-9]*"
 EVENT_BUS_NAME_PATTERN = r"[/\.\-_A-Za-z0-9]+"
+# botocore's EventBusNameOrArn (DescribeEventBus takes either).
+BUS_NAME_OR_ARN_PATTERN = (
+    r"(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+"
+)
 ACCOUNT_PATTERN = r"\d{12}"
 MAX_ENTRIES = 20
 MAX_SOURCE_CHARS = 256
@@ -33,6 +37,7 @@ NO_COMPLETE_ENTRY_MESSAGE = (
     "No entry in the request has all of the required parameters Source, DetailType and Detail."
 )
 REQUIRED_ENTRY_FIELDS = ("Source", "DetailType", "Detail")
+ENTRY_MEMBERS = frozenset({"Time", "Source", "Resources", "DetailType", "Detail"})
 
 _SOURCE_RE = re.compile(SOURCE_PATTERN)
 _LONG_DIGITS_RE = re.compile(r"\d{19}")
@@ -128,6 +133,8 @@ def request_entries(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_entry_types(entry: dict[str, Any]) -> None:
+    if not entry.keys() <= ENTRY_MEMBERS:
+        _refuse_unknown_members(entry)
     for key in REQUIRED_ENTRY_FIELDS:
         value = entry.get(key)
         if value is not None and value.__class__ is not str:
@@ -140,6 +147,21 @@ def _check_entry_types(entry: dict[str, Any]) -> None:
     time = entry.get("Time")
     if time is not None and (not isinstance(time, int | float) or isinstance(time, bool)):
         raise AwsError("SerializationException", "Time must be a timestamp in epoch seconds.")
+
+
+def _refuse_unknown_members(entry: dict[str, Any]) -> None:
+    # PutPartnerEvents routes by Source alone: a member such as EventBusName would be ignored,
+    # which hides a misunderstanding, so it is refused (botocore refuses it client side too).
+    unknown = sorted(set(entry) - ENTRY_MEMBERS)
+    raise validation_error(
+        [
+            f"'{name}' is not a member of PutPartnerEventsRequestEntry (members: "
+            + ", ".join(sorted(ENTRY_MEMBERS))
+            + ("; partner events are routed by Source" if name == "EventBusName" else "")
+            + ")"
+            for name in unknown
+        ]
+    )
 
 
 def entries_size(entries: list[dict[str, Any]]) -> int:

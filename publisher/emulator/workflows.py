@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from publisher.emulator.profiles import (
     ROLE_ARN_PATTERN,
     TYPE_NAME_PATTERN,
     Workflow,
-    domain_name,
+    domain_key,
 )
 from publisher.emulator.restjson import (
     RestRequest,
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from publisher.emulator.state import EmulatorState
 
 WORKFLOW_TYPE = "APPFLOW_INTEGRATION"
+WORKFLOW_ID_PATTERN = re.compile(r"[a-f0-9]{32}")
+# botocore's SourceConnectorType enum.
+CONNECTOR_TYPES = ("Salesforce", "Marketo", "Zendesk", "Servicenow", "S3")
 _FLOW_REQUIRED = ("FlowName", "KmsArn", "SourceFlowConfig", "Tasks", "TriggerConfig")
 
 
@@ -42,11 +46,17 @@ def _flow_definition(body: dict[str, Any], errors: list[str]) -> dict[str, Any]:
     errors.extend(f"FlowDefinition.{k} is required" for k in _FLOW_REQUIRED if k not in flow)
     if "FlowName" in flow:
         check_string(flow, "FlowName", errors, pattern=FLOW_NAME_PATTERN, max_len=256)
+    source = flow.get("SourceFlowConfig")
+    if isinstance(source, dict) and source.get("ConnectorType") not in CONNECTOR_TYPES:
+        errors.append(
+            f"SourceFlowConfig.ConnectorType {source.get('ConnectorType')!r} must be one of "
+            + ", ".join(CONNECTOR_TYPES)
+        )
     return flow
 
 
 def create_integration_workflow(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    domain, body = domain_name(state, request), request.body
+    domain, body = domain_key(state, request), request.body
     errors: list[str] = []
     if body.get("WorkflowType") != WORKFLOW_TYPE:
         errors.append(f"WorkflowType must be {WORKFLOW_TYPE}")
@@ -62,8 +72,11 @@ def create_integration_workflow(state: EmulatorState, request: RestRequest) -> d
 
 
 def _workflow(state: EmulatorState, request: RestRequest) -> Workflow:
-    domain = domain_name(state, request)
-    workflow = state.profiles.workflows[domain].get(request.params["WorkflowId"])
+    domain = domain_key(state, request)
+    workflow_id = request.params["WorkflowId"]
+    if WORKFLOW_ID_PATTERN.fullmatch(workflow_id) is None:
+        raise error(BAD, f"WorkflowId {workflow_id} must match [a-f0-9]{{32}}.")
+    workflow = state.profiles.workflows[domain].get(workflow_id)
     if workflow is None:
         raise error(
             "ResourceNotFoundException", f"Workflow {request.params['WorkflowId']} not found."
@@ -129,7 +142,7 @@ def get_workflow_steps(state: EmulatorState, request: RestRequest) -> dict[str, 
 
 
 def list_workflows(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
-    workflows = state.profiles.workflows[domain_name(state, request)]
+    workflows = state.profiles.workflows[domain_key(state, request)]
     ids, token, problem = page(sorted(workflows), request.query, "next-token", "max-results", 100)
     raise_if_any([problem] if problem else [], BAD)
     items = [

@@ -1,35 +1,42 @@
-"""Builds the publishing engine (pipeline and its parts) from settings, for `send` and `run`."""
+"""Builds the pipeline and its parts from Settings: the one place that maps settings to them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
+
 from publisher.aws.fastclient import FastRegionClients
-from publisher.aws.putevents import SdkRegionClients
+from publisher.aws.putevents import RegionClients, SdkRegionClients
+from publisher.core.admission import Admission
 from publisher.core.decisions import RetryPolicy
 from publisher.core.source_states import SourceStates
-from publisher.core.tenants import TenantRegistry, registry_for
+from publisher.core.tenants import TenantRegistry
 from publisher.deadletters.factory import build_dead_letter_store
+from publisher.engine.deadletter import DeadLetterSink
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.factory import running_ledger
+from publisher.ledger.recorder import Ledger
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
 async def open_pipeline(
     settings: Settings,
-    source: Input,
+    input: Input,
     metrics: Metrics,
-    lease_renew_s: float,
+    tenants: TenantRegistry,
+    states: SourceStates,
     on_settled: SettledCallback | None = None,
-    router: TenantRegistry | None = None,
-    states: SourceStates | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with AWS clients, the dead-letter store and the ledger open for the block."""
+    """A pipeline with its AWS clients (warmed up), the dead-letter store and the event ledger
+    open for the block."""
     dead_letters = build_dead_letter_store(settings)
     await dead_letters.start()
     try:
@@ -38,20 +45,69 @@ async def open_pipeline(
             clients_type(settings.aws, settings.publish) as clients,
             running_ledger(settings, metrics) as ledger,
         ):
-            yield Pipeline(
-                source=source,
-                clients=clients,
-                router=router or registry_for(settings),
-                dead_letters=dead_letters,
-                metrics=metrics,
-                publish=settings.publish,
-                policy=RetryPolicy(settings.retry),
-                limiter=AdaptiveRateLimiter(settings.publish.rate_limit_rps),
-                lease_renew_s=lease_renew_s,
-                states=states,
-                sources=settings.sources,
-                on_settled=on_settled,
-                ledger=ledger,
+            await warm_up(clients, tenants)
+            yield build_pipeline(
+                settings,
+                input,
+                clients,
+                dead_letters,
+                metrics,
+                tenants,
+                states,
+                on_settled,
+                ledger,
             )
     finally:
         await dead_letters.close()
+
+
+def build_pipeline(
+    settings: Settings,
+    input: Input,
+    clients: RegionClients,
+    dead_letters: DeadLetterSink,
+    metrics: Metrics,
+    tenants: TenantRegistry,
+    states: SourceStates,
+    on_settled: SettledCallback | None = None,
+    ledger: Ledger | None = None,
+) -> Pipeline:
+    """The pipeline of `settings` over parts that are already open."""
+    publish = settings.publish
+    admission = Admission(
+        tenants,
+        states,
+        max_request_bytes=publish.max_request_bytes,
+        max_age_s=settings.retry.max_age_s,
+        pending=settings.sources.pending,
+        hold_s=settings.sources.refresh_interval_s,
+    )
+    return Pipeline(
+        input=input,
+        clients=clients,
+        admission=admission,
+        states=states,
+        dead_letters=dead_letters,
+        metrics=metrics,
+        policy=RetryPolicy(settings.retry),
+        limiter=AdaptiveRateLimiter(publish.rate_limit_rps),
+        max_entries=publish.max_entries,
+        max_request_bytes=publish.max_request_bytes,
+        linger_s=publish.linger_ms / 1000.0,
+        max_in_flight=publish.max_in_flight,
+        max_buffered_events=publish.max_buffered_events,
+        on_settled=on_settled,
+        ledger=ledger,
+    )
+
+
+async def warm_up(clients: RegionClients, tenants: TenantRegistry) -> None:
+    """Create each tenant Region's client now rather than in the first events' latency.
+
+    Creating one loads botocore's service model, about 100 ms with the loop stalled.
+    """
+    for region in sorted({route.region for route in tenants}):
+        try:
+            await clients.get(region)
+        except Exception as exc:  # the first send to that Region reports it properly
+            log.warning("client_warm_up_failed", region=region, error=str(exc))

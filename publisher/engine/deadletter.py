@@ -14,18 +14,21 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """An event given up on, with why; tenant and event_id (when known) are for its log line."""
+
     message: Message
     reason: str
     error_code: str
     error_message: str
     attempts: int
+    tenant: str | None = None
     event_id: str | None = None
-    """The event's id, assigned at intake when it came without one (kept in the record)."""
+    """The event's id; one assigned at intake when it came without one is kept in the record."""
     dead_letter_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -35,7 +38,8 @@ class DeadLetterSink(Protocol):
 
 
 def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
-    """The JSON record of DESIGN.md; `event` is the original object, or the raw text if not JSON."""
+    """The JSON line README's "What happens to failures" describes; `event` is the original
+    object, or the raw text if it is not JSON."""
     body = letter.message.body
     try:
         event: Any = orjson.loads(body)

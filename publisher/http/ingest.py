@@ -34,10 +34,9 @@ from publisher.http.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
     MalformedBody,
-    decode_body,
     decode_steps,
 )
-from publisher.inputs.base import Input
+from publisher.inputs.base import Input, ValidatedPuts
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
@@ -46,9 +45,8 @@ log = structlog.get_logger(__name__)
 EVENTS_PATH = "/v1/events"
 MAX_REPORTED_REJECTIONS = 1000
 # A large body is decoded on the loop in slices of this many items (a few ms each), yielding
-# in between. bench/ingest_rate.py compared it at 1 MiB bodies (about 10,000 events): decoding
-# on a worker thread was the slowest (30-45k vs 48-65k events/s, GIL contention) for a similar
-# loop lag; decoding in one go was as fast as slices but stalled the loop three times longer.
+# in between so that other requests and the pipeline keep running: decoding in one go would
+# stall the loop for the whole body, and a worker thread would contend with it for the GIL.
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
@@ -57,24 +55,18 @@ _LINGER_S = 2.0
 class Ingest:
     """The ingest HTTP server; `port` is the bound port once started (useful with port 0).
 
-    offload_bytes: decode bodies larger than this on a worker thread instead of in slices on
-    the loop (off by default: it measured slower; kept to reproduce the comparison).
+    An input with the ValidatedPuts fast lane (the spool) gets the events as validated here
+    along with their bodies, so that its consumer in this process need not decode them again.
     """
 
     def __init__(
-        self,
-        settings: IngestSettings,
-        sink: Input,
-        router: TenantRegistry,
-        metrics: Metrics,
-        *,
-        offload_bytes: int | None = None,
+        self, settings: IngestSettings, sink: Input, tenants: TenantRegistry, metrics: Metrics
     ) -> None:
         self._settings = settings
         self._sink = sink
-        self._route = router.route
+        self._validated_sink = sink if isinstance(sink, ValidatedPuts) else None
+        self._route = tenants.route
         self._metrics = metrics
-        self._offload_bytes = offload_bytes
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
@@ -145,8 +137,6 @@ class Ingest:
         return await self._store(decoded)
 
     async def _decode(self, body: bytes, ndjson: bool) -> Decoded:
-        if self._offload_bytes is not None and len(body) > self._offload_bytes:
-            return await asyncio.to_thread(decode_body, body, ndjson, self._route)
         decoded = Decoded()
         for _ in decode_steps(body, ndjson, self._route, decoded, SLICE_ITEMS):
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
@@ -154,7 +144,10 @@ class Ingest:
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
-            await self._sink.put(decoded.bodies, decoded.events)
+            if self._validated_sink is not None:
+                await self._validated_sink.put_validated(decoded.bodies, decoded.events)
+            else:
+                await self._sink.put(decoded.bodies)
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from publisher.core.event import Event
-
-
-@dataclass(slots=True)
-class Message:
-    """One event as the input holds it, leased to this process until acked or released."""
-
-    id: str
-    """The input's handle for this message (spool row id, stream entry id, SQS receipt)."""
-    body: bytes
-    """The event JSON exactly as it was accepted."""
-    enqueued_at: float
-    """Epoch seconds when the input first accepted it: the start of the age budget."""
-    deliveries: int = 1
-    """How many times it has been fetched, this time included (more than 1 after a crash)."""
-    event: Event | None = None
-    """The body as already validated in this process (the spool's own puts), else None."""
+from publisher.core.message import Message
 
 
 class Input(Protocol):
@@ -33,16 +17,15 @@ class Input(Protocol):
     visible again at once. A message whose lease runs out is delivered again.
     """
 
+    @property
+    def lease_renew_s(self) -> float | None:
+        """How often the consumer should `extend` what it holds; None if leases never run out."""
+
     async def start(self) -> None:
         """Open connections and create what is missing (files, groups)."""
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
-        """Store bodies durably before returning; raise InputFull when over its bounds.
-
-        events: the same bodies as validated Events when the caller has them (HTTP ingest).
-        An input may hand them to this process's own consumer (the spool does); others
-        ignore them.
-        """
+    async def put(self, bodies: Sequence[bytes]) -> None:
+        """Store bodies durably before returning; raise InputFull when over its bounds."""
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, waiting at most wait_s for the first one."""
@@ -61,3 +44,17 @@ class Input(Protocol):
 
     async def close(self) -> None:
         """Release resources; leased messages stay leased until their timeout."""
+
+
+@runtime_checkable
+class ValidatedPuts(Protocol):
+    """An optional fast lane: an input that can take events this process has already validated
+    and hand them to its own consumer, which then need not decode them again (the spool)."""
+
+    async def put_validated(self, bodies: Sequence[bytes], events: Sequence[Event]) -> None:
+        """Store bodies as `put` does; `events` are the same bodies, validated, in order."""
+
+
+def renew_interval_s(visibility_timeout_s: float) -> float:
+    """A third of the visibility timeout: a renewal that fails still leaves a second chance."""
+    return visibility_timeout_s / 3

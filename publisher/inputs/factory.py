@@ -32,8 +32,3 @@ def build_input(
 
         return SqsInput(settings, aws or AwsSettings())
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
-
-
-def lease_renew_interval_s(settings: InputSettings) -> float:
-    """How often to renew leases: a third of the visibility timeout leaves two chances."""
-    return settings.visibility_timeout_s / 3

@@ -31,25 +31,15 @@ class LeaseTable:
         self._waiting: list[tuple[float, int, array[int], array[int]]] = []
         self._sequence = itertools.count()
         self._tokens = itertools.count(1)
-        self._waiting_count = 0
 
     def __len__(self) -> int:
         """Ids leased now."""
         return len(self._leases)
 
-    @property
-    def waiting(self) -> int:
-        """Ids waiting to be delivered again, due or not."""
-        return self._waiting_count
-
     def lease(self, message_id: int, until: float, deliveries: int) -> None:
         token = next(self._tokens)
         self._leases[message_id] = _Lease(until, token, deliveries)
         heapq.heappush(self._ends, (until, token, message_id))
-
-    def deliveries(self, message_id: int) -> int:
-        lease = self._leases.get(message_id)
-        return lease.deliveries if lease is not None else 0
 
     def extend(self, ids: Iterable[int], now: float, until: float) -> None:
         """Renew the leases that have not ended yet."""
@@ -85,7 +75,6 @@ class LeaseTable:
             if len(batch_ids) > room:  # the rest keeps its place in line
                 rest = (visible_at, sequence, batch_ids[room:], batch_counts[room:])
                 heapq.heappush(self._waiting, rest)
-        self._waiting_count -= len(ids)
         return ids, counts
 
     def next_change(self) -> float | None:
@@ -111,4 +100,3 @@ class LeaseTable:
         if ids:
             batch = (visible_at, next(self._sequence), array("q", ids), array("q", counts))
             heapq.heappush(self._waiting, batch)
-            self._waiting_count += len(ids)

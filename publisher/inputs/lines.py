@@ -17,8 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from publisher.core.event import Event
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 
 BLOCK_BYTES = 1 << 20
 
@@ -55,6 +54,7 @@ class LineFeed:
         self._ended = False
         self._unsettled = 0
         self.lines_read = 0
+        self.bytes_read = 0  # for progress displays: the share of a file read so far
         self.finished = asyncio.Event()
 
     @property
@@ -62,13 +62,18 @@ class LineFeed:
         """True once the stream has no more lines: `lines_read` is then the total."""
         return self._ended
 
+    @property
+    def lease_renew_s(self) -> None:
+        """Lines are never taken back from the pipeline: nothing to renew."""
+        return None
+
     async def start(self) -> None:
         """Nothing to open: the stream is the caller's."""
 
     async def close(self) -> None:
         """Nothing to release: the stream is the caller's."""
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         raise NotImplementedError("a line feed is read from its stream, not put into")
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
@@ -135,6 +140,7 @@ class LineFeed:
         self._split(block)
 
     def _split(self, block: bytes) -> None:
+        self.bytes_read += len(block)
         if block:
             pieces = (self._partial + block).split(b"\n")
             self._partial = pieces.pop()

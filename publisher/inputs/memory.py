@@ -9,9 +9,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from publisher.core.event import Event
+from publisher.core.message import Message
 from publisher.errors import InputFull
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.inputs.leases import LeaseTable
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
@@ -47,13 +47,17 @@ class MemoryInput:
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
 
+    @property
+    def lease_renew_s(self) -> float:
+        return renew_interval_s(self._visibility_timeout_s)
+
     async def start(self) -> None:
         """Nothing to open."""
 
     async def close(self) -> None:
         """Nothing to release; stored messages stay until the object is dropped."""
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         """Store all bodies or none: raise InputFull when they would exceed max_events."""
         if self._max_events is not None and len(self._stored) + len(bodies) > self._max_events:
             raise InputFull(f"the memory input holds at most {self._max_events} events")

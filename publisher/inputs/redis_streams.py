@@ -49,10 +49,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from publisher.core.event import Event
+from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.settings import RedisInputSettings
 
@@ -99,6 +99,10 @@ class RedisStreamsInput:
         self._acks: Coalescer[str] = Coalescer(self._acknowledge)
 
     @property
+    def lease_renew_s(self) -> float:
+        return renew_interval_s(self._settings.visibility_timeout_s)
+
+    @property
     def _where(self) -> str:
         return f"redis stream {self._settings.stream}"
 
@@ -140,7 +144,7 @@ class RedisStreamsInput:
         if client is not None:
             await client.aclose()
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         """XADD every body (field `event`) in one script: all of them, or InputFull."""
         if not bodies:
             return

@@ -42,9 +42,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
-from publisher.core.event import Event
+from publisher.core.message import Message
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.settings import AwsSettings, SqsInputSettings
 
 log = structlog.get_logger(__name__)
@@ -75,6 +75,10 @@ class SqsInput:
         self._vt_s = math.ceil(settings.visibility_timeout_s)
         self._max_receive_count: int | None = None
         self._queue_checked = False
+
+    @property
+    def lease_renew_s(self) -> float:
+        return renew_interval_s(self._settings.visibility_timeout_s)
 
     @property
     def queue_url(self) -> str:
@@ -114,7 +118,7 @@ class SqsInput:
         await self._stack.aclose()
         self._client = None
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         """Send every body, in order, 10 (and at most 256 KiB) per call."""
         for chunk in _send_chunks(bodies):
             entries = [

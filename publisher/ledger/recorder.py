@@ -65,7 +65,7 @@ class Ledger:
             if result.error_code is None:
                 buffer.append(
                     (
-                        entry.event_id,
+                        entry.event_id or "",  # admission gives every entry one
                         entry.tenant,
                         PUBLISHED,
                         entry.message.enqueued_at,
@@ -82,9 +82,9 @@ class Ledger:
     def retrying(self, entry: Entry, wall: float) -> None:
         """An entry's first attempt failed and it waits for another: it is pending."""
         if entry.attempts == 1:
-            received = entry.message.enqueued_at
+            event_id, received = entry.event_id or "", entry.message.enqueued_at
             self._buffer.append(
-                (entry.event_id, entry.tenant, PENDING, received, 1, wall, None, None, None, None)
+                (event_id, entry.tenant, PENDING, received, 1, wall, None, None, None, None)
             )
             self._check_size()
 

@@ -21,6 +21,11 @@ CLI = [sys.executable, "-m", "publisher"]
 SOURCE = "aws.partner/example.com/acme/orders"
 OTHER_SOURCE = "aws.partner/example.com/globex/orders"
 ACCOUNT = "111122223333"
+# Emulator flags naming both customers of write_config's tenants (the partner signs with any
+# other key, e.g. `testing`); a test passes the customer's key to act on its side.
+CUSTOMER_ACCOUNTS = ("--account", f"acme={ACCOUNT}", "--account", "globex=444455556666")
+# For tests not about sources: events for sources never created are delivered.
+LENIENT = "--accept-unknown-sources"
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -107,10 +112,16 @@ def http_json(
 
 
 def emulator_events(url: str) -> list[dict[str, Any]]:
-    status, data = http_json(f"{url}/_emulator/events")
-    assert status == 200
-    events: list[dict[str, Any]] = data["events"]
-    return events
+    """Every event the emulator delivered, read page by page."""
+    events: list[dict[str, Any]] = []
+    since = 0
+    while True:
+        status, data = http_json(f"{url}/_emulator/events?since={since}&limit=10000")
+        assert status == 200
+        events += data["events"]
+        since = data["next"]
+        if not data["more"]:
+            return events
 
 
 def set_faults(url: str, **faults: Any) -> None:

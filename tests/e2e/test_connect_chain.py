@@ -15,20 +15,24 @@ from tests.e2e.processes import ACCOUNT, CLI, SOURCE, cli_env, emulator, http_js
 DOMAIN = "acme-profiles"
 
 
-def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as the emulator's default customer (access key `customer`); the partner's own
+    command (`sources ...`) runs with the partner's key (`partner`). No endpoint comes from
+    the environment: each command must carry --endpoint-url itself."""
+    key = "partner" if args[0] == "sources" else "customer"
     return subprocess.run(
         [*CLI, "--log-level", "warning", *args],
         capture_output=True,
         text=True,
-        env=cli_env(PUBLISHER__AWS__ENDPOINT_URL=url),
+        env=cli_env(AWS_ACCESS_KEY_ID=key),
         timeout=60,
     )
 
 
 def verify(url: str) -> tuple[int, list[str], str | None]:
     """(exit code, result of each line, the fix printed under the first FAIL)."""
-    done = cli(url, "connect", "verify", "--source", SOURCE, "--domain", DOMAIN,
-               "--account", ACCOUNT)  # fmt: skip
+    done = cli("connect", "verify", "--source", SOURCE, "--domain", DOMAIN,
+               "--account", ACCOUNT, "--endpoint-url", url)  # fmt: skip
     lines = done.stdout.splitlines()
     results = [line.split()[0] for line in lines if line[:4] in ("PASS", "FAIL", "SKIP")]
     fixes = [line.split("fix: ", 1)[1] for line in lines if line.strip().startswith("fix: ")]
@@ -40,7 +44,8 @@ def run_fix(url: str, fix: str, **placeholders: str) -> subprocess.CompletedProc
         fix = fix.replace(f"<{name}>", value)
     argv = shlex.split(fix)
     assert argv[0] == "partner-publisher"
-    done = cli(url, *argv[1:])
+    assert argv[-2:] == ["--endpoint-url", url]  # the fix targets what verify checked
+    done = cli(*argv[1:])
     assert done.returncode == 0, done.stderr
     return done
 
@@ -53,17 +58,18 @@ def control(url: str, path: str, body: dict[str, str]) -> None:
 
 
 def test_chain_from_nothing_with_verify_after_each_step() -> None:
-    with emulator("--secret-access-key", "testing", "--require-sources") as url:
-        control(url, "/_emulator/domains", {"name": DOMAIN})  # the customer's existing domain
-
+    with emulator("--secret-access-key", "testing") as url:
         code, results, fix = verify(url)
         assert (code, results) == (1, ["FAIL", "FAIL", "FAIL", "SKIP", "SKIP", "SKIP"])
-        assert fix == f"partner-publisher sources create --name {SOURCE} --account {ACCOUNT}"
+        assert fix == (
+            f"partner-publisher sources create --name {SOURCE} --account {ACCOUNT} "
+            f"--endpoint-url {url}"
+        )
         run_fix(url, fix)  # the partner's step
 
         code, results, fix = verify(url)
         assert (code, results[:2]) == (1, ["FAIL", "FAIL"])
-        assert fix == f"partner-publisher connect bus --source {SOURCE}"
+        assert fix == f"partner-publisher connect bus --source {SOURCE} --endpoint-url {url}"
         assert "created" in run_fix(url, fix).stdout
         assert "exists" in run_fix(url, fix).stdout  # safe to re-run
 
@@ -71,6 +77,14 @@ def test_chain_from_nothing_with_verify_after_each_step() -> None:
         assert (code, results[:3]) == (1, ["PASS", "PASS", "FAIL"])
         assert fix is not None
         assert fix.startswith("partner-publisher connect event-integration create")
+        assert "created" in run_fix(url, fix).stdout
+        assert "exists" in run_fix(url, fix).stdout
+
+        code, results, fix = verify(url)
+        assert (code, results[:4]) == (1, ["PASS", "PASS", "PASS", "FAIL"])
+        assert (
+            fix == f"partner-publisher connect domain create --domain {DOMAIN} --endpoint-url {url}"
+        )
         assert "created" in run_fix(url, fix).stdout
         assert "exists" in run_fix(url, fix).stdout
 
@@ -90,6 +104,7 @@ def test_chain_from_nothing_with_verify_after_each_step() -> None:
 
         code, results, fix = verify(url)
         assert (code, results, fix) == (0, ["PASS"] * 6, None)
-        as_json = cli(url, "connect", "verify", "--source", SOURCE, "--output", "json")
+        as_json = cli("connect", "verify", "--source", SOURCE, "--output", "json",
+                      "--endpoint-url", url)  # fmt: skip
         assert as_json.returncode == 0
         assert json.loads(as_json.stdout)["ok"] is True

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.e2e.processes import (
     CLI,
+    LENIENT,
     Daemon,
     cli_env,
     daemon,
@@ -29,7 +30,7 @@ def published_numbers(url: str) -> Counter[int]:
 
 
 def test_posted_events_are_published_ndjson_and_array(tmp_path: Path) -> None:
-    with emulator() as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         status, reply = proc.post(event_lines(range(50)).encode())
         assert (status, reply["accepted"], reply["rejected"]) == (202, 50, [])
         array = [
@@ -49,7 +50,7 @@ def test_posted_events_are_published_ndjson_and_array(tmp_path: Path) -> None:
 def test_sigkill_mid_publish_loses_no_accepted_event(tmp_path: Path) -> None:
     max_in_flight = 4
     config = write_config(tmp_path, "", publish={"max_in_flight": max_in_flight, "linger_ms": 5})
-    with emulator("--latency-ms", "40") as url:
+    with emulator(LENIENT, "--latency-ms", "40") as url:
         config = write_config(
             tmp_path, url, publish={"max_in_flight": max_in_flight, "linger_ms": 5}
         )
@@ -80,7 +81,7 @@ def test_sigkill_mid_publish_loses_no_accepted_event(tmp_path: Path) -> None:
 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
-    with emulator("--latency-ms", "300") as url:
+    with emulator(LENIENT, "--latency-ms", "300") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 5, "linger_ms": 5})
         proc = Daemon(config, tmp_path / "drain.log")
         proc.wait_ready()
@@ -103,7 +104,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_second_signal_exits_at_once(tmp_path: Path) -> None:
-    with emulator("--latency-ms", "3000") as url:
+    with emulator(LENIENT, "--latency-ms", "3000") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 30, "linger_ms": 1})
         proc = Daemon(config, tmp_path / "twice.log")
         proc.wait_ready()
@@ -116,7 +117,7 @@ def test_second_signal_exits_at_once(tmp_path: Path) -> None:
 
 
 def test_bad_requests_get_their_status_and_store_nothing(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         config = write_config(
             tmp_path,
             url,
@@ -175,7 +176,7 @@ def test_environment_overrides_reach_the_daemon(tmp_path: Path) -> None:
 
 
 def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         config = write_config(tmp_path, url)
         with daemon(config) as proc:
             set_faults(url, entry_error_rates={"AccessDeniedException": 1.0})
@@ -219,7 +220,7 @@ def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
 
 
 def test_a_second_daemon_on_the_same_spool_refuses_to_start(tmp_path: Path) -> None:
-    with emulator() as url, daemon(write_config(tmp_path, url)):
+    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)):
         other = write_config(tmp_path, url)  # same spool path, fresh ports
         result = subprocess.run(
             [*CLI, "run", "--config", str(other)],

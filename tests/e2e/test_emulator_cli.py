@@ -65,20 +65,22 @@ def client(url: str, secret: str = "testing"):  # type: ignore[no-untyped-def]
 async def test_serves_then_exits_zero_on_signal(command: list[str], signum: int) -> None:
     async with started(command) as (process, url), client(url) as events:
         response = await events.put_partner_events(Entries=[ENTRY])
-        assert response["FailedEntryCount"] == 0
+        # Strict by default: a source nobody created fails, as in AWS.
+        assert response["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
         process.send_signal(signum)
         assert await asyncio.wait_for(process.wait(), 20) == 0
 
 
 async def test_flags_reach_the_emulator() -> None:
     flags = (
-        "--secret-access-key", "testing", "--require-sources",
+        "--secret-access-key", "testing", "--accept-unknown-sources",
         "--fault-entry", "InternalFailure=1.0", "--seed", "3",
     )  # fmt: skip
     async with started([sys.executable, "-m", "publisher.emulator"], *flags) as (process, url):
         async with client(url) as events:
             response = await events.put_partner_events(Entries=[ENTRY])
-            assert response["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
+            # The unknown source is accepted, so the injected entry fault is what fails it.
+            assert response["Entries"][0]["ErrorCode"] == "InternalFailure"
         async with client(url, secret="wrong") as events:
             with pytest.raises(ClientError) as caught:
                 await events.put_partner_events(Entries=[ENTRY])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 from tests.e2e.processes import (
     CLI,
+    LENIENT,
     cli_env,
     emulator,
     emulator_events,
@@ -40,7 +43,7 @@ def detail_numbers(url: str) -> Counter[int]:
 
 
 def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(500)))
@@ -52,7 +55,7 @@ def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_send_dead_letters_bad_lines_with_their_reason_and_exits_one(tmp_path: Path) -> None:
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         config = write_config(tmp_path, url)
         stdin = (
             event_lines(range(3))
@@ -83,14 +86,14 @@ def test_send_exits_two_on_bad_config_or_missing_file(tmp_path: Path) -> None:
     result = send(bad, "-", stdin="")
     assert result.returncode == 2
     assert "publish.max_entries" in result.stderr
-    with emulator() as url:
+    with emulator(LENIENT) as url:
         result = send(write_config(tmp_path, url), str(tmp_path / "missing.ndjson"))
         assert result.returncode == 2
         assert "no such file" in result.stderr
 
 
 def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: Path) -> None:
-    with emulator("--seed", "11") as url:
+    with emulator(LENIENT, "--seed", "11") as url:
         set_faults(
             url,
             entry_error_rates={"ThrottlingException": 0.1, "InternalFailure": 0.1},
@@ -113,7 +116,7 @@ def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: 
 
 
 def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) -> None:
-    with emulator("--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
+    with emulator(LENIENT, "--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(300)))
@@ -130,7 +133,7 @@ def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) ->
 
 
 def test_connections_dropped_after_landing_give_bounded_duplicates(tmp_path: Path) -> None:
-    with emulator("--seed", "3", "--fault-drop-after", "0.1") as url:
+    with emulator(LENIENT, "--seed", "3", "--fault-drop-after", "0.1") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(400)))
@@ -140,3 +143,46 @@ def test_connections_dropped_after_landing_give_bounded_duplicates(tmp_path: Pat
         assert set(published) == set(range(400))  # none lost
         duplicates = sum(published.values()) - 400
         assert 0 < duplicates <= 400 * 0.5  # at least once: the dropped calls landed twice
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_display_on_one(tmp_path: Path) -> None:
+    # Latency keeps the send running long enough for several progress updates.
+    with emulator(LENIENT, "--latency-ms", "200") as url:
+        config = write_config(tmp_path, url, publish={"max_in_flight": 1})
+        events = tmp_path / "events.ndjson"
+        events.write_text(event_lines(range(100)))
+        args = [*CLI, "--log-level", "warning", "send", str(events), "--config", str(config),
+                "--progress-interval-s", "0.3"]  # fmt: skip
+        piped = subprocess.run(args, capture_output=True, text=True, env=cli_env(), timeout=60)
+        assert piped.returncode == 0, piped.stderr
+        lines = [line for line in piped.stderr.splitlines() if line.startswith("send: ")]
+        assert lines, piped.stderr
+        assert "+" not in "".join(lines)
+        assert "\r" not in piped.stderr
+        assert all(" settled" in line and "events/s" in line for line in lines)
+
+        controller, terminal = pty.openpty()
+        with subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=terminal, env=cli_env(), text=True
+        ) as proc:
+            os.close(terminal)
+            shown = _read_until_closed(controller)
+            assert proc.wait(60) == 0
+        assert "\r\x1b[K" in shown
+        final = shown.rsplit("\r\x1b[K", 1)[1]
+        assert "[####################] 100% 100/100 events" in final
+        assert "ETA" in final
+
+
+def _read_until_closed(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the pty's other end closed: the process exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")

@@ -12,6 +12,7 @@ import botocore.session
 from tests.e2e.processes import (
     ACCOUNT,
     CLI,
+    CUSTOMER_ACCOUNTS,
     OTHER_SOURCE,
     SOURCE,
     cli_env,
@@ -38,18 +39,20 @@ def sources(url: str, *args: str, config: Path | None = None) -> subprocess.Comp
 
 
 def customer_creates_bus(url: str, source: str) -> None:
+    """The tenant's own account (its access key is the tenant's name) associates the source."""
+    tenant = "acme" if source == SOURCE else "globex"
     client = botocore.session.get_session().create_client(
         "events",
         region_name="us-east-1",
         endpoint_url=url,
-        aws_access_key_id="testing",
+        aws_access_key_id=tenant,
         aws_secret_access_key="testing",
     )
     client.create_event_bus(Name=source, EventSourceName=source)
 
 
 def test_every_sources_command_as_a_process() -> None:
-    with emulator("--require-sources") as url:
+    with emulator(*CUSTOMER_ACCOUNTS) as url:
         created = sources(url, "create", "--name", SOURCE, "--account", ACCOUNT, "--output", "json")
         assert created.returncode == 0, created.stderr
         assert json.loads(created.stdout)["status"] == "created"
@@ -79,7 +82,7 @@ def test_every_sources_command_as_a_process() -> None:
 
 
 def test_sync_creates_what_the_tenants_need(tmp_path: Path) -> None:
-    with emulator("--require-sources") as url:
+    with emulator(*CUSTOMER_ACCOUNTS) as url:
         config = write_config(tmp_path, url)
         dry = sources(url, "sync", "--dry-run", "--output", "json", config=config)
         assert dry.returncode == 0, dry.stderr
@@ -90,8 +93,27 @@ def test_sync_creates_what_the_tenants_need(tmp_path: Path) -> None:
         assert "PENDING" in sources(url, "accounts", "--name", OTHER_SOURCE).stdout
 
 
+def test_list_defaults_to_the_tenants_partner_prefixes(tmp_path: Path) -> None:
+    with emulator() as url:
+        config = write_config(tmp_path, url)
+        assert sources(url, "sync", config=config).returncode == 0
+        listed = sources(url, "list", "--output", "json", config=config)
+        assert listed.returncode == 0, listed.stderr
+        names = [json.loads(line)["Name"] for line in listed.stdout.splitlines()]
+        assert names == [SOURCE, OTHER_SOURCE]
+        for prefix in ("aws.partner/example.com", "aws.partner/example.com/"):
+            done = sources(url, "list", "--prefix", prefix, "--output", "json")
+            assert done.returncode == 0, done.stderr
+            assert len(done.stdout.splitlines()) == 2
+        empty = tmp_path / "empty.yaml"
+        empty.write_text(f"aws: {{endpoint_url: {url}}}\n")
+        no_tenants = sources(url, "list", config=empty)
+        assert no_tenants.returncode == 2
+        assert "give --prefix aws.partner/<your domain>" in no_tenants.stderr
+
+
 def test_deleted_source_is_dead_lettered_fast_while_others_deliver(tmp_path: Path) -> None:
-    with emulator("--require-sources") as url:
+    with emulator(*CUSTOMER_ACCOUNTS) as url:
         config = write_config(tmp_path, url, sources={"refresh": True, "refresh_interval_s": 1})
         assert sources(url, "sync", config=config).returncode == 0
         customer_creates_bus(url, SOURCE)
@@ -121,7 +143,7 @@ def test_deleted_source_is_dead_lettered_fast_while_others_deliver(tmp_path: Pat
 
 
 def test_held_events_go_out_once_the_source_turns_active(tmp_path: Path) -> None:
-    with emulator("--require-sources") as url:
+    with emulator(*CUSTOMER_ACCOUNTS) as url:
         config = write_config(
             tmp_path, url, sources={"refresh": True, "refresh_interval_s": 1, "pending": "hold"}
         )

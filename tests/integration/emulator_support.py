@@ -12,7 +12,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 SOURCE = "aws.partner/example.com/acme/orders"
-ACCOUNT = "111122223333"
+ACCOUNT = "111122223333"  # the emulator's default customer account (access key `customer`)
+PARTNER_ACCOUNT = "123456789012"  # the default partner account (access key `partner`)
+CUSTOMER_KEY = "customer"
 SIGV4_HEADER = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/events/aws4_request, "
     "SignedHeaders=host;x-amz-date, Signature=0000"

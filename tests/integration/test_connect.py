@@ -15,6 +15,8 @@ from publisher.connect import bus, event_integrations, profiles, workflows
 from publisher.connect.calls import AwsTarget, Clients, ConnectError, open_clients
 from publisher.connect.verify import FAIL, PASS, ChainQuery, verify_chain
 from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulator
+from publisher.emulator.accounts import PARTNER_ACCOUNT
+from publisher.emulator.appintegrations import EventIntegration
 from publisher.emulator.sources import SourceState
 from tests.integration.connect_support import (
     ACCOUNT,
@@ -32,11 +34,18 @@ SPEC = event_integrations.EventIntegrationSpec("acme-orders", SOURCE, SOURCE, "o
 
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    # `connect` is the customer's side: the emulator's customer account, 111122223333.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "customer")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "PUBLISHER_CONFIG"):
         monkeypatch.delenv(name, raising=False)
+
+
+def named(emu: RunningEmulator, name: str) -> EventIntegration:
+    integration = emu.state.app_integrations.named(name)
+    assert integration is not None
+    return integration
 
 
 @asynccontextmanager
@@ -55,7 +64,7 @@ async def test_bus_created_then_exists() -> None:
         with pytest.raises(ConnectError) as missing:
             await bus.ensure_partner_bus(events, SOURCE)
         assert missing.value.code == "ResourceNotFoundException"
-        emu.state.sources.create(SOURCE, ACCOUNT)
+        emu.state.sources.create(SOURCE, ACCOUNT, PARTNER_ACCOUNT)
         first = await bus.ensure_partner_bus(events, SOURCE)
         again = await bus.ensure_partner_bus(events, SOURCE)
         assert (first.status, again.status) == ("created", "exists")
@@ -80,7 +89,7 @@ async def test_event_integration_idempotent_mismatch_and_delete() -> None:
         with pytest.raises(ConnectError) as refused:
             await event_integrations.delete(caller, "acme-orders")
         assert "still has 1 association(s) (ConnectTasks)" in refused.value.message
-        emu.state.app_integrations.disassociate("acme-orders", "ConnectTasks")
+        emu.state.app_integrations.disassociate(named(emu, "acme-orders"), "ConnectTasks")
         assert await event_integrations.delete(caller, "acme-orders") == "deleted"
         assert await event_integrations.delete(caller, "acme-orders") == "absent"
         recreated = await event_integrations.create(caller, SPEC)  # same token after a delete
@@ -167,7 +176,7 @@ async def test_verify_red_at_each_missing_link_then_green() -> None:
         index, fix = await first_failure()
         assert index == 0
         assert fix == f"partner-publisher sources create --name {SOURCE} --account {ACCOUNT}"
-        emu.state.sources.create(SOURCE, ACCOUNT)
+        emu.state.sources.create(SOURCE, ACCOUNT, PARTNER_ACCOUNT)
         assert (await first_failure()) == (0, f"partner-publisher connect bus --source {SOURCE}")
         await bus.ensure_partner_bus(await clients.events(), SOURCE)
         index, fix = await first_failure()
@@ -176,15 +185,16 @@ async def test_verify_red_at_each_missing_link_then_green() -> None:
         assert "event-integration create" in fix
         arn = (await event_integrations.create(await clients.appintegrations(), SPEC)).arn
         index, fix = await first_failure()
-        assert index == 3
-        assert fix is not None
-        assert f"--event-integration {arn}" in fix
+        # The domain is missing: attaching would fail, so the fix creates it first.
+        assert (index, fix) == (3, f"partner-publisher connect domain create --domain {DOMAIN}")
         await associate(emu.url, "acme-orders")
+        index, fix = await first_failure()
+        assert (index, fix) == (4, f"partner-publisher connect domain create --domain {DOMAIN}")
+        await create_domain(emu.url)
         index, fix = await first_failure()
         assert index == 4
         assert fix is not None
-        assert f"profiles attach --domain {DOMAIN}" in fix
-        await create_domain(emu.url)
+        assert f"profiles attach --domain {DOMAIN} --event-integration {arn}" in fix
         spec = profiles.AttachSpec(DOMAIN, arn, {"SegmentIdentify": "Segment_Identify"})
         await profiles.attach(await clients.profiles(), spec)
         checks = await verify_chain(clients, query)
@@ -200,7 +210,7 @@ async def test_cli_outputs_and_aws_error_messages(
 ) -> None:
     async with emulator_and_clients() as (emu, _):
         endpoint = ["--endpoint-url", emu.url, "--output", "json"]
-        emu.state.sources.create(SOURCE, ACCOUNT)
+        emu.state.sources.create(SOURCE, ACCOUNT, PARTNER_ACCOUNT)
         assert await run_cli("connect", "bus", "--source", SOURCE, *endpoint) == 0
         assert json.loads(capsys.readouterr().out)["status"] == "created"
         await queue_errors(emu.url, "CreateEventIntegration", "AccessDeniedException")
@@ -216,7 +226,7 @@ async def test_cli_outputs_and_aws_error_messages(
         )
         assert "ResourceNotFoundException" in capsys.readouterr().err
         await create_domain(emu.url)
-        arn = emu.state.app_integrations.integrations["acme"].arn
+        arn = named(emu, "acme").arn
         attach = ["connect", "profiles", "attach", "--domain", DOMAIN, "--event-integration", arn]
         assert await run_cli(*attach, "--object-type-names", "SegmentIdentify=Seg", *endpoint) == 0
         capsys.readouterr()
@@ -258,7 +268,7 @@ async def test_cli_list_associations_and_delete_refusal(capsys: pytest.CaptureFi
         err = capsys.readouterr().err
         assert "still has 1 association(s) (CustomerProfiles)" in err
         assert "AWS refuses to delete it" in err
-        emu.state.app_integrations.disassociate("acme-orders", "CustomerProfiles")
+        emu.state.app_integrations.disassociate(named(emu, "acme-orders"), "CustomerProfiles")
         assert await run_cli("connect", "event-integration", "delete", *names) == 0
         assert json.loads(capsys.readouterr().out)["status"] == "deleted"
         assert await run_cli("connect", "event-integration", "delete", *names) == 0

@@ -10,8 +10,8 @@ import pytest
 from deadletter_stores import STORE_FACTORIES, OpenStore
 
 from publisher.core.decisions import Reason
+from publisher.core.message import Message
 from publisher.engine.deadletter import DeadLetter, replay_body
-from publisher.inputs.base import Message
 
 RECEIVED = 1_795_323_600.0
 

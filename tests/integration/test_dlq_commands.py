@@ -15,8 +15,8 @@ import yaml
 from deadletter_stores import POSTGRES_DSN, STORE_FACTORIES, OpenStore
 from input_factories import REDIS_URL, moto_url
 
+from publisher.core.message import Message
 from publisher.engine.deadletter import DeadLetter
-from publisher.inputs.base import Message
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 

@@ -25,12 +25,15 @@ from tests.integration.connect_support import (
 
 
 @asynccontextmanager
-async def client(url: str, service: str, secret: str = "testing") -> AsyncIterator[Any]:
+async def client(
+    url: str, service: str, secret: str = "testing", key: str = "customer"
+) -> AsyncIterator[Any]:
+    """A client signing as the emulator's default customer account (111122223333)."""
     async with get_session().create_client(
         service,
         region_name="us-east-1",
         endpoint_url=url,
-        aws_access_key_id="testing",
+        aws_access_key_id=key,
         aws_secret_access_key=secret,
         config=AioConfig(retries={"total_max_attempts": 1}),
     ) as made:

@@ -15,7 +15,8 @@ from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulato
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[RunningEmulator]:
-    async with running_emulator(EmulatorOptions()) as emu:
+    # About faults, not sources: unknown sources deliver.
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emu:
         yield emu
 
 
@@ -145,7 +146,9 @@ async def test_faults_spare_control_plane_calls(emulator: RunningEmulator, clien
 
 
 async def test_cli_flag_faults_are_in_force_from_the_start() -> None:
-    options = EmulatorOptions(entry_error_rates={"InternalFailure": 1.0})
+    options = EmulatorOptions(
+        entry_error_rates={"InternalFailure": 1.0}, accept_unknown_sources=True
+    )
     async with running_emulator(options) as emu, events_client(emu.url) as client:
         response = await client.put_partner_events(Entries=[entry()])
     assert response["Entries"] == [
@@ -179,7 +182,7 @@ async def test_reset_forgets_everything(emulator: RunningEmulator, client: Any) 
 
     assert status == 200
     _, body = await control(emulator.url, "GET", "/_emulator/events")
-    assert body == {"events": [], "dropped": [], "next": 0, "dropped_next": 0}
+    assert body == {"events": [], "dropped": [], "next": 0, "dropped_next": 0, "more": False}
     _, stats = await control(emulator.url, "GET", "/_emulator/stats")
     assert stats["requests"] == 0
     assert stats["entries_accepted"] == 0

@@ -8,14 +8,29 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ACCOUNT, SOURCE, control, entry, events_client, raw_call
+from emulator_support import (
+    ACCOUNT,
+    CUSTOMER_KEY,
+    SOURCE,
+    control,
+    entry,
+    events_client,
+    raw_call,
+)
 
 from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulator
 
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[RunningEmulator]:
-    async with running_emulator(EmulatorOptions()) as emu:
+    # Most tests here are about the entry rules, not sources: unknown sources deliver.
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emu:
+        yield emu
+
+
+@pytest.fixture
+async def strict() -> AsyncIterator[RunningEmulator]:
+    async with running_emulator() as emu:
         yield emu
 
 
@@ -169,7 +184,9 @@ async def test_total_size_rule_counts_time_and_utf8_bytes() -> None:
     one = entry(Detail=detail, DetailType="t", Resources=["rr"], Time=1_700_000_000)
     size = len(SOURCE) + 1 + len(detail.encode()) + 2 + 14
     async with (
-        running_emulator(EmulatorOptions(max_request_bytes=2 * size)) as emu,
+        running_emulator(
+            EmulatorOptions(max_request_bytes=2 * size, accept_unknown_sources=True)
+        ) as emu,
         events_client(emu.url) as client,
     ):
         ok = await client.put_partner_events(Entries=[one, one])
@@ -181,28 +198,29 @@ async def test_total_size_rule_counts_time_and_utf8_bytes() -> None:
     assert error["Message"] == "Total size of the entries in the request is over the limit."
 
 
-async def test_pending_source_accepts_but_drops(emulator: RunningEmulator, client: Any) -> None:
-    await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
-
-    response = await client.put_partner_events(Entries=[entry()])
+async def test_pending_source_accepts_but_drops(strict: RunningEmulator) -> None:
+    async with events_client(strict.url) as client:
+        await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
+        response = await client.put_partner_events(Entries=[entry()])
 
     assert response["FailedEntryCount"] == 0
-    _, body = await control(emulator.url, "GET", "/_emulator/events")
+    _, body = await control(strict.url, "GET", "/_emulator/events")
     assert body["events"] == []
     assert [d["id"] for d in body["dropped"]] == [response["Entries"][0]["EventId"]]
-    _, stats = await control(emulator.url, "GET", "/_emulator/stats")
+    _, stats = await control(strict.url, "GET", "/_emulator/stats")
     assert stats["entries_dropped_pending"] == 1
 
 
-async def test_active_source_delivers_with_its_account(
-    emulator: RunningEmulator, client: Any
-) -> None:
-    await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
-    await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+async def test_active_source_delivers_with_its_account(strict: RunningEmulator) -> None:
+    async with (
+        events_client(strict.url) as partner,
+        events_client(strict.url, key=CUSTOMER_KEY) as customer,
+    ):
+        await partner.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
+        await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+        await partner.put_partner_events(Entries=[entry()])
 
-    await client.put_partner_events(Entries=[entry()])
-
-    _, body = await control(emulator.url, "GET", "/_emulator/events")
+    _, body = await control(strict.url, "GET", "/_emulator/events")
     assert [e["account"] for e in body["events"]] == [ACCOUNT]
 
 
@@ -220,17 +238,42 @@ async def test_deleted_source_fails_each_entry(client: Any) -> None:
     ]
 
 
-async def test_unknown_source_fails_only_when_sources_are_required() -> None:
+async def test_unknown_source_fails_by_default_as_in_aws(strict: RunningEmulator) -> None:
     async with (
-        running_emulator(EmulatorOptions(require_sources=True)) as emu,
-        events_client(emu.url) as client,
+        events_client(strict.url) as client,
+        events_client(strict.url, key=CUSTOMER_KEY) as customer,
     ):
         response = await client.put_partner_events(Entries=[entry()])
-        assert response["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
+        assert response["Entries"][0] == {
+            "ErrorCode": "ResourceNotFoundException",
+            "ErrorMessage": f"Event Bus Not Found for source {SOURCE}",
+        }
         await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
-        await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+        await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
         response = await client.put_partner_events(Entries=[entry()])
         assert response["FailedEntryCount"] == 0
+
+
+async def test_another_partners_source_is_not_authorized(strict: RunningEmulator) -> None:
+    async with (
+        events_client(strict.url, key="partner") as partner,
+        events_client(strict.url, key=CUSTOMER_KEY) as customer,
+    ):
+        await partner.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
+        await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+        # The customer account cannot send as the partner.
+        response = await customer.put_partner_events(Entries=[entry()])
+    assert response["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
+    assert ACCOUNT in response["Entries"][0]["ErrorMessage"]
+
+
+async def test_event_bus_name_member_is_refused(emulator: RunningEmulator) -> None:
+    status, body, _ = await raw_call(
+        emulator.url, "AWSEvents.PutPartnerEvents", {"Entries": [entry(EventBusName="default")]}
+    )
+    assert (status, body["__type"]) == (400, "ValidationException")
+    assert "EventBusName" in body["message"]
+    assert "routed by Source" in body["message"]
 
 
 async def test_events_endpoint_filters_by_source_and_offset(
@@ -247,6 +290,24 @@ async def test_events_endpoint_filters_by_source_and_offset(
     assert since["next"] == 3
     status, _ = await control(emulator.url, "GET", "/_emulator/events?since=-1")
     assert status == 400
+
+
+async def test_events_endpoint_pages_with_since_and_limit(
+    emulator: RunningEmulator, client: Any
+) -> None:
+    await client.put_partner_events(Entries=[entry(Detail=json.dumps({"n": n})) for n in range(5)])
+    seen, since, pages = [], 0, 0
+    while True:
+        _, page = await control(emulator.url, "GET", f"/_emulator/events?since={since}&limit=2")
+        seen += [e["detail"]["n"] for e in page["events"]]
+        since, pages = page["next"], pages + 1
+        if not page["more"]:
+            break
+    assert (seen, pages, since) == ([0, 1, 2, 3, 4], 3, 5)
+    for bad in ("0", "abc", "100001"):
+        status, body = await control(emulator.url, "GET", f"/_emulator/events?limit={bad}")
+        assert status == 400
+        assert "limit must be" in body["error"]
 
 
 async def test_wrong_json_types_are_serialization_errors(emulator: RunningEmulator) -> None:

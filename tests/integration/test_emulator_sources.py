@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ACCOUNT, SOURCE, control, entry, events_client
+from emulator_support import (
+    ACCOUNT,
+    CUSTOMER_KEY,
+    PARTNER_ACCOUNT,
+    SOURCE,
+    control,
+    entry,
+    events_client,
+)
 
 from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulator
 
@@ -22,6 +30,13 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 async def client(emulator: RunningEmulator) -> AsyncIterator[Any]:
     async with events_client(emulator.url, region="eu-west-1") as c:
+        yield c
+
+
+@pytest.fixture
+async def customer(emulator: RunningEmulator) -> AsyncIterator[Any]:
+    """The customer account the sources are offered to (111122223333)."""
+    async with events_client(emulator.url, region="eu-west-1", key=CUSTOMER_KEY) as c:
         yield c
 
 
@@ -85,55 +100,94 @@ async def test_new_source_is_pending_with_timestamps(client: Any) -> None:
     assert "NextToken" not in response
 
 
-async def test_customer_side_transitions(client: Any) -> None:
+async def test_customer_side_transitions(client: Any, customer: Any) -> None:
     await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
 
-    bus = await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+    bus = await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
     assert bus["EventBusArn"] == f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/{SOURCE}"
     assert await state_of(client) == "ACTIVE"
 
-    await client.deactivate_event_source(Name=SOURCE)
+    await customer.deactivate_event_source(Name=SOURCE)
     assert await state_of(client) == "PENDING"
-    await client.activate_event_source(Name=SOURCE)
-    described = await client.describe_event_source(Name=SOURCE)
+    await customer.activate_event_source(Name=SOURCE)
+    described = await customer.describe_event_source(Name=SOURCE)
     assert described["State"] == "ACTIVE"
     assert described["CreatedBy"] == "example.com"
     assert described["Arn"].endswith(f"event-source/{SOURCE}")
 
-    await client.delete_event_bus(Name=SOURCE)
+    await customer.delete_event_bus(Name=SOURCE)
     assert await state_of(client) == "PENDING"
 
     await client.delete_partner_event_source(Name=SOURCE, Account=ACCOUNT)
     assert await state_of(client) == "DELETED"
     with pytest.raises(ClientError) as caught:
-        await client.activate_event_source(Name=SOURCE)
+        await customer.activate_event_source(Name=SOURCE)
     assert error_code(caught) == "InvalidStateException"
     with pytest.raises(ClientError) as caught:
         await client.describe_partner_event_source(Name=SOURCE)
     assert error_code(caught) == "ResourceNotFoundException"
 
 
-async def test_event_bus_rules(client: Any) -> None:
+async def test_event_bus_rules(client: Any, customer: Any) -> None:
     with pytest.raises(ClientError) as caught:
-        await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+        await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
     assert error_code(caught) == "ResourceNotFoundException"
     await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
     other = "aws.partner/example.com/acme/other"
     with pytest.raises(ClientError) as caught:
-        await client.create_event_bus(Name=other, EventSourceName=SOURCE)
+        await customer.create_event_bus(Name=other, EventSourceName=SOURCE)
     assert error_code(caught) == "ValidationException"
-    await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+    await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
     with pytest.raises(ClientError) as caught:
-        await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+        await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
     assert error_code(caught) == "ResourceAlreadyExistsException"
 
 
-async def test_put_events_follows_the_state(emulator: RunningEmulator, client: Any) -> None:
+async def test_only_the_sources_account_can_create_its_bus(client: Any, customer: Any) -> None:
+    await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
+    # The partner (123456789012) is not the account the source was offered to.
+    with pytest.raises(ClientError) as caught:
+        await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+    assert error_code(caught) == "ResourceNotFoundException"
+    assert f"for account {PARTNER_ACCOUNT}" in caught.value.response["Error"]["Message"]
+    # Nor can it see or toggle the source from the customer side.
+    with pytest.raises(ClientError) as caught:
+        await client.describe_event_source(Name=SOURCE)
+    assert error_code(caught) == "ResourceNotFoundException"
+    # The customer cannot act as the partner: the source is not among its own.
+    with pytest.raises(ClientError) as caught:
+        await customer.describe_partner_event_source(Name=SOURCE)
+    assert error_code(caught) == "ResourceNotFoundException"
+    listed = await customer.list_partner_event_sources(NamePrefix="aws.partner/example.com/")
+    assert listed["PartnerEventSources"] == []
+    await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+
+
+async def test_describe_event_bus_by_name_or_arn_with_times(client: Any, customer: Any) -> None:
+    await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
+    arn = (await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE))["EventBusArn"]
+    by_name = await customer.describe_event_bus(Name=SOURCE)
+    by_arn = await customer.describe_event_bus(Name=arn)
+    for described in (by_name, by_arn):
+        assert (described["Name"], described["Arn"]) == (SOURCE, arn)
+        assert described["CreationTime"] == described["LastModifiedTime"]
+    default = await client.describe_event_bus()
+    assert default["Arn"] == f"arn:aws:events:eu-west-1:{PARTNER_ACCOUNT}:event-bus/default"
+    assert "CreationTime" in default
+    # The partner account has no such bus of its own.
+    with pytest.raises(ClientError) as caught:
+        await client.describe_event_bus(Name=SOURCE)
+    assert error_code(caught) == "ResourceNotFoundException"
+
+
+async def test_put_events_follows_the_state(
+    emulator: RunningEmulator, client: Any, customer: Any
+) -> None:
     await client.create_partner_event_source(Name=SOURCE, Account=ACCOUNT)
     await client.put_partner_events(Entries=[entry(Detail='{"phase": "pending"}')])
-    await client.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
+    await customer.create_event_bus(Name=SOURCE, EventSourceName=SOURCE)
     await client.put_partner_events(Entries=[entry(Detail='{"phase": "active"}')])
-    await client.deactivate_event_source(Name=SOURCE)
+    await customer.deactivate_event_source(Name=SOURCE)
     await client.put_partner_events(Entries=[entry(Detail='{"phase": "deactivated"}')])
 
     _, body = await control(emulator.url, "GET", "/_emulator/events")
@@ -217,5 +271,11 @@ async def test_control_endpoint_forces_a_state(emulator: RunningEmulator, client
     assert status == 400
     _, listing = await control(emulator.url, "GET", "/_emulator/sources")
     assert listing["sources"] == [
-        {"name": SOURCE, "account": ACCOUNT, "state": "ACTIVE", "has_bus": True}
+        {
+            "name": SOURCE,
+            "account": ACCOUNT,
+            "partner": PARTNER_ACCOUNT,
+            "state": "ACTIVE",
+            "has_bus": True,
+        }
     ]

@@ -14,17 +14,18 @@ import orjson
 import pytest
 from input_factories import INPUT_FACTORIES, InputOptions
 
-from publisher.core.event import Event
+from publisher.core.event import decode_event
+from publisher.core.message import Message, ValidatedMessage
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import InputUnavailable
 from publisher.http.ingest import MAX_REPORTED_REJECTIONS, Ingest
-from publisher.inputs.base import Input, Message
+from publisher.inputs.base import Input, ValidatedPuts
 from publisher.inputs.memory import MemoryInput
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings, TenantSettings
 
 SOURCE = "aws.partner/example.com/acme/orders"
-ROUTER = TenantRegistry(
+TENANTS = TenantRegistry(
     {
         "acme": TenantSettings(account="111122223333", source=SOURCE),
         "globex": TenantSettings(account="444455556666", source="aws.partner/example.com/gx/x"),
@@ -80,16 +81,11 @@ def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Serve:
     factory = INPUT_FACTORIES[request.param]
 
     @asynccontextmanager
-    async def open_served(
-        max_events: int | None = None, offload_bytes: int | None = None, **settings: Any
-    ) -> AsyncIterator[Served]:
+    async def open_served(max_events: int | None = None, **settings: Any) -> AsyncIterator[Served]:
         options = InputOptions(tmp_path, visibility_timeout_s=30, max_events=max_events)
         async with factory(options) as opened:
             metrics = Metrics()
-            extra = {} if offload_bytes is None else {"offload_bytes": offload_bytes}
-            ingest = Ingest(
-                IngestSettings(port=0, **settings), opened.input, ROUTER, metrics, **extra
-            )
+            ingest = Ingest(IngestSettings(port=0, **settings), opened.input, TENANTS, metrics)
             await ingest.start()
             try:
                 async with aiohttp.ClientSession() as http:
@@ -149,7 +145,11 @@ async def test_mixed_items_report_rejected_indexes(serve: Serve) -> None:
                     "error": "source: 'aws.partner/example.com/gx/x' is not the source of "
                     "tenant 'acme'",
                 },
-                {"index": 5, "error": "colour: unknown field"},
+                {
+                    "index": 5,
+                    "error": "colour: unknown field (fields: detail, detail_type, id, "
+                    "resources, source, tenant, time)",
+                },
             ],
         }
         assert await served.stored() == [orjson.dumps(event(0)), orjson.dumps(event(6))]
@@ -247,17 +247,14 @@ async def test_rejections_listed_are_bounded(serve: Serve) -> None:
         assert answer["rejected_count"] == 5000
 
 
-@pytest.mark.parametrize("offload_bytes", [None, 1024], ids=["sliced", "thread"])
 @pytest.mark.parametrize("shape", ["ndjson", "array"])
-async def test_large_bodies_are_decoded_whole_and_in_order(
-    serve: Serve, offload_bytes: int | None, shape: str
-) -> None:
-    """Bodies past one slice (SLICE_ITEMS) or the thread threshold; two at once do not mix."""
+async def test_large_bodies_are_decoded_whole_and_in_order(serve: Serve, shape: str) -> None:
+    """Bodies past one slice (SLICE_ITEMS); two at once do not mix."""
     items: list[Any] = [event(n) for n in range(1800)]
     items[499] = items[500] = items[1799] = 7
     encode = ndjson if shape == "ndjson" else (lambda *x: orjson.dumps(list(x)))
     first, second = encode(*items), encode(*[event(n) for n in range(1800, 3000)])
-    async with serve(offload_bytes=offload_bytes) as served:
+    async with serve() as served:
         answers = await asyncio.gather(served.post(first), served.post(second))
         assert [status for status, _, _ in answers] == [202, 202]
         assert answers[0][1]["accepted"] == 1797
@@ -364,6 +361,21 @@ async def test_ingest_stop_releases_the_port(serve: Serve) -> None:
                 pass
 
 
+async def test_an_input_with_the_validated_lane_gets_the_events_along(serve: Serve) -> None:
+    async with serve() as served:
+        status, _, _ = await served.post(ndjson(event(1), event(2)))
+        assert status == 202
+        got = await served.sink.fetch(10, wait_s=0)
+        assert [m.body for m in got] == [orjson.dumps(event(n)) for n in (1, 2)]
+        if isinstance(served.sink, ValidatedPuts):  # the spool: its consumer skips a decode
+            assert all(isinstance(m, ValidatedMessage) for m in got)
+            assert [m.event for m in got if isinstance(m, ValidatedMessage)] == [
+                decode_event(m.body) for m in got
+            ]
+        else:
+            assert not any(isinstance(m, ValidatedMessage) for m in got)
+
+
 class BrokenInput(MemoryInput):
     """A memory input whose put fails with the given error."""
 
@@ -371,7 +383,7 @@ class BrokenInput(MemoryInput):
         super().__init__()
         self.error = error
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
+    async def put(self, bodies: Sequence[bytes]) -> None:
         raise self.error
 
 
@@ -385,7 +397,7 @@ class BrokenInput(MemoryInput):
 async def test_input_failures_are_answered(
     error: Exception, status: int, answer: dict[str, str]
 ) -> None:
-    ingest = Ingest(IngestSettings(port=0), BrokenInput(error), ROUTER, Metrics())
+    ingest = Ingest(IngestSettings(port=0), BrokenInput(error), TENANTS, Metrics())
     await ingest.start()
     try:
         async with aiohttp.ClientSession() as http:

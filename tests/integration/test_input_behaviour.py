@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from input_factories import INPUT_FACTORIES, InputOptions, OpenedInput
 
+from publisher.core.message import Message
 from publisher.errors import InputFull
-from publisher.inputs.base import Input, Message
+from publisher.inputs.base import Input
 
 OpenInput = Callable[..., AbstractAsyncContextManager[OpenedInput]]
 

@@ -32,7 +32,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def emulator_url() -> AsyncIterator[str]:
-    async with running_emulator(EmulatorOptions(require_sources=True)) as emulator:
+    async with running_emulator(EmulatorOptions()) as emulator:
         yield emulator.url
 
 
@@ -44,7 +44,11 @@ async def sources(emulator_url: str) -> AsyncIterator[PartnerSources]:
 
 async def customer_creates_bus(url: str, source: str) -> None:
     async with get_session().create_client(
-        "events", region_name="us-east-1", endpoint_url=url
+        "events",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="customer",  # the emulator's customer account, 111122223333
+        aws_secret_access_key="testing",
     ) as client:
         await client.create_event_bus(Name=source, EventSourceName=source)
 
@@ -95,7 +99,7 @@ async def test_missing_source_is_a_clear_error(sources: PartnerSources) -> None:
     assert caught.value.code == "ResourceNotFoundException"
 
 
-def registry() -> TenantRegistry:
+def tenants() -> TenantRegistry:
     return TenantRegistry(
         {
             "acme": TenantSettings(account=ACCOUNT, source=ACME),
@@ -111,7 +115,7 @@ async def test_sync_dry_run_changes_nothing_then_sync_creates(sources: PartnerSo
     async def sources_for(region: str) -> PartnerSources:
         return sources
 
-    dry = await sync_sources(registry(), sources_for, dry_run=True)
+    dry = await sync_sources(tenants(), sources_for, dry_run=True)
     assert [(t.tenant, t.state, t.action) for t in dry.tenants] == [
         ("acme", "MISSING", "would_create"),
         ("globex", "MISSING", "would_create"),
@@ -120,9 +124,9 @@ async def test_sync_dry_run_changes_nothing_then_sync_creates(sources: PartnerSo
     with pytest.raises(SourceAdminError):
         await sources.describe(ACME)
 
-    done = await sync_sources(registry(), sources_for, dry_run=False)
+    done = await sync_sources(tenants(), sources_for, dry_run=False)
     assert [(t.state, t.action) for t in done.tenants] == [("PENDING", "created")] * 2
-    again = await sync_sources(registry(), sources_for, dry_run=False)
+    again = await sync_sources(tenants(), sources_for, dry_run=False)
     assert [(t.state, t.action) for t in again.tenants] == [("PENDING", "none")] * 2
 
 
@@ -132,9 +136,9 @@ async def test_refresh_records_each_tenants_state(
     await sources.create(ACME, ACCOUNT)
     await customer_creates_bus(emulator_url, ACME)
     states = SourceStates()
-    assert await refresh_states(states, registry(), sources, "us-east-1") == 0
+    assert await refresh_states(states, tenants(), sources, "us-east-1") == 0
     assert (states.state(ACME), states.state(GLOBEX)) == ("ACTIVE", "MISSING")
-    counts = states.counts(registry())
+    counts = states.counts(tenants())
     assert (counts["ACTIVE"], counts["MISSING"], counts["PENDING"]) == (1, 1, 0)
 
 

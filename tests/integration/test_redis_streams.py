@@ -16,10 +16,12 @@ import redis
 import redis.asyncio
 from emulator_support import ACCOUNT, SOURCE, control
 
-from publisher.emulator import running_emulator
+from publisher.core.message import Message
+from publisher.core.source_states import SourceStates
+from publisher.core.tenants import tenants_for
+from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.engine.assemble import open_pipeline
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import Message
 from publisher.inputs.redis_streams import RedisStreamsInput, default_consumer_name
 from publisher.observe.metrics import Metrics
 from publisher.settings import RedisInputSettings, Settings
@@ -202,7 +204,7 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     dead_letters = tmp_path / "dead-letters.jsonl"
-    async with running_emulator() as emulator:
+    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emulator:
         settings = Settings.model_validate(
             {
                 "aws": {"endpoint_url": emulator.url},
@@ -218,7 +220,8 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
         malformed = (await admin.xadd(stream, {"payload": "not an event"})).decode()
         await admin.xadd(stream, {"event": body(7)})
         stop = asyncio.Event()
-        async with open_pipeline(settings, source, Metrics(), lease_renew_s=20) as pipeline:
+        tenants, states = tenants_for(settings), SourceStates()
+        async with open_pipeline(settings, source, Metrics(), tenants, states) as pipeline:
             running = asyncio.create_task(pipeline.run(stop, grace_s=5))
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:

@@ -11,14 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
-from publisher.inputs.base import Message
 from publisher.inputs.spool.db import SpoolDb
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
@@ -99,6 +99,51 @@ async def test_a_failed_read_keeps_messages_due_for_the_next_fetch(
         monkeypatch.setattr(SpoolDb, "read_ids", original)
         back = await spool.fetch(2, wait_s=0)
         assert [(m.body, m.deliveries) for m in back] == [(b"a", 2), (b"b", 2)]
+
+
+# The table as versions that wrote lease columns on every put created it.
+OLD_SCHEMA = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_by_visible_at ON messages (visible_at);
+CREATE TABLE totals (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT INTO messages (body, enqueued_at, visible_at) VALUES (X'6F6C64', 1, 1);
+INSERT INTO totals (singleton, events, bytes) VALUES (0, 1, 3);
+"""
+
+
+def lease_columns(path: Path) -> list[tuple[float, int]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT visible_at, deliveries FROM messages ORDER BY id").fetchall()
+
+
+async def test_puts_leave_the_unread_lease_columns_at_their_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    async with opened_spool(path) as spool:
+        await spool.put([b"a", b"b"])
+        assert [m.body for m in await drain(spool)] == [b"a", b"b"]
+    assert lease_columns(path) == [(0, 0), (0, 0)]
+
+
+async def test_a_file_from_an_earlier_version_is_still_written_and_read(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(OLD_SCHEMA)  # holding one message, b"old"
+    async with opened_spool(path) as spool:
+        await spool.put([b"new"])  # visible_at has no default in that file: it must be given
+        got = await drain(spool)
+        assert [m.body for m in got] == [b"old", b"new"]
+        await spool.ack(got)
+        assert await spool.backlog() == 0
 
 
 async def test_put_over_max_bytes_raises_input_full(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from publisher.core.event import Event, decode_event
+from publisher.core.message import Message, ValidatedMessage
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import Message
 from publisher.inputs.spool.db import SpoolDb
 from publisher.inputs.spool.fresh import FreshRows
 from publisher.inputs.spool.input import SpoolInput
@@ -27,6 +27,11 @@ def body(n: int) -> bytes:
 
 def events_of(bodies: list[bytes]) -> list[Event]:
     return [decode_event(b) for b in bodies]
+
+
+def event_of(message: Message) -> Event | None:
+    """The event the spool handed along with the message, if any."""
+    return message.event if isinstance(message, ValidatedMessage) else None
 
 
 @asynccontextmanager
@@ -49,17 +54,17 @@ async def test_own_puts_come_with_their_events_and_other_rows_in_order(tmp_path:
     async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
         own = [body(1), body(2)]
         own_events = events_of(own)
-        await consumer.put(own, own_events)
+        await consumer.put_validated(own, own_events)
         await writer.put([body(3)])
-        await consumer.put([body(4)], events_of([body(4)]))
+        await consumer.put_validated([body(4)], events_of([body(4)]))
         got = await consumer.fetch(10, wait_s=0)
         assert [m.body for m in got] == [body(1), body(2), body(3), body(4)]
         assert [int(m.id) for m in got] == [1, 2, 3, 4]
-        assert got[0].event is own_events[0]
-        assert got[1].event is own_events[1]
+        assert event_of(got[0]) is own_events[0]
+        assert event_of(got[1]) is own_events[1]
         # Past the gap at 3 the file answers, for 4 too (once), which still has its event.
-        assert got[2].event is None
-        assert got[3].event == decode_event(body(4))
+        assert event_of(got[2]) is None
+        assert event_of(got[3]) == decode_event(body(4))
         assert await consumer.fetch(10, wait_s=0) == []
         await consumer.ack(got)
         assert await consumer.backlog() == 0
@@ -81,7 +86,7 @@ async def test_any_interleaving_delivers_every_row_once_in_id_order(
             roll = rng.random()
             if roll < 0.4:
                 bodies = [body(len(put) + i) for i in range(rng.randint(1, 4))]
-                await consumer.put(bodies, events_of(bodies))
+                await consumer.put_validated(bodies, events_of(bodies))
                 put += bodies
             elif roll < 0.6:
                 bodies = [body(len(put) + i) for i in range(rng.randint(1, 3))]
@@ -98,16 +103,16 @@ async def test_any_interleaving_delivers_every_row_once_in_id_order(
     assert [m.body for m in delivered] == put  # each once, in the order the file numbered them
     assert [int(m.id) for m in delivered] == list(range(1, len(put) + 1))
     for message in delivered:
-        assert message.event is None or message.event == decode_event(message.body)
-    assert any(m.event is not None for m in delivered)
-    assert any(m.event is None for m in delivered)
+        assert event_of(message) is None or event_of(message) == decode_event(message.body)
+    assert any(event_of(m) is not None for m in delivered)
+    assert any(event_of(m) is None for m in delivered)
 
 
 async def test_a_failed_read_puts_the_rows_taken_from_memory_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
-        await consumer.put([body(1), body(2)], events_of([body(1), body(2)]))
+        await consumer.put_validated([body(1), body(2)], events_of([body(1), body(2)]))
         await writer.put([body(3)])
 
         def failing(db: SpoolDb, after_id: int, limit: int) -> list[Any]:
@@ -120,11 +125,11 @@ async def test_a_failed_read_puts_the_rows_taken_from_memory_back(
         monkeypatch.setattr(SpoolDb, "read_after", original)
         got = await consumer.fetch(10, wait_s=0)
         assert [(m.body, m.deliveries) for m in got] == [(body(1), 1), (body(2), 1), (body(3), 1)]
-        assert got[0].event is not None
+        assert event_of(got[0]) is not None
 
 
 async def test_only_the_consumer_keeps_its_puts_in_memory(tmp_path: Path) -> None:
     async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
-        await writer.put([body(1)], events_of([body(1)]))
+        await writer.put_validated([body(1)], events_of([body(1)]))
         got = await consumer.fetch(10, wait_s=0)
-        assert [(m.body, m.event) for m in got] == [(body(1), None)]
+        assert [(m.body, event_of(m)) for m in got] == [(body(1), None)]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from input_factories import moto_session, moto_url
 
-from publisher.inputs.base import Message
+from publisher.core.message import Message
 from publisher.inputs.sqs import SqsInput
 from publisher.settings import AwsSettings, SqsInputSettings
 

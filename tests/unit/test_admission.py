@@ -5,90 +5,95 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from publisher.core.admission import Admission, Hold, Refused, rejection
+from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal, Verdict
 from publisher.core.event import decode_event
+from publisher.core.message import Message, ValidatedMessage
+from publisher.core.reasons import Reason
 from publisher.core.source_states import DELETED, PENDING, SourceStates
 from publisher.core.tenants import TenantRegistry
-from publisher.errors import InvalidEvent
-from publisher.inputs.base import Message
-from publisher.observe.metrics import Metrics
-from publisher.settings import SourcesSettings, TenantSettings
+from publisher.settings import TenantSettings
 
 SOURCE = "aws.partner/example.com/acme/orders"
 NOW = 1_000_000.0
 
 
-def admission(
-    states: SourceStates | None = None, pending: str = "send", metrics: Metrics | None = None
-) -> Admission:
-    router = TenantRegistry(
+def admission(states: SourceStates | None = None, pending: str = "send") -> Admission:
+    tenants = TenantRegistry(
         {"acme": TenantSettings(account="111122223333", source=SOURCE, region="eu-west-1")},
         "us-east-1",
     )
     return Admission(
-        router,
+        tenants,
         states or SourceStates(),
-        SourcesSettings(pending=pending),  # type: ignore[arg-type]
         max_request_bytes=1000,
         max_age_s=3600,
-        metrics=metrics or Metrics(),
+        pending=pending,  # type: ignore[arg-type]
+        hold_s=300,
     )
 
 
-def message(detail: object = None, tenant: str = "acme", age_s: float = 0.0) -> Message:
+def message(
+    detail: object = None, tenant: str = "acme", age_s: float = 0.0, **extra: str
+) -> Message:
     event = {"tenant": tenant, "detail_type": "OrderCreated", "detail": detail or {"n": 1}}
-    return Message("1", orjson.dumps(event), NOW - age_s)
+    return Message("1", orjson.dumps({**event, **extra}), NOW - age_s)
 
 
-def reason_of(exc: InvalidEvent) -> str:
-    return rejection(message(), exc).reason
+def refusal(verdict: Verdict) -> Refusal:
+    assert isinstance(verdict, Refusal), verdict
+    return verdict
 
 
-def test_an_admitted_entry_carries_its_region_request_fields_and_aws_size() -> None:
-    entry = admission().entry_for(message(), NOW)
+def test_an_admitted_entry_carries_its_region_request_fields_aws_size_tenant_and_id() -> None:
+    entry = admission().admit(message(id="evt-1"), NOW)
+    assert type(entry) is Entry
     assert entry.region == "eu-west-1"
     assert entry.fields == {"Source": SOURCE, "DetailType": "OrderCreated", "Detail": '{"n":1}'}
     assert entry.size == len(SOURCE) + len("OrderCreated") + len('{"n":1}')
-    assert entry.attempts == 0
+    assert (entry.tenant, entry.event_id, entry.attempts) == ("acme", "evt-1", 0)
 
 
-def test_an_event_validated_on_acceptance_is_used_once_and_not_kept() -> None:
-    handed = message()
-    handed.event = decode_event(message(detail={"n": 2}).body)  # what ingest validated
-    entry = admission().entry_for(handed, NOW)
+def test_an_event_validated_on_acceptance_is_not_decoded_again_nor_changed() -> None:
+    event = decode_event(message(detail={"n": 2}).body)  # what ingest validated
+    handed = ValidatedMessage("1", b"not json: never decoded", NOW, event=event)
+    entry = admission().admit(handed, NOW)
+    assert isinstance(entry, Entry)
     assert entry.fields["Detail"] == '{"n":2}'
-    assert handed.event is None
+    assert handed.event is event  # admission changes nothing
 
 
 @pytest.mark.parametrize(
-    ("incoming", "reason"),
+    ("incoming", "reason", "tenant"),
     [
-        (Message("1", b"not json", NOW), "invalid_json"),
-        (message(tenant="globex"), "unknown_tenant"),
-        (Message("1", b'{"tenant": "acme", "detail_type": "T"}', NOW), "invalid_event"),
-        (message(detail={"pad": "x" * 1000}), "too_large"),
-        (message(age_s=3601), "too_old"),
+        (Message("1", b"not json", NOW), Reason.INVALID_JSON, None),
+        (message(tenant="globex"), Reason.UNKNOWN_TENANT, "globex"),
+        (Message("1", b'{"tenant": "acme", "detail_type": "T"}', NOW), Reason.INVALID_EVENT, None),
+        (message(detail={"pad": "x" * 1000}), Reason.TOO_LARGE, "acme"),
+        (message(age_s=3601), Reason.TOO_OLD, "acme"),
     ],
 )
-def test_what_can_never_be_sent_is_refused_with_its_reason(incoming: Message, reason: str) -> None:
-    with pytest.raises(InvalidEvent) as refused:
-        admission().entry_for(incoming, NOW)
-    assert reason_of(refused.value) == reason
+def test_what_can_never_be_sent_is_refused_with_its_reason(
+    incoming: Message, reason: Reason, tenant: str | None
+) -> None:
+    refused = refusal(admission().admit(incoming, NOW))
+    assert (refused.message, refused.reason, refused.tenant) == (incoming, reason, tenant)
+    assert refused.error
+
+
+def test_a_refusal_says_why_in_the_words_of_the_rule() -> None:
+    refused = refusal(admission().admit(message(detail={"pad": "x" * 1000}, id="e-9"), NOW))
+    assert refused.error.startswith("event: entry is ")
+    assert refused.error.endswith(" bytes, over max_request_bytes 1000")
+    assert refused.event_id == "e-9"
 
 
 def test_a_gone_source_refuses_and_a_pending_one_follows_the_policy() -> None:
     states = SourceStates()
     states.set(SOURCE, DELETED)
-    with pytest.raises(Refused) as gone:
-        admission(states).entry_for(message(), NOW)
-    assert reason_of(gone.value) == "source_deleted"
+    assert refusal(admission(states).admit(message(), NOW)).reason == Reason.SOURCE_DELETED
 
     states.set(SOURCE, PENDING)
-    with pytest.raises(Hold):
-        admission(states, pending="hold").entry_for(message(), NOW)
-    with pytest.raises(Refused) as refused:
-        admission(states, pending="dead_letter").entry_for(message(), NOW)
-    assert reason_of(refused.value) == "source_pending"
-    metrics = Metrics()
-    assert admission(states, pending="send", metrics=metrics).entry_for(message(), NOW)
-    assert metrics.registry.get_sample_value("publisher_events_sent_to_pending_total") == 1
+    assert admission(states, pending="hold").admit(message(), NOW) == Hold(300)
+    refused = refusal(admission(states, pending="dead_letter").admit(message(), NOW))
+    assert refused.reason == Reason.SOURCE_PENDING
+    assert type(admission(states, pending="send").admit(message(), NOW)) is PendingEntry

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from typing import Any
 
-from publisher.cli import COMMAND_MODULES, GC_THRESHOLDS, _modules_for, build_parser
+from publisher.cli import COMMAND_MODULES, _modules_for, build_parser
+from publisher.gc_policy import GC_THRESHOLDS
 
 
 def test_the_named_command_alone_is_registered_and_top_level_options_are_skipped() -> None:

@@ -84,3 +84,20 @@ def test_checks_accept_what_aws_accepts() -> None:
     assert validation.parse_pairs(["a=b=c", "d="], "--tag") == {"a": "b=c", "d": ""}
     with pytest.raises(ValueError, match="given twice"):
         validation.parse_pairs(["a=1", "a=2"], "--tag")
+
+
+def test_verify_fixes_keep_the_target_options() -> None:
+    import argparse
+
+    from publisher.commands.connect import fix_options
+
+    args = argparse.Namespace(
+        endpoint_url="http://127.0.0.1:4010", config="my config.yaml", profile="acme",
+        region="eu-west-1",
+    )  # fmt: skip
+    assert fix_options(args) == (
+        " --endpoint-url http://127.0.0.1:4010 --config 'my config.yaml' --profile acme "
+        "--region eu-west-1"
+    )
+    none = argparse.Namespace(endpoint_url=None, config=None, profile=None, region=None)
+    assert fix_options(none) == ""

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import orjson
 
-from publisher.core.decisions import Reason
+from publisher.core.message import Message
+from publisher.core.reasons import Reason
 from publisher.engine.deadletter import DeadLetter, JsonlDeadLetters, read_dead_letters
-from publisher.inputs.base import Message
 
 RECEIVED = 1_795_323_600.0  # 2026-11-22T05:00:00Z
 NOW = RECEIVED + 90.25

@@ -10,7 +10,13 @@ from publisher.commands.emulator import options_from_args, register
 from publisher.emulator.faults import CallFault, FaultConfig, FaultInjector
 from publisher.emulator.protocol import new_ids
 from publisher.emulator.recorder import RecordList
-from publisher.emulator.sources import InvalidState, SourceExists, SourceRegistry, SourceState
+from publisher.emulator.sources import (
+    InvalidState,
+    SourceExists,
+    SourceNotFound,
+    SourceRegistry,
+    SourceState,
+)
 from publisher.emulator.validation import check_entry, entries_size, parse_detail
 
 SOURCE = "aws.partner/example.com/acme/orders"
@@ -78,23 +84,30 @@ def test_fault_order_and_extremes() -> None:
 
 def test_source_transitions() -> None:
     registry = SourceRegistry()
-    source = registry.create(SOURCE, "111122223333")
+    customer, partner = "111122223333", "123456789012"
+    source = registry.create(SOURCE, customer, partner)
     assert source.state is SourceState.PENDING
     with pytest.raises(SourceExists):
-        registry.create(SOURCE, "111122223333")
-    registry.create_bus(SOURCE)
+        registry.create(SOURCE, customer, partner)
+    with pytest.raises(SourceNotFound):
+        registry.create_bus(SOURCE, partner)  # only the customer's account can
+    registry.create_bus(SOURCE, customer)
     assert source.state is SourceState.ACTIVE
     with pytest.raises(SourceExists):
-        registry.create_bus(SOURCE)
-    assert registry.delete_bus(SOURCE)
+        registry.create_bus(SOURCE, customer)
+    assert not registry.delete_bus(SOURCE, partner)
+    assert registry.delete_bus(SOURCE, customer)
     assert source.state is SourceState.PENDING
-    registry.delete(SOURCE, "999999999999")  # another account: no effect
+    registry.delete(SOURCE, "999999999999", partner)  # another account: no effect
+    registry.delete(SOURCE, customer, "999999999999")  # another partner: no effect
     assert source.state is SourceState.PENDING
-    registry.delete(SOURCE, "111122223333")
+    assert [s.name for s in registry.with_prefix("aws.partner/", partner)] == [SOURCE]
+    assert registry.with_prefix("aws.partner/", customer) == []
+    registry.delete(SOURCE, customer, partner)
     assert source.state is SourceState.DELETED
     with pytest.raises(InvalidState):
-        registry.set_active(SOURCE, True)
-    assert registry.with_prefix("aws.partner/") == []
+        registry.set_active(SOURCE, customer, True)
+    assert registry.with_prefix("aws.partner/", partner) == []
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -106,7 +119,8 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_flags_become_options() -> None:
     options = options_from_args(
         parse(
-            "--region", "eu-west-1", "--require-sources", "--max-request-bytes", "262144",
+            "--region", "eu-west-1", "--accept-unknown-sources", "--max-request-bytes", "262144",
+            "--account", "AKIDPARTNER=210987654321", "--account", "AKIDCUSTOMER=444455556666",
             "--fault-entry", "ThrottlingException=0.1", "--fault-entry", "InternalFailure=0.05",
             "--fault-throttle", "0.2", "--fault-500", "0.01", "--fault-503", "0.02",
             "--fault-drop", "0.03", "--fault-drop-after", "0.04", "--latency-ms", "5",
@@ -114,7 +128,8 @@ def test_flags_become_options() -> None:
         )
     )  # fmt: skip
     assert options.region == "eu-west-1"
-    assert options.require_sources
+    assert options.accept_unknown_sources
+    assert options.accounts == {"AKIDPARTNER": "210987654321", "AKIDCUSTOMER": "444455556666"}
     assert options.max_request_bytes == 262144
     assert options.entry_error_rates == {"ThrottlingException": 0.1, "InternalFailure": 0.05}
     assert (options.throttle_rate, options.error_500_rate, options.error_503_rate) == (
@@ -124,6 +139,18 @@ def test_flags_become_options() -> None:
     )
     assert (options.drop_rate, options.drop_after_rate) == (0.03, 0.04)
     assert (options.latency_ms, options.seed) == (5, 7)
+
+
+def test_defaults_are_strict_with_a_partner_and_a_customer() -> None:
+    options = options_from_args(parse())
+    assert not options.accept_unknown_sources
+    assert options.accounts == {"partner": "123456789012", "customer": "111122223333"}
+
+
+@pytest.mark.parametrize("flag", ["AKID", "AKID=1234", "=111122223333", "AKID=11112222333x"])
+def test_bad_account_flag(flag: str) -> None:
+    with pytest.raises(SystemExit):
+        parse("--account", flag)
 
 
 def test_bad_entry_fault_flag() -> None:
@@ -136,8 +163,28 @@ def test_record_list_forgets_oldest_half_but_keeps_absolute_indexes() -> None:
     for i in range(11):
         records.append({"i": i, "source": "a" if i % 2 else "b"})
     assert records.end == 11
-    assert [r["i"] for r in records.select(0, None)] == [6, 7, 8, 9, 10]
-    assert [r["i"] for r in records.select(9, None)] == [9, 10]
-    assert [r["i"] for r in records.select(0, "a")] == [7, 9]
+
+    def numbers(since: int, source: str | None, limit: int = 100) -> tuple[list[int], int]:
+        page, next_index = records.select(since, source, limit)
+        return [r["i"] for r in page], next_index
+
+    assert numbers(0, None) == ([6, 7, 8, 9, 10], 11)
+    assert numbers(9, None) == ([9, 10], 11)
+    assert numbers(0, "a") == ([7, 9], 11)
     records.clear()
-    assert (records.end, records.select(0, None)) == (0, [])
+    assert (records.end, records.select(0, None, 100)) == (0, ([], 0))
+
+
+def test_record_list_pages_by_limit_with_the_next_index() -> None:
+    records = RecordList(max_records=100)
+    for i in range(7):
+        records.append({"i": i, "source": "a" if i % 2 else "b"})
+    page, next_index = records.select(0, None, 3)
+    assert ([r["i"] for r in page], next_index) == ([0, 1, 2], 3)
+    page, next_index = records.select(next_index, None, 3)
+    assert ([r["i"] for r in page], next_index) == ([3, 4, 5], 6)
+    # Filtered by source, `next` is just past the last record looked at.
+    page, next_index = records.select(0, "a", 2)
+    assert ([r["i"] for r in page], next_index) == ([1, 3], 4)
+    page, next_index = records.select(next_index, "a", 2)
+    assert ([r["i"] for r in page], next_index) == ([5], 7)

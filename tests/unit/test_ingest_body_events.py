@@ -39,3 +39,24 @@ def test_each_event_equals_what_decoding_its_stored_body_gives(body: bytes, ndjs
     assert decoded.bodies
     assert len(decoded.events) == len(decoded.bodies)
     assert decoded.events == [decode_event(stored) for stored in decoded.bodies]
+
+
+@pytest.mark.parametrize("ndjson", [False, True])
+def test_rejections_suggest_the_intended_field_and_list_every_problem(ndjson: bool) -> None:
+    good = {"tenant": "acme", "detail_type": "OrderCreated", "detail": {"n": 1}}
+    near_miss = {"tenant": "acme", "detailType": "OrderCreated", "detail": {"n": 2}}
+    several = {"Tenant": "acme", "detail-type": "X", "detail": "text"}
+    items = [good, near_miss, several]
+    body = b"\n".join(orjson.dumps(item) for item in items) if ndjson else orjson.dumps(items)
+    decoded = decode_body(body, ndjson, lambda event: None)
+    assert len(decoded.events) == 1
+    assert decoded.rejected == [
+        (1, "detailType: unknown field; did you mean detail_type?; detail_type: is required"),
+        (
+            2,
+            "Tenant: unknown field; did you mean tenant?; "
+            "detail-type: unknown field; did you mean detail_type?; "
+            "tenant: is required; detail_type: is required; "
+            "detail: must be a JSON object, not a string",
+        ),
+    ]

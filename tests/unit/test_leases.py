@@ -14,7 +14,8 @@ def test_a_lease_that_ends_comes_due_with_its_deliveries() -> None:
     assert len(table) == 1
     assert table.next_change() == 20.0
     assert table.take_due(25.0, 10) == ([2], [3])
-    assert (len(table), table.waiting) == (0, 0)
+    assert len(table) == 0
+    assert (table.take_due(1e9, 10), table.next_change()) == (([], []), None)
 
 
 def test_extend_renews_only_leases_that_have_not_ended() -> None:
@@ -32,11 +33,12 @@ def test_release_ends_a_held_lease_and_delays_it() -> None:
         table.lease(message_id, until=100.0, deliveries=2)
     table.release([2, 9], visible_at=5.0)  # 9 is not leased: ignored
     table.release([3], visible_at=1.0)
-    assert table.waiting == 2
-    assert table.deliveries(2) == 0  # no longer leased
+    assert len(table) == 1  # only 1 is still leased
+    assert table.next_change() == 1.0
     assert table.take_due(0.5, 10) == ([], [])
     assert table.take_due(6.0, 10) == ([3, 2], [2, 2])  # in the order they become visible
-    assert table.deliveries(1) == 2
+    table.release([2], visible_at=7.0)  # no longer leased: released once only
+    assert table.take_due(101.0, 10) == ([1], [2])  # 1's lease ran out with its deliveries
 
 
 def test_take_due_respects_the_limit_and_keeps_the_rest_in_line() -> None:
@@ -47,7 +49,7 @@ def test_take_due_respects_the_limit_and_keeps_the_rest_in_line() -> None:
     table.release([5], visible_at=2.0)
     assert table.take_due(3.0, 3) == ([1, 2, 3], [1, 1, 1])
     assert table.take_due(3.0, 3) == ([4, 5], [1, 1])
-    assert table.waiting == 0
+    assert table.take_due(1e9, 10) == ([], [])  # nothing leased or waiting any more
 
 
 def test_forget_drops_an_acknowledged_lease_so_it_never_comes_due() -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import orjson
 
 from publisher.aws.putevents import EntryResult
+from publisher.core.admission import Admission
 from publisher.core.decisions import RetryPolicy
+from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
 from publisher.engine.deadletter import DeadLetter, dead_letter_record
 from publisher.engine.pipeline import Pipeline
@@ -20,7 +22,7 @@ from publisher.ledger.entry import DEAD_LETTERED, PENDING, PUBLISHED, LedgerEntr
 from publisher.ledger.memory import MemoryLedger
 from publisher.ledger.recorder import Ledger
 from publisher.observe.metrics import Metrics
-from publisher.settings import PublishSettings, RetrySettings, TenantSettings
+from publisher.settings import RetrySettings, TenantSettings
 
 SOURCE = "aws.partner/example.com/acme/orders"
 TENANTS = {"acme": TenantSettings(account="111122223333", source=SOURCE)}
@@ -73,16 +75,29 @@ async def run_pipeline(bodies: list[bytes], ledger: Ledger, letters: Letters) ->
             done.set()
 
     source = MemoryInput(visibility_timeout_s=30)
+    states = SourceStates()
+    admission = Admission(
+        TenantRegistry(TENANTS, "us-east-1"),
+        states,
+        max_request_bytes=262_144,
+        max_age_s=RETRY.max_age_s,
+        pending="send",
+        hold_s=60,
+    )
     pipeline = Pipeline(
-        source=source,
+        input=source,
         clients=Scripted(),
-        router=TenantRegistry(TENANTS, "us-east-1"),
+        admission=admission,
+        states=states,
         dead_letters=letters,
         metrics=Metrics(),
-        publish=PublishSettings(linger_ms=2),
         policy=RetryPolicy(RETRY, random.Random(7)),
         limiter=AdaptiveRateLimiter(100_000),
-        lease_renew_s=5,
+        max_entries=20,
+        max_request_bytes=262_144,
+        linger_s=0.002,
+        max_in_flight=32,
+        max_buffered_events=10_000,
         on_settled=on_settled,
         ledger=ledger,
     )

@@ -100,3 +100,7 @@ async def test_a_large_stream_is_read_in_blocks_without_losing_a_line() -> None:
     feed = LineFeed(io.BufferedReader(io.BytesIO(data)), block_bytes=4096)
     bodies = await asyncio.wait_for(fetch_all(feed, max_messages=500), 30)
     assert bodies == [b'{"n":%d}' % n for n in range(count)]
+
+
+def test_a_line_feed_has_no_leases_to_renew() -> None:
+    assert LineFeed(io.BytesIO(b"")).lease_renew_s is None

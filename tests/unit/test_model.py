@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from publisher.core.event import (
     MAX_EPOCH_S,
     Event,
+    EventProblems,
     InvalidJson,
     decode_event,
     entry_size,
@@ -42,7 +43,7 @@ def rejects(body: bytes) -> InvalidEvent:
     """The error decode_event raises for this body; it must be a rule error, not bad JSON."""
     with pytest.raises(InvalidEvent) as caught:
         decode_event(body)
-    assert type(caught.value) is InvalidEvent
+    assert not isinstance(caught.value, InvalidJson)
     return caught.value
 
 
@@ -417,10 +418,46 @@ def test_source_of_exactly_256_chars_is_256() -> None:
 # -- unknown fields, bad JSON ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Detail", "detailType", "extra", "event_bus_name"])
+@pytest.mark.parametrize("name", ["extra", "event_bus_name"])
 def test_unknown_field_is_rejected_by_name(name: str) -> None:
     error = rejects(body_of(**{name: 1}))
-    assert (error.field, error.rule) == (name, "unknown field")
+    assert error.field == name
+    assert error.rule == (
+        "unknown field (fields: detail, detail_type, id, resources, source, tenant, time)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "intended"),
+    [
+        ("detail-type", "detail_type"),
+        ("detailType", "detail_type"),
+        ("DetailType", "detail_type"),
+        ("Detail", "detail"),
+        ("Tenant", "tenant"),
+        ("resource", "resources"),
+        ("tenat", "tenant"),
+    ],
+)
+def test_near_miss_field_names_suggest_the_intended_one(name: str, intended: str) -> None:
+    error = rejects(body_of(**{name: 1}))
+    assert (error.field, error.rule) == (name, f"unknown field; did you mean {intended}?")
+
+
+def test_every_problem_of_an_event_is_reported() -> None:
+    body = orjson.dumps(
+        {"tenant": "", "detail-type": "OrderCreated", "detail": [1], "time": "yesterday"}
+    )
+    error = rejects(body)
+    assert isinstance(error, EventProblems)
+    assert str(error) == (
+        "detail-type: unknown field; did you mean detail_type?; "
+        "tenant: must not be empty; "
+        "detail_type: is required; "
+        "detail: must be a JSON object, not an array; "
+        "time: 'yesterday' is not an RFC 3339 timestamp"
+    )
+    assert (error.field, error.rule) == ("detail-type", "unknown field; did you mean detail_type?")
 
 
 @pytest.mark.parametrize(

@@ -12,17 +12,21 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publisher.aws.putevents import CallFailed, EntryResult
+from publisher.core.admission import Admission, PendingPolicy
 from publisher.core.decisions import RetryPolicy
 from publisher.core.event import Event, decode_event
+from publisher.core.message import Message, ValidatedMessage
+from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
+from publisher.engine import settle
 from publisher.engine.deadletter import DeadLetter
 from publisher.engine.pipeline import Pipeline
 from publisher.engine.ratelimit import AdaptiveRateLimiter
-from publisher.inputs.base import Message
 from publisher.inputs.memory import MemoryInput
 from publisher.observe.metrics import Metrics
 from publisher.settings import PublishSettings, RetrySettings, TenantSettings
@@ -91,9 +95,52 @@ class MemoryDeadLetters:
             await self.written.wait()
 
 
+def make_pipeline(
+    input: MemoryInput,
+    clients: ScriptedClients,
+    dead_letters: MemoryDeadLetters,
+    metrics: Metrics,
+    *,
+    publish: PublishSettings | None = None,
+    retry: RetrySettings = FAST_RETRY,
+    tenants: dict[str, TenantSettings] = TENANTS,
+    states: SourceStates | None = None,
+    pending: PendingPolicy = "send",
+    on_settled: Callable[[int, int], None] | None = None,
+    rate_rps: float = 100_000,
+) -> Pipeline:
+    """A pipeline over test doubles, built as the builder builds it from settings."""
+    publish = publish or PublishSettings(linger_ms=2)
+    states = states or SourceStates()
+    admission = Admission(
+        TenantRegistry(tenants, "us-east-1"),
+        states,
+        max_request_bytes=publish.max_request_bytes,
+        max_age_s=retry.max_age_s,
+        pending=pending,
+        hold_s=60,
+    )
+    return Pipeline(
+        input=input,
+        clients=clients,
+        admission=admission,
+        states=states,
+        dead_letters=dead_letters,
+        metrics=metrics,
+        policy=RetryPolicy(retry, random.Random(7)),
+        limiter=AdaptiveRateLimiter(rate_rps),
+        max_entries=publish.max_entries,
+        max_request_bytes=publish.max_request_bytes,
+        linger_s=publish.linger_ms / 1000.0,
+        max_in_flight=publish.max_in_flight,
+        max_buffered_events=publish.max_buffered_events,
+        on_settled=on_settled,
+    )
+
+
 @dataclass
 class Run:
-    source: MemoryInput
+    queue: MemoryInput
     clients: ScriptedClients
     dead: MemoryDeadLetters
     metrics: Metrics
@@ -108,11 +155,11 @@ async def publish(
     retry: RetrySettings = FAST_RETRY,
     timeout_s: float = 20.0,
     tenants: dict[str, TenantSettings] = TENANTS,
-    source: MemoryInput | None = None,
+    queue: MemoryInput | None = None,
 ) -> Run:
     """Feed bodies through a pipeline and return once every one of them is settled."""
-    source = source or MemoryInput(visibility_timeout_s=30)
-    run = Run(source, clients, MemoryDeadLetters(), Metrics())
+    queue = queue or MemoryInput(visibility_timeout_s=30)
+    run = Run(queue, clients, MemoryDeadLetters(), Metrics())
     done = asyncio.Event()
 
     def on_settled(published: int, dead: int) -> None:
@@ -121,19 +168,17 @@ async def publish(
         if run.published + run.dead_lettered >= len(bodies):
             done.set()
 
-    pipeline = Pipeline(
-        source=run.source,
-        clients=clients,
-        router=TenantRegistry(tenants, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
-        publish=publish_settings or PublishSettings(linger_ms=2),
-        policy=RetryPolicy(retry, random.Random(7)),
-        limiter=AdaptiveRateLimiter(100_000),
-        lease_renew_s=5,
+    pipeline = make_pipeline(
+        run.queue,
+        clients,
+        run.dead,
+        run.metrics,
+        publish=publish_settings,
+        retry=retry,
+        tenants=tenants,
         on_settled=on_settled,
     )
-    await run.source.put(list(bodies))
+    await run.queue.put(list(bodies))
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=5))
     await asyncio.wait_for(done.wait(), timeout_s)
@@ -154,7 +199,7 @@ async def test_publishes_everything_in_batches_within_limits() -> None:
     assert sorted(clients.accepted) == list(range(205))
     assert all(1 <= len(call) <= 20 for call in clients.calls)
     assert len(clients.calls) <= 15  # mostly full batches, not one call per event
-    assert await run.source.backlog() == 0
+    assert await run.queue.backlog() == 0
     assert metric(run, "publisher_events_published_total") == 205
     assert metric(run, "publisher_put_requests_total", outcome="ok") == len(clients.calls)
 
@@ -165,26 +210,24 @@ class PreDecodedInput(MemoryInput):
     def __init__(self, events: dict[bytes, Event]) -> None:
         super().__init__(visibility_timeout_s=30)
         self.events = events
-        self.handed_out: list[Message] = []
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         batch = await super().fetch(max_messages, wait_s)
-        for message in batch:
-            message.event = self.events[message.body]
-        self.handed_out += batch
-        return batch
+        return [
+            ValidatedMessage(m.id, m.body, m.enqueued_at, m.deliveries, event=self.events[m.body])
+            for m in batch
+        ]
 
 
 async def test_an_event_validated_where_it_was_accepted_is_not_decoded_again() -> None:
     # Bodies that would not even decode: only the events handed along can be what is sent.
     events = {f"opaque-{n}".encode(): decode_event(body(n)) for n in range(45)}
-    source = PreDecodedInput(events)
+    queue = PreDecodedInput(events)
     clients = ScriptedClients(ok)
-    run = await publish(list(events), clients, source=source)
+    run = await publish(list(events), clients, queue=queue)
     assert run.published == 45
     assert run.dead_lettered == 0
     assert sorted(clients.accepted) == list(range(45))
-    assert all(message.event is None for message in source.handed_out)  # not kept while held
 
 
 async def test_batches_respect_the_byte_limit() -> None:
@@ -314,19 +357,17 @@ async def test_bad_input_is_dead_lettered_with_its_reason() -> None:
 
 
 async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
-    source = MemoryInput(visibility_timeout_s=30)
-    await source.put([body(n) for n in range(40)])
+    queue = MemoryInput(visibility_timeout_s=30)
+    await queue.put([body(n) for n in range(40)])
     clients = ScriptedClients(lambda entries: CallFailed("InternalException", "down", 500))
-    pipeline = Pipeline(
-        source=source,
-        clients=clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=MemoryDeadLetters(),
-        metrics=Metrics(),
+    pipeline = make_pipeline(
+        queue,
+        clients,
+        MemoryDeadLetters(),
+        Metrics(),
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(RetrySettings(base_delay_ms=10_000, max_delay_ms=10_000)),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
+        retry=RetrySettings(base_delay_ms=10_000, max_delay_ms=10_000),
+        rate_rps=1000,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
@@ -335,8 +376,8 @@ async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
         await clients.called.wait()
     stop.set()
     await asyncio.wait_for(task, 5)
-    assert await source.backlog() == 40
-    released = await source.fetch(100, wait_s=0)
+    assert await queue.backlog() == 40
+    released = await queue.fetch(100, wait_s=0)
     assert len(released) == 40  # visible again at once, not after the 30 s lease
 
 
@@ -395,13 +436,10 @@ async def test_events_go_to_their_tenants_region(tenant_region: str) -> None:
 
 async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
     """Publish one event whose source is in `state` under the `pending` policy."""
-    from publisher.core.source_states import SourceStates
-    from publisher.settings import SourcesSettings
-
     states = SourceStates()
     states.set(SOURCE, state)
-    source = MemoryInput(visibility_timeout_s=30)
-    run = Run(source, ScriptedClients(ok), MemoryDeadLetters(), Metrics())
+    queue = MemoryInput(visibility_timeout_s=30)
+    run = Run(queue, ScriptedClients(ok), MemoryDeadLetters(), Metrics())
     settled = asyncio.Event()
 
     def on_settled(published: int, dead: int) -> None:
@@ -409,28 +447,25 @@ async def run_with_state(state: str, pending: str) -> tuple[Run, MemoryInput]:
         run.dead_lettered += dead
         settled.set()
 
-    pipeline = Pipeline(
-        source=source,
-        clients=run.clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
+    pipeline = make_pipeline(
+        queue,
+        run.clients,
+        run.dead,
+        run.metrics,
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(FAST_RETRY),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
         states=states,
-        sources=SourcesSettings(pending=pending, refresh_interval_s=60),  # type: ignore[arg-type]
+        pending=pending,  # type: ignore[arg-type]
         on_settled=on_settled,
+        rate_rps=1000,
     )
-    await source.put([body(1)])
+    await queue.put([body(1)])
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(settled.wait(), 1.0)
     stop.set()
     await task
-    return run, source
+    return run, queue
 
 
 @pytest.mark.parametrize("state", ["DELETED", "MISSING"])
@@ -453,16 +488,14 @@ async def test_pending_policy_dead_letter() -> None:
 
 
 async def test_pending_policy_hold_keeps_the_event_in_the_input() -> None:
-    run, source = await run_with_state("PENDING", "hold")
+    run, queue = await run_with_state("PENDING", "hold")
     assert (run.published, run.dead_lettered, run.clients.calls) == (0, 0, [])
     assert metric(run, "publisher_events_held_total") >= 1
-    assert await source.backlog() == 1
-    assert await source.fetch(10, wait_s=0) == []  # put back with a delay, not at once
+    assert await queue.backlog() == 1
+    assert await queue.fetch(10, wait_s=0) == []  # put back with a delay, not at once
 
 
 async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
-    from publisher.core.source_states import SourceStates
-
     def decide(entries: list[dict[str, Any]]) -> Outcome:
         return [
             EntryResult(error_code="ResourceNotFoundException", error_message="Event bus not found")
@@ -471,26 +504,113 @@ async def test_a_source_reported_gone_per_entry_stops_further_calls() -> None:
     states = SourceStates()
     clients = ScriptedClients(decide)
     run = Run(MemoryInput(), clients, MemoryDeadLetters(), Metrics())
-    pipeline = Pipeline(
-        source=run.source,
-        clients=clients,
-        router=TenantRegistry(TENANTS, "us-east-1"),
-        dead_letters=run.dead,
-        metrics=run.metrics,
+    pipeline = make_pipeline(
+        run.queue,
+        clients,
+        run.dead,
+        run.metrics,
         publish=PublishSettings(linger_ms=1),
-        policy=RetryPolicy(FAST_RETRY),
-        limiter=AdaptiveRateLimiter(1000),
-        lease_renew_s=5,
         states=states,
+        rate_rps=1000,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop, grace_s=1))
-    await run.source.put([body(1)])
+    await run.queue.put([body(1)])
     await asyncio.wait_for(run.dead.wait_for(1), 5)
     assert states.state(SOURCE) == "MISSING"
-    await run.source.put([body(2)])
+    await run.queue.put([body(2)])
     await asyncio.wait_for(run.dead.wait_for(2), 5)
     stop.set()
     await task
     assert len(clients.calls) == 1  # the second event never reached AWS
     assert [letter.reason for letter in run.dead.letters] == ["source_deleted", "source_deleted"]
+
+
+@pytest.fixture
+def settle_logs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The log lines settlement writes (whatever logging another test configured)."""
+    capture = structlog.testing.LogCapture()
+    logger = structlog.wrap_logger(
+        None, processors=[capture], wrapper_class=structlog.make_filtering_bound_logger(0)
+    )
+    monkeypatch.setattr(settle, "log", logger)
+    return capture.entries
+
+
+async def test_a_dead_letter_log_line_names_the_tenant_and_the_event_id(
+    settle_logs: list[dict[str, Any]],
+) -> None:
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        return [EntryResult(error_code="MalformedDetail", error_message="bad")] * len(entries)
+
+    await publish([body(1, id="evt-1"), b"not json"], ScriptedClients(decide))
+    lines = [line for line in settle_logs if line["event"] == "event_dead_lettered"]
+    named = sorted((line["reason"], line["tenant"], line["event_id"]) for line in lines)
+    assert named == [("invalid_json", None, None), ("rejected", "acme", "evt-1")]
+
+
+async def test_a_failed_call_log_line_names_a_bounded_few_of_its_tenants_and_event_ids(
+    settle_logs: list[dict[str, Any]],
+) -> None:
+    calls = 0
+
+    def decide(entries: list[dict[str, Any]]) -> Outcome:
+        nonlocal calls
+        calls += 1
+        return CallFailed("ServiceUnavailable", "down", 503) if calls == 1 else ok(entries)
+
+    tenants = {
+        name: TenantSettings(account="111122223333", source=f"aws.partner/example.com/{name}/x")
+        for name in ("acme", "globex")
+    }
+    bodies = [body(n, tenant=("acme", "globex")[n % 2], id=f"e-{n}") for n in range(12)]
+    publish_settings = PublishSettings(linger_ms=50, max_entries=20)
+    await publish(bodies, ScriptedClients(decide), publish_settings, tenants=tenants)
+    [failed] = [line for line in settle_logs if line["event"] == "put_failed"]
+    assert failed["entries"] == 12
+    assert sorted(failed["tenants"]) == ["acme", "globex"]
+    assert failed["tenant_count"] == 2
+    assert failed["event_ids"] == [f"e-{n}" for n in range(5)]
+
+
+class RenewalRecorder(MemoryInput):
+    """A memory input that records the pipeline's lease renewals."""
+
+    def __init__(self, visibility_timeout_s: float) -> None:
+        super().__init__(visibility_timeout_s=visibility_timeout_s)
+        self.extended: list[list[str]] = []
+        self.renewed = asyncio.Event()
+
+    async def extend(self, messages: Sequence[Message]) -> None:
+        self.extended.append([message.id for message in messages])
+        self.renewed.set()
+        await super().extend(messages)
+
+
+class GatedClients(ScriptedClients):
+    """Calls that do not return until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(ok)
+        self.gate = asyncio.Event()
+
+    async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+        await self.gate.wait()
+        return await super().put_partner_events(entries)
+
+
+async def test_leases_are_renewed_at_the_interval_the_input_asks_for() -> None:
+    queue = RenewalRecorder(visibility_timeout_s=0.3)
+    assert queue.lease_renew_s == pytest.approx(0.1)
+    clients = GatedClients()
+    await queue.put([body(1)])
+    pipeline = make_pipeline(queue, clients, MemoryDeadLetters(), Metrics())
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=5))
+    await queue.renewed.wait()  # while the call is still under way
+    assert queue.extended[0] == ["1"]
+    clients.gate.set()
+    stop.set()
+    await task
+    assert len(clients.calls) == 1
+    assert await queue.backlog() == 0

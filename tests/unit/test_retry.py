@@ -1,4 +1,4 @@
-"""The retry policy: CONTRACT section 1's error classification, budgets and backoff."""
+"""The retry policy: the error classification of docs/aws-contract.md, budgets and backoff."""
 
 from __future__ import annotations
 
@@ -6,14 +6,8 @@ import random
 
 import pytest
 
-from publisher.core.decisions import (
-    DeadLetter,
-    Reason,
-    RetryAfter,
-    RetryPolicy,
-    Split,
-    is_throttling,
-)
+from publisher.core.decisions import GiveUp, RetryAfter, RetryPolicy, Split, is_throttling
+from publisher.core.reasons import Reason
 from publisher.settings import RetrySettings
 
 SETTINGS = RetrySettings(
@@ -61,20 +55,20 @@ def test_retryable_entry_codes_are_retried(code: str) -> None:
     ],
 )
 def test_permanent_entry_codes_are_dead_lettered_at_once(code: str) -> None:
-    assert policy().after_entry_error(code, 1, age_s=0) == DeadLetter(Reason.REJECTED)
+    assert policy().after_entry_error(code, 1, age_s=0) == GiveUp(Reason.REJECTED)
 
 
 @pytest.mark.parametrize("code", ["ResourceNotFoundException", "EventBusNotFound"])
 def test_source_gone_codes_are_dead_lettered_as_source_deleted(code: str) -> None:
-    assert policy().after_entry_error(code, 1, age_s=0) == DeadLetter(Reason.SOURCE_DELETED)
+    assert policy().after_entry_error(code, 1, age_s=0) == GiveUp(Reason.SOURCE_DELETED)
 
 
 def test_unknown_entry_code_is_retried_a_bounded_number_of_times() -> None:
     p = policy()
     assert isinstance(p.after_entry_error("SomethingNew", 1, age_s=0), RetryAfter)
     assert isinstance(p.after_entry_error("SomethingNew", 2, age_s=0), RetryAfter)
-    assert p.after_entry_error("SomethingNew", 3, age_s=0) == DeadLetter(Reason.UNKNOWN_ERROR)
-    assert p.after_entry_error("SomethingNew", 4, age_s=0) == DeadLetter(Reason.UNKNOWN_ERROR)
+    assert p.after_entry_error("SomethingNew", 3, age_s=0) == GiveUp(Reason.UNKNOWN_ERROR)
+    assert p.after_entry_error("SomethingNew", 4, age_s=0) == GiveUp(Reason.UNKNOWN_ERROR)
 
 
 def test_known_retryable_code_is_not_cut_by_the_unknown_budget() -> None:
@@ -90,14 +84,14 @@ def test_known_retryable_code_is_not_cut_by_the_unknown_budget() -> None:
 def test_attempt_budget_dead_letters_at_max_attempts(code: str) -> None:
     p = policy()
     assert isinstance(p.after_entry_error(code, SETTINGS.max_attempts - 1, age_s=0), RetryAfter)
-    exhausted = DeadLetter(Reason.ATTEMPTS_EXHAUSTED)
+    exhausted = GiveUp(Reason.ATTEMPTS_EXHAUSTED)
     assert p.after_entry_error(code, SETTINGS.max_attempts, age_s=0) == exhausted
     assert p.after_entry_error(code, SETTINGS.max_attempts + 5, age_s=0) == exhausted
 
 
 def test_single_attempt_budget_never_retries() -> None:
     p = policy(RetrySettings(max_attempts=1))
-    assert p.after_entry_error("InternalFailure", 1, 0) == DeadLetter(Reason.ATTEMPTS_EXHAUSTED)
+    assert p.after_entry_error("InternalFailure", 1, 0) == GiveUp(Reason.ATTEMPTS_EXHAUSTED)
 
 
 def test_age_budget_counts_the_coming_delay() -> None:
@@ -105,20 +99,20 @@ def test_age_budget_counts_the_coming_delay() -> None:
     # may still be retried, but not one whose age plus delay passes max_age_s (3600 s).
     p = RetryPolicy(SETTINGS, CeilingRandom())
     assert p.after_entry_error("InternalFailure", 1, age_s=3599.9) == RetryAfter(0.1)
-    assert p.after_entry_error("InternalFailure", 1, age_s=3599.95) == DeadLetter(Reason.TOO_OLD)
-    assert p.after_entry_error("InternalFailure", 1, age_s=7200) == DeadLetter(Reason.TOO_OLD)
+    assert p.after_entry_error("InternalFailure", 1, age_s=3599.95) == GiveUp(Reason.TOO_OLD)
+    assert p.after_entry_error("InternalFailure", 1, age_s=7200) == GiveUp(Reason.TOO_OLD)
 
 
 def test_age_budget_with_zero_delay_allows_exactly_max_age() -> None:
     p = policy(RetrySettings(base_delay_ms=0, max_age_s=60))
     assert p.after_entry_error("InternalFailure", 1, age_s=60) == RetryAfter(0.0)
-    assert p.after_entry_error("InternalFailure", 1, age_s=60.001) == DeadLetter(Reason.TOO_OLD)
+    assert p.after_entry_error("InternalFailure", 1, age_s=60.001) == GiveUp(Reason.TOO_OLD)
 
 
 def test_attempt_budget_is_checked_before_age() -> None:
     p = policy()
     decision = p.after_entry_error("InternalFailure", SETTINGS.max_attempts, age_s=10**6)
-    assert decision == DeadLetter(Reason.ATTEMPTS_EXHAUSTED)
+    assert decision == GiveUp(Reason.ATTEMPTS_EXHAUSTED)
 
 
 # -- whole-call errors ----------------------------------------------------------------------
@@ -163,7 +157,7 @@ def test_retryable_call_errors_are_retried_past_the_unknown_budget(
             assert isinstance(
                 call(code, status, attempts=attempts, batch_len=batch_len), RetryAfter
             )
-    exhausted = DeadLetter(Reason.ATTEMPTS_EXHAUSTED)
+    exhausted = GiveUp(Reason.ATTEMPTS_EXHAUSTED)
     assert call(code, status, attempts=SETTINGS.max_attempts) == exhausted
 
 
@@ -177,36 +171,36 @@ def test_validation_exception_on_a_batch_splits_it(batch_len: int) -> None:
     "message", [SIZE_MESSAGE, "Entry SIZE is too big", "request size exceeded"]
 )
 def test_validation_exception_on_one_entry_with_a_size_message_is_too_large(message: str) -> None:
-    assert call("ValidationException", message=message, batch_len=1) == DeadLetter(Reason.TOO_LARGE)
+    assert call("ValidationException", message=message, batch_len=1) == GiveUp(Reason.TOO_LARGE)
 
 
 def test_validation_exception_on_one_entry_otherwise_is_rejected() -> None:
     decision = call("ValidationException", message="1 validation error detected", batch_len=1)
-    assert decision == DeadLetter(Reason.REJECTED)
+    assert decision == GiveUp(Reason.REJECTED)
 
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "OperationDisabledException"])
 def test_permanent_call_errors_on_one_entry_are_rejected(code: str) -> None:
     # Only ValidationException can mean "too large", even when the message mentions a size.
-    assert call(code, message=SIZE_MESSAGE, batch_len=1) == DeadLetter(Reason.REJECTED)
-    assert call(code, message="denied", batch_len=1) == DeadLetter(Reason.REJECTED)
+    assert call(code, message=SIZE_MESSAGE, batch_len=1) == GiveUp(Reason.REJECTED)
+    assert call(code, message="denied", batch_len=1) == GiveUp(Reason.REJECTED)
 
 
 def test_permanent_call_error_is_not_retried_even_on_the_first_attempt() -> None:
-    assert call("ValidationException", 400, "bad", attempts=1) == DeadLetter(Reason.REJECTED)
+    assert call("ValidationException", 400, "bad", attempts=1) == GiveUp(Reason.REJECTED)
 
 
 def test_unknown_call_error_is_retried_a_bounded_number_of_times() -> None:
     assert isinstance(call("SomethingNew", 400, attempts=1), RetryAfter)
     assert isinstance(call("SomethingNew", 400, attempts=2), RetryAfter)
-    assert call("SomethingNew", 400, attempts=3) == DeadLetter(Reason.UNKNOWN_ERROR)
-    assert call("SomethingNew", None, attempts=3) == DeadLetter(Reason.UNKNOWN_ERROR)
+    assert call("SomethingNew", 400, attempts=3) == GiveUp(Reason.UNKNOWN_ERROR)
+    assert call("SomethingNew", None, attempts=3) == GiveUp(Reason.UNKNOWN_ERROR)
 
 
 def test_call_error_age_budget() -> None:
     p = RetryPolicy(SETTINGS, CeilingRandom())
     assert call("InternalException", 500, age_s=3599.9, p=p) == RetryAfter(0.1)
-    assert call("InternalException", 500, age_s=3599.95, p=p) == DeadLetter(Reason.TOO_OLD)
+    assert call("InternalException", 500, age_s=3599.95, p=p) == GiveUp(Reason.TOO_OLD)
 
 
 @pytest.mark.parametrize(

@@ -225,6 +225,18 @@ def test_other_environment_variables_are_ignored(tmp_path: Path) -> None:
 def test_invalid_env_values_name_the_key(tmp_path: Path, name: str, raw: str, key: str) -> None:
     message = config_error(tmp_path, "", **{name: raw})
     assert f"  {key}:" in message
+    assert f"(set by the environment variable {name}, not the file)" in message
+    assert message.startswith("the environment overrides of the config are invalid:")
+    assert "publisher.yaml" not in message
+
+
+def test_file_errors_still_name_the_file(tmp_path: Path) -> None:
+    message = config_error(tmp_path, "publish: {linger_ms: -1}\n", PUBLISHER__INGEST__PORT="70000")
+    assert message.startswith(f"config {tmp_path / 'publisher.yaml'} is invalid:")
+    assert "  publish.linger_ms:" in message
+    assert "set by the environment variable PUBLISHER__INGEST__PORT" in message
+    linger = next(line for line in message.splitlines() if "linger_ms" in line)
+    assert "environment variable" not in linger
 
 
 def test_env_below_a_scalar_is_a_config_error(tmp_path: Path) -> None:

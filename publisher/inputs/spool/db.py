@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body BLOB NOT NULL,
     enqueued_at REAL NOT NULL,
-    visible_at REAL NOT NULL,
+    visible_at REAL NOT NULL DEFAULT 0,
     deliveries INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS totals (
@@ -36,10 +36,15 @@ INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
 # AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
 # message that happened to get the same rowid.
 
-# `visible_at` and `deliveries` are no longer read: leases live in the consuming process (see
-# SpoolInput). The columns stay so that a file moves between versions either way, and the
-# index on visible_at, which cost every insert, lease and delete an extra b-tree update, goes.
+# Nothing reads or writes `visible_at` and `deliveries`: leases live in the consuming process
+# (see SpoolInput). The columns stay, with defaults (a zero costs no bytes in a row), so that
+# an earlier version can still open a file this one created; the index on visible_at would
+# cost every insert and delete a b-tree update, so it goes.
 _DROP_OLD_INDEX = "DROP INDEX IF EXISTS messages_by_visible_at"
+_INSERT = "INSERT INTO messages (body, enqueued_at) VALUES (?, ?)"
+# Files created by those earlier versions declare visible_at without a default: it must be
+# given, and gets the put time.
+_INSERT_INTO_OLD_FILE = "INSERT INTO messages (body, enqueued_at, visible_at) VALUES (?, ?, ?)"
 _READ_AFTER = "SELECT id, body, enqueued_at FROM messages WHERE id > ? ORDER BY id LIMIT ?"
 # One constant statement per operation whatever the batch size, so each stays prepared.
 _IDS = "SELECT value FROM json_each(:ids)"
@@ -52,9 +57,9 @@ _RECLAIM_MIN_FREE_PAGES = 256
 _RECLAIM_MAX_PAGES_PER_PASS = 4096
 _JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 # Checkpoints normally run on a connection of their own (open_checkpointer), off the thread
-# that answers puts and fetches: at SQLite's default of 1000 pages one took 5-10 ms there,
-# three times a second at 5,000 events/s, and every operation queued meanwhile waited. The
-# commit-time checkpoint stays as a backstop that bounds the WAL should those fall behind.
+# that answers puts and fetches: a checkpoint copies many pages, and every operation queued
+# behind it on that thread would wait. The commit-time checkpoint stays as a backstop, with
+# a threshold well above SQLite's default, that bounds the WAL should those fall behind.
 _BACKSTOP_AUTOCHECKPOINT_PAGES = 8192
 
 
@@ -69,6 +74,7 @@ class SpoolDb:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._acked_since_reclaim_check = False
+        self._old_file = _visible_at_without_default(conn)
 
     @classmethod
     def open(cls, path: Path, max_events: int, max_bytes: int, synchronous: Synchronous) -> SpoolDb:
@@ -147,10 +153,10 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        self._conn.executemany(
-            "INSERT INTO messages (body, enqueued_at, visible_at) VALUES (?, ?, ?)",
-            [(body, now, now) for body in bodies],
-        )
+        if self._old_file:
+            self._conn.executemany(_INSERT_INTO_OLD_FILE, [(body, now, now) for body in bodies])
+        else:
+            self._conn.executemany(_INSERT, [(body, now) for body in bodies])
         (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
         return int(last_id) - len(bodies) + 1
@@ -195,3 +201,11 @@ class SpoolDb:
         # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
+
+
+def _visible_at_without_default(conn: sqlite3.Connection) -> bool:
+    """Whether the file was created by a version that wrote `visible_at` on every put."""
+    for _, name, _, _, default, _ in conn.execute("PRAGMA table_info(messages)").fetchall():
+        if name == "visible_at":
+            return default is None
+    return False

@@ -14,8 +14,9 @@ from typing import TypeVar
 import structlog
 
 from publisher.core.event import Event
+from publisher.core.message import Message, ValidatedMessage
 from publisher.errors import InputFull, InputUnavailable
-from publisher.inputs.base import Message
+from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
@@ -42,13 +43,14 @@ class SpoolInput:
 
     Only the consumer (`consumer=True`, one process per file, held by a file lock) fetches,
     and its leases live in its memory, not in the file: fetching reads rows past a cursor
-    and writes nothing, which made the consuming side about a fifth cheaper than leases
-    written per row. A restart therefore delivers everything unacknowledged again at once,
-    counting deliveries afresh. Other processes (`enqueue`, `dlq replay`) only put.
+    and writes nothing, so a lease costs no write to disk, only an ack does. A restart
+    therefore delivers everything unacknowledged again at once, counting deliveries afresh.
+    Other processes (`enqueue`, `dlq replay`) only put.
 
-    What the consumer's own process puts (HTTP ingest) is also kept in memory once committed,
-    with the events as ingest validated them (publisher.inputs.spool.fresh): the consumer takes it
-    from there instead of reading back what was just written and decoding it again.
+    What the consumer's own process puts with `put_validated` (HTTP ingest) is also kept in
+    memory once committed, with the validated events (publisher.inputs.spool.fresh): the
+    consumer takes it from there instead of reading back what was just written and decoding it
+    again.
     """
 
     def __init__(
@@ -75,6 +77,10 @@ class SpoolInput:
         self._cursor = 0
         """The highest id delivered from the file or memory; rows above it never were."""
         self._fresh = fresh or FreshRows()
+
+    @property
+    def lease_renew_s(self) -> float:
+        return renew_interval_s(self._vt)
 
     @property
     def _vt(self) -> float:
@@ -122,12 +128,15 @@ class SpoolInput:
             os.close(self._consumer_lock)  # closing the descriptor drops the flock
             self._consumer_lock = None
 
-    async def put(self, bodies: Sequence[bytes], events: Sequence[Event] | None = None) -> None:
-        """Store all bodies in one transaction, or none (InputFull over max_events/max_bytes).
+    async def put(self, bodies: Sequence[bytes]) -> None:
+        """Store all bodies in one transaction, or none (InputFull over max_events/max_bytes)."""
+        await self._put(bodies, None)
 
-        events: the bodies as validated Events, when the caller has them; the consumer's
-        own puts keep both in memory for it.
-        """
+    async def put_validated(self, bodies: Sequence[bytes], events: Sequence[Event]) -> None:
+        """Store as `put` does; the consumer's own process also keeps the events for it."""
+        await self._put(bodies, events)
+
+    async def _put(self, bodies: Sequence[bytes], events: Sequence[Event] | None) -> None:
         if not bodies:
             return
         now = self._clock()
@@ -197,12 +206,12 @@ class SpoolInput:
             batch.append(Message(str(message_id), body, enqueued_at, count))
         for message_id, row in held:
             lease(message_id, until, 1)
-            batch.append(Message(str(message_id), row.body, row.enqueued_at, 1, row.event))
+            batch.append(_message(message_id, row.body, row.enqueued_at, row.event))
         for message_id, body, enqueued_at in new_rows:
             lease(message_id, until, 1)
             also_held = read_too.get(message_id)
             event = also_held.event if also_held is not None else None
-            batch.append(Message(str(message_id), body, enqueued_at, 1, event))
+            batch.append(_message(message_id, body, enqueued_at, event))
         return batch
 
     async def ack(self, messages: Sequence[Message]) -> None:
@@ -245,6 +254,13 @@ class SpoolInput:
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc
+
+
+def _message(message_id: int, body: bytes, enqueued_at: float, event: Event | None) -> Message:
+    """A first delivery; with the event this process validated when it put the row, if any."""
+    if event is None:
+        return Message(str(message_id), body, enqueued_at, 1)
+    return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
 
 
 def _json_ids(ids: Sequence[int]) -> str:

@@ -126,7 +126,7 @@ class _Checkpointer:
     """Checkpoints the WAL shortly after commits, on its own thread and connection.
 
     SQLite runs the checkpoint without the GIL, and a PASSIVE one neither waits for nor blocks
-    the worker's transactions, so puts and fetches no longer queue behind it.
+    the worker's transactions, so puts and fetches do not queue behind it.
     """
 
     def __init__(self, open_conn: Callable[[], sqlite3.Connection]) -> None:
@@ -154,7 +154,8 @@ class _Checkpointer:
             return  # the worker's commit-time checkpoints still bound the WAL
         try:
             # stop() sets _stopping before _dirty, so when the clear() below wipes stop()'s
-            # wake-up, this check still sees _stopping (a `while True` here hung shutdown).
+            # wake-up, this check still sees _stopping; without it the thread would wait on
+            # _dirty for ever and stop() would never return.
             while not self._stopping.is_set():
                 self._dirty.wait()
                 if self._stopping.wait(_CHECKPOINT_DELAY_S):
