@@ -87,7 +87,6 @@ class Settlement:
 
     async def refuse(self, refusals: Sequence[Refusal]) -> None:
         """Dead-letter messages that admission refused: they were never sent."""
-        # An event without an id gets one here too: its dead letter's record keeps it (trace).
         letters = [
             DeadLetter(
                 r.message,
@@ -96,7 +95,7 @@ class Settlement:
                 r.error,
                 0,
                 r.tenant,
-                r.event_id or uuid.uuid4().hex,
+                r.event_id if r.event_id or r.reason == Reason.INVALID_JSON else _new_id(),
             )
             for r in refusals
         ]
@@ -246,6 +245,11 @@ class Settlement:
             # Unacknowledged messages are delivered again later: a duplicate, never a loss.
             log.exception("ack_failed", messages=len(messages))
         self._requeue.settled(messages, published, dead)
+
+
+def _new_id() -> str:
+    """An id for an event that came without one: its dead letter's record keeps it (trace)."""
+    return uuid.uuid4().hex
 
 
 def _log_call_failure(batch: Batch[Entry], error: CallFailed, split: bool) -> None:
