@@ -11,7 +11,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.processes import CLI, Daemon, cli_env, emulator, emulator_events, wait_until
+from tests.e2e.processes import (
+    CLI,
+    LENIENT,
+    Daemon,
+    cli_env,
+    emulator,
+    emulator_events,
+    wait_until,
+)
 from tests.e2e.test_redis_scale_out import enqueue, input_config, redis_source
 from tests.redis_server import RedisServer
 
@@ -52,7 +60,7 @@ def test_a_killed_replicas_dead_letters_and_history_outlive_its_directory(
     replicas: list[Daemon] = []
     try:
         with emulator(
-            "--latency-ms", "50", "--fault-entry", f"MalformedDetail={REJECT_RATE}"
+            LENIENT, "--latency-ms", "50", "--fault-entry", f"MalformedDetail={REJECT_RATE}"
         ) as url:
             for index in range(2):
                 config = input_config(
