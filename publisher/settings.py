@@ -98,6 +98,12 @@ class IngestSettings(_Section):
     port: int = Field(default=8088, ge=0, le=65535)
     token: SecretStr | None = None
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    dedupe_window_s: float = Field(default=86_400.0, ge=0)
+    """How long a (tenant, id) is remembered: posted again meanwhile, it is a duplicate; 0: off."""
+    dedupe_max_ids: int = Field(default=1_000_000, ge=1)
+    """At most this many ids are remembered; past it the oldest are forgotten first."""
+    dedupe_path: Path = Path("data/ingest-dedupe.db")
+    """Where ids are remembered for inputs without a store of their own (SQS)."""
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> IngestSettings:

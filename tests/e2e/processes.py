@@ -73,7 +73,11 @@ def write_config(directory: Path, endpoint_url: str, **sections: dict[str, Any])
     config: dict[str, Any] = {
         "aws": {"region": "us-east-1", "endpoint_url": endpoint_url},
         "input": {"kind": "spool", "path": str(directory / "spool.db")},
-        "ingest": {"host": "127.0.0.1", "port": free_port()},
+        "ingest": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "dedupe_path": str(directory / "ingest-dedupe.db"),
+        },
         "admin": {"host": "127.0.0.1", "port": free_port()},
         "publish": {"linger_ms": 10, "shutdown_grace_s": 10},
         "retry": {"base_delay_ms": 5, "max_delay_ms": 200},

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from publisher.inputs.base import Input
 from publisher.inputs.memory import MemoryInput
-from publisher.inputs.redis_streams import RedisStreamsInput
+from publisher.inputs.redis_streams import RedisStreamsInput, dedupe_set
 from publisher.inputs.spool.input import SpoolInput
 from publisher.inputs.sqs import SqsInput
 from publisher.settings import (
@@ -92,7 +92,7 @@ async def redis_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
     finally:
         await stream.close()
         admin = redis.asyncio.Redis.from_url(REDIS_URL)
-        await admin.delete(settings.stream)
+        await admin.delete(settings.stream, dedupe_set(settings.stream))
         await admin.aclose()
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 import structlog
 
 from publisher.errors import InputFull
+from publisher.inputs import dedupe_sql
+from publisher.inputs.dedupe import DedupeLimits
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +76,8 @@ class SpoolDb:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._acked_since_reclaim_check = False
+        # Loaded on the first keyed put: processes that only enqueue never need it.
+        self._remembered = dedupe_sql.RememberedKeys()
         self._old_file = _visible_at_without_default(conn)
 
     @classmethod
@@ -93,6 +97,7 @@ class SpoolDb:
             conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
             conn.executescript(_SCHEMA)
+            dedupe_sql.create(conn)
             conn.execute(_DROP_OLD_INDEX)
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
                 log.warning("spool_without_incremental_vacuum", path=str(path))
@@ -131,9 +136,11 @@ class SpoolDb:
             yield
             self._conn.execute("COMMIT")
         except BaseException:
+            self._remembered.rollback()
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+        self._remembered.commit()
 
     def after_commit(self) -> None:
         """Housekeeping that must run outside a transaction."""
@@ -160,6 +167,20 @@ class SpoolDb:
         (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
         return int(last_id) - len(bodies) + 1
+
+    def put_once(
+        self, keys: Sequence[str | None], bodies: Sequence[bytes], now: float, limits: DedupeLimits
+    ) -> tuple[int, list[bool]]:
+        """Like put for the bodies whose key is not remembered, remembering their keys in the
+        same transaction; returns the first id (0 if none was new) and which were duplicates."""
+        self._remembered.load_once(self._conn, now)
+        remembered = self._remembered.known(keys, now)
+        duplicates = [key is not None and key in remembered for key in keys]
+        new_bodies = [body for body, dup in zip(bodies, duplicates, strict=True) if not dup]
+        first_id = self.put(new_bodies, now) if new_bodies else 0
+        new_keys = [key for key, dup in zip(keys, duplicates, strict=True) if key and not dup]
+        dedupe_sql.remember(self._conn, self._remembered, new_keys, now, limits)
+        return first_id, duplicates
 
     def read_after(self, after_id: int, limit: int) -> list[Row]:
         """Up to `limit` messages with ids above `after_id`, oldest first."""

@@ -18,6 +18,7 @@ from publisher.core.message import Message, ValidatedMessage
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRows
@@ -144,6 +145,26 @@ class SpoolInput:
         if self._consumer:
             self._fresh.add(first_id, bodies, now, events, self._cursor)
         self._arrived.set()
+
+    async def put_once(
+        self,
+        keys: Sequence[str | None],
+        bodies: Sequence[bytes],
+        events: Sequence[Event] | None,
+        limits: DedupeLimits,
+    ) -> list[bool]:
+        """Like put, skipping bodies whose key the file remembers (publisher.inputs.dedupe):
+        the keys are written in the same transaction as the rows, so both or neither are."""
+        if not bodies:
+            return []
+        now = self._clock()
+        first_id, duplicates = await self._call(lambda db: db.put_once(keys, bodies, now, limits))
+        if self._consumer and first_id:
+            new = [i for i, duplicate in enumerate(duplicates) if not duplicate]
+            new_events = [events[i] for i in new] if events is not None else None
+            self._fresh.add(first_id, [bodies[i] for i in new], now, new_events, self._cursor)
+            self._arrived.set()
+        return duplicates
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, oldest first, waiting at most wait_s for the first."""
