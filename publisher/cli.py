@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "trace": "publisher.commands.trace",
     "config": "publisher.commands.config",
     "connect": "publisher.commands.connect",
+    "outbox": "publisher.commands.outbox",
 }
 
 

@@ -15,6 +15,7 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
+from publisher.commands.output import add_output_option
 from publisher.deadletters.factory import build_dead_letter_store
 from publisher.deadletters.store import DeadLetterStore, StoredDeadLetter
 from publisher.engine.deadletter import replay_body
@@ -34,7 +35,7 @@ def register(subparsers: Subparsers) -> None:
     listing = actions.add_parser("list", help="show dead letters, newest last")
     _add_selectors(listing)
     listing.add_argument("--limit", type=int, default=100, help="show at most N (0: all)")
-    listing.add_argument("--output", choices=["table", "json"], default="table")
+    add_output_option(listing)
     listing.set_defaults(func=list_letters)
     replay = actions.add_parser(
         "replay",

@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from publisher.http.server import HttpServer
 from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
@@ -43,14 +44,11 @@ class Admin:
         self._metrics = metrics
         self._readiness = readiness
         self._events = events
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._server = HttpServer("admin", settings.host, settings.port)
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("admin is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
@@ -60,25 +58,12 @@ class Admin:
         app.router.add_get("/readyz", self._readyz)
         if self._events is not None:
             app.router.add_get("/v1/events/{id}", self._event)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        log.info("admin_started", host=self._settings.host, port=self._port)
+        await self._server.start(app)
 
     async def stop(self) -> None:
         if self._events is not None:
             await self._events.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("admin_stopped")
+        await self._server.stop()
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self._metrics.registry))

@@ -44,6 +44,7 @@ from publisher.http.ingest_body import (
     MalformedBody,
     decode_steps,
 )
+from publisher.http.server import HttpServer
 from publisher.inputs.base import Input
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
@@ -79,14 +80,11 @@ class Ingest:
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._server = HttpServer("ingest", settings.host, settings.port)
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("ingest is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
@@ -98,17 +96,7 @@ class Ingest:
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=_LINGER_S)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        log.info("ingest_started", host=self._settings.host, port=self._port)
+        await self._server.start(app, lingering_time=_LINGER_S)
 
     def start_draining(self) -> None:
         """From now on every POST answers 503 draining."""
@@ -117,10 +105,7 @@ class Ingest:
 
     async def stop(self) -> None:
         """Stop listening; requests under way finish (their events are stored) first."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("ingest_stopped")
+        await self._server.stop()
         self._puts.close()
 
     async def _post_events(self, request: web.Request) -> web.Response:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from publisher.inputs.base import Input
 from publisher.settings import (
+    AmqpInputSettings,
     AwsSettings,
     InputSettings,
+    PostgresInputSettings,
     RedisInputSettings,
     SpoolInputSettings,
     SqsInputSettings,
@@ -31,4 +33,12 @@ def build_input(
         from publisher.inputs.sqs import SqsInput
 
         return SqsInput(settings, aws or AwsSettings())
+    if isinstance(settings, PostgresInputSettings):
+        from publisher.inputs.postgres import PostgresOutboxInput
+
+        return PostgresOutboxInput(settings, consumer=consumer)
+    if isinstance(settings, AmqpInputSettings):
+        from publisher.inputs.amqp import AmqpInput
+
+        return AmqpInput(settings, consumer=consumer)
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")

@@ -15,7 +15,12 @@ import structlog
 
 from publisher.ledger.recorder import Ledger
 from publisher.ledger.store import LedgerStore
-from publisher.settings import RedisInputSettings, Settings, SpoolInputSettings
+from publisher.settings import (
+    PostgresInputSettings,
+    RedisInputSettings,
+    Settings,
+    SpoolInputSettings,
+)
 
 if TYPE_CHECKING:
     from publisher.observe.metrics import Metrics
@@ -42,12 +47,22 @@ def _sqlite(settings: Settings) -> LedgerStore:
 
 
 def _postgres(settings: Settings) -> LedgerStore:
-    """For an input on PostgreSQL (its settings carry `dsn`): the ledger in the same database."""
+    """For the PostgreSQL outbox input: the ledger in the same database."""
     from publisher.ledger.postgres import PostgresLedger
 
-    dsn: str = getattr(settings.input, "dsn")  # noqa: B009 - only inputs of kind postgres
+    source = settings.input
+    assert isinstance(source, PostgresInputSettings)
+    password = None
+    if source.password_file is not None:  # read once, at start-up
+        password = source.password_file.read_text(encoding="utf-8").strip()
     ledger = settings.ledger
-    return PostgresLedger(dsn, POSTGRES_TABLE, ledger.retention_s, ledger.max_events)
+    return PostgresLedger(
+        source.dsn.get_secret_value(),
+        POSTGRES_TABLE,
+        ledger.retention_s,
+        ledger.max_events,
+        password=password,
+    )
 
 
 POSTGRES_TABLE = "partner_event_ledger"

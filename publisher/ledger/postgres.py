@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -40,8 +41,16 @@ COLUMNS += "reason, dead_letter_id"
 
 
 class PostgresLedger:
-    def __init__(self, dsn: str, table: str, retention_s: float, max_events: int) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        retention_s: float,
+        max_events: int,
+        password: str | None = None,
+    ) -> None:
         self.dsn = dsn
+        self._password = password
         self.table = table
         self._names = {
             "table": sql.Identifier(table),
@@ -61,7 +70,8 @@ class PostgresLedger:
         return sql.SQL(text).format(**self._names)
 
     async def start(self) -> None:
-        self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+        extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
+        self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, **extra)
         await self.conn.execute(self._sql(SCHEMA))
 
     async def write(self, rows: Sequence[LedgerRow]) -> None:

@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 
 from publisher.client import AsyncClient, Client, PublishError, PublishResult
+from tests.conftest import emulator_process, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
-    emulator,
     emulator_events,
-    wait_until,
     write_config,
 )
 
@@ -62,7 +61,7 @@ def delivered_once(url: str, proc: Daemon, numbers: range) -> None:
 
 
 def test_client_publishes_events_and_cloudevents_in_batches(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         mixed = events(range(150)) + cloudevents(range(150, 200)) + events(range(1), tenant="x")
         with Client(proc.ingest_url, max_body_bytes=2048) as client:
             result = client.publish(mixed)
@@ -77,7 +76,7 @@ def test_client_publishes_events_and_cloudevents_in_batches(tmp_path: Path) -> N
 
 
 def test_bodies_over_the_server_limit_are_split(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url, ingest={"max_body_bytes": 4096})
         with daemon(config) as proc, Client(proc.ingest_url) as client:
             result = client.publish(events(range(300)))
@@ -87,7 +86,7 @@ def test_bodies_over_the_server_limit_are_split(tmp_path: Path) -> None:
 
 
 def test_a_full_spool_answers_503_and_the_client_waits_it_out(tmp_path: Path) -> None:
-    with emulator(LENIENT, "--latency-ms", "150") as url:
+    with emulator_process(LENIENT, "--latency-ms", "150") as url:
         config = write_config(
             tmp_path,
             url,
@@ -151,7 +150,7 @@ class LosingProxy:
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_lost_answers_are_retried_and_stored_once(tmp_path: Path, flavour: str) -> None:
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
+    with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)) as proc:
         with LosingProxy(proc.ingest_url, lose=3).running() as proxy:
             batch = events(range(100)) + cloudevents(range(100, 120))
             if flavour == "sync":
@@ -171,7 +170,7 @@ async def publish_async(url: str, batch: list[dict[str, Any]]) -> PublishResult:
 
 
 def test_a_daemon_restarted_mid_publish_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         first = Daemon(config, tmp_path / "first.log")
         first.wait_ready()
@@ -203,7 +202,7 @@ def test_a_daemon_restarted_mid_publish_loses_and_repeats_nothing(tmp_path: Path
 def test_the_example_runs_and_a_second_run_is_all_duplicates(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "publish_events.py"
     with (
-        emulator(LENIENT) as url,
+        emulator_process(LENIENT) as url,
         daemon(write_config(tmp_path, url, ingest={"token": "t0k"})) as proc,
     ):
         runs = [
@@ -227,7 +226,7 @@ def test_the_example_runs_and_a_second_run_is_all_duplicates(tmp_path: Path) -> 
 
 def test_a_wrong_token_raises_and_stores_nothing(tmp_path: Path) -> None:
     with (
-        emulator(LENIENT) as url,
+        emulator_process(LENIENT) as url,
         daemon(write_config(tmp_path, url, ingest={"token": "right"})) as proc,
     ):
         with (

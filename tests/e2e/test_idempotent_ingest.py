@@ -11,16 +11,14 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import RedisServer, emulator_process, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
-    emulator,
     emulator_events,
-    wait_until,
     write_config,
 )
-from tests.redis_server import RedisServer
 
 TOTAL = 50
 
@@ -48,7 +46,7 @@ def published_once(url: str) -> None:
 
 
 def test_the_same_batch_three_times_across_a_restart_is_published_once(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         first = Daemon(config, tmp_path / "first.log")
         first.wait_ready()
@@ -82,7 +80,7 @@ def redis_config(directory: Path, url: str, server: RedisServer, consumer: str) 
 def test_two_replicas_behind_one_redis_dedupe_together(tmp_path: Path) -> None:
     server = RedisServer().start()
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             configs = [redis_config(tmp_path / name, url, server, name) for name in ("one", "two")]
             with daemon(configs[0]) as one, daemon(configs[1]) as two:
                 duplicates = [post_batch(proc)["duplicates"] for proc in (one, two, one)]

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from tests.e2e.processes import LENIENT, SOURCE, Daemon, daemon, emulator, write_config
+from tests.conftest import emulator_process
+from tests.e2e.processes import (
+    LENIENT,
+    SOURCE,
+    Daemon,
+    daemon,
+    write_config,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO / "publisher" / "http" / "openapi.json"
@@ -30,7 +37,7 @@ SEED = "19"
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     directory = tmp_path_factory.mktemp("contract")
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(directory, url, ingest={"token": TOKEN, "max_body_bytes": 65536})
         with daemon(config) as proc:
             yield proc

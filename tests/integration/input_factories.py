@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio
 from aiobotocore.session import AioSession
 from moto.server import ThreadedMotoServer
+from service_inputs import amqp_input, postgres_input
 
 from publisher.inputs.base import Input
 from publisher.inputs.memory import MemoryInput
@@ -26,8 +27,9 @@ from publisher.settings import (
     SpoolInputSettings,
     SqsInputSettings,
 )
+from tests.conftest import LOCAL_REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = LOCAL_REDIS_URL
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class OpenedInput:
     input: Input
     visibility_timeout_s: float
     """The timeout the input really uses, so tests wait long enough."""
+    exact_bodies: bool = True
+    """False where the store keeps the JSON value, not its text (PostgreSQL's jsonb)."""
 
 
 InputFactory = Callable[[InputOptions], AbstractAsyncContextManager[OpenedInput]]
@@ -149,4 +153,6 @@ INPUT_FACTORIES: dict[str, InputFactory] = {
     "spool": spool_input,
     "redis": redis_input,
     "sqs": sqs_input,
+    "postgres": postgres_input,
+    "amqp": amqp_input,
 }

@@ -92,7 +92,7 @@ class SpoolDb:
             # COMMIT returns, and only checkpoints fsync. A killed process loses nothing the
             # kernel already holds, so an acknowledged put survives SIGKILL; only an OS crash
             # or power loss may roll back the last commits. FULL (an fsync per commit) also
-            # covers those, at the cost measured in bench/spool_rate.py.
+            # covers those, at the cost of an fsync per commit (bench/spool_rate.py).
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
