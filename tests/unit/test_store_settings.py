@@ -79,4 +79,4 @@ def test_retention_zero_turns_the_ledger_off_and_paths_can_be_set() -> None:
 
 def test_a_dsn_is_redacted_in_the_printed_config() -> None:
     config = settings(dead_letter={"kind": "postgres", "dsn": "postgresql://u:secret@db/x"})
-    assert config.redacted()["dead_letter"]["dsn"] == "***"
+    assert config.redacted()["dead_letter"]["dsn"] == "postgresql://u:***@db/x"
