@@ -11,17 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.processes import (
-    CLI,
-    LENIENT,
-    Daemon,
-    cli_env,
-    emulator,
-    emulator_events,
-    wait_until,
-)
+from tests.conftest import CLI, RedisServer, cli_env, emulator_process, wait_until
+from tests.e2e.processes import LENIENT, Daemon, emulator_events
 from tests.e2e.test_redis_scale_out import enqueue, input_config, redis_source
-from tests.redis_server import RedisServer
 
 TOTAL = 1000
 REJECT_RATE = "0.05"
@@ -59,7 +51,7 @@ def test_a_killed_replicas_dead_letters_and_history_outlive_its_directory(
     publish = {"max_in_flight": 2, "max_buffered_events": 100, "linger_ms": 5}
     replicas: list[Daemon] = []
     try:
-        with emulator(
+        with emulator_process(
             LENIENT, "--latency-ms", "50", "--fault-entry", f"MalformedDetail={REJECT_RATE}"
         ) as url:
             for index in range(2):

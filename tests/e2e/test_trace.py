@@ -7,16 +7,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import CLI, cli_env, emulator_process, wait_until
 from tests.e2e.processes import (
-    CLI,
     LENIENT,
-    cli_env,
     daemon,
-    emulator,
     emulator_events,
     http_json,
     set_faults,
-    wait_until,
     write_config,
 )
 
@@ -39,7 +36,7 @@ def trace(config: Path, *args: str) -> tuple[int, dict[str, Any], str]:
 def test_trace_and_the_admin_port_answer_for_published_and_dead_lettered_events(
     tmp_path: Path,
 ) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url, ledger={"flush_interval_s": 0.05})
         with daemon(config) as proc:
             assert proc.post(json.dumps(event(1, id="ord-1")).encode())[0] == 202
