@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "dlq": "publisher.commands.dlq",
     "trace": "publisher.commands.trace",
     "config": "publisher.commands.config",
+    "spool": "publisher.commands.spool",
     "connect": "publisher.commands.connect",
     "outbox": "publisher.commands.outbox",
 }

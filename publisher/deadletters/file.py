@@ -32,6 +32,10 @@ class FileDeadLetterStore:
     def describe(self) -> str:
         return str(self.path)
 
+    def check_writable(self) -> None:
+        """Raise StartRefused unless the file can be written now (see JsonlDeadLetters)."""
+        self._writer.check_writable()
+
     async def start(self) -> None:
         return None
 
