@@ -57,9 +57,14 @@ def ingest_flood_small_bodies(ctx: Context) -> Result:
     return _ingest_flood(ctx, "daemon_ingest_20", 20)
 
 
-def _ingest_flood(ctx: Context, name: str, body_events: int) -> Result:
+def ingest_flood_without_ledger(ctx: Context) -> Result:
+    """daemon_ingest with the ledger off (ledger.retention_s: 0): what the ledger costs."""
+    return _ingest_flood(ctx, "daemon_ingest_no_ledger", 500, ledger={"retention_s": 0})
+
+
+def _ingest_flood(ctx: Context, name: str, body_events: int, **sections: Any) -> Result:
     result: Result = {"body_events": body_events}
-    with _daemon(ctx, name) as daemon, emulator_busy(ctx, result, reset=False):
+    with _daemon(ctx, name, **sections) as daemon, emulator_busy(ctx, result, reset=False):
         meter, emulator_cpu = CpuMeter(daemon.pid), ctx.emulator.cpu_meter()
         meter.start()
         emulator_cpu.start()

@@ -118,6 +118,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
+    from bench import ledger_footprint
     from bench import queue_scenarios as queues
 
     return [
@@ -130,6 +131,11 @@ def _all() -> list[Scenario]:
             "daemon_ingest_20",
             daemon.ingest_flood_small_bodies,
             "daemon: HTTP ingest in 20-event bodies",
+        ),
+        Scenario(
+            "daemon_ingest_no_ledger",
+            daemon.ingest_flood_without_ledger,
+            "daemon_ingest with the ledger off",
         ),
         Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
         Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
@@ -147,6 +153,12 @@ def _all() -> list[Scenario]:
         ),
         Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
         Scenario(
+            "ledger_footprint",
+            ledger_footprint.footprint,
+            "the ledger at 1,000,000 events: bytes and CPU per event",
+            False,
+        ),
+        Scenario(
             "sdk_loop_instructions",
             instructions.sdk_loop,
             "sdk_loop's instructions (valgrind callgrind)",
@@ -156,6 +168,12 @@ def _all() -> list[Scenario]:
             "send_instructions",
             instructions.send,
             "send's instructions (valgrind callgrind)",
+            False,
+        ),
+        Scenario(
+            "send_instructions_no_ledger",
+            instructions.send_without_ledger,
+            "send's instructions with the ledger off (valgrind callgrind)",
             False,
         ),
     ]
