@@ -83,6 +83,8 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
             settings, parts.input, metrics, parts.tenants, parts.states
         ) as pipeline:
             freeze_start_up()
+            if parts.admin is not None:
+                parts.admin.tenant_report = pipeline.tenant_stats.report
             state.aws_ok = True
             if settings.ingest.enabled:
                 parts.ingest = Ingest(settings.ingest, parts.input, parts.tenants, metrics)

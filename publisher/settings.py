@@ -112,6 +112,8 @@ class AdminSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
+    tenant_metrics_top_n: int = Field(default=20, ge=0, le=1000)
+    """The per-tenant gauges cover the tenants with the largest backlogs, this many."""
 
 
 class PublishSettings(_Section):
@@ -153,6 +155,10 @@ class TenantSettings(_Section):
     account: str
     source: str
     region: str | None = None
+    weight: float = Field(default=1.0, gt=0, le=1000)
+    """Its share of the send capacity against the other tenants with events waiting."""
+    max_events_per_s: float | None = Field(default=None, gt=0)
+    """At most this many of its events sent a second; the rest wait in the input."""
 
     @model_validator(mode="after")
     def _aws_rules(self) -> TenantSettings:

@@ -23,6 +23,7 @@ from publisher.settings import AdminSettings
 log = structlog.get_logger(__name__)
 
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
+TenantReport = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 # A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
 READINESS_TIMEOUT_S = 0.9
@@ -37,6 +38,8 @@ class Admin:
         self._readiness = readiness
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.tenant_report: TenantReport | None = None
+        """Set once the pipeline exists; GET /v1/tenants answers 503 until then."""
 
     @property
     def port(self) -> int:
@@ -50,6 +53,7 @@ class Admin:
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/v1/tenants", self._tenants)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -91,6 +95,11 @@ class Admin:
             )
         ready = all(checks.values())
         return _json(200 if ready else 503, {"ready": ready, "checks": checks})
+
+    async def _tenants(self, request: web.Request) -> web.Response:
+        if self.tenant_report is None:
+            return _json(503, {"error": "not publishing yet"})
+        return _json(200, {"tenants": await self.tenant_report()})
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:
