@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -187,3 +187,37 @@ def _move(
         size += item_size
         moved += 1
     return moved, size
+
+
+def split_fairly(
+    room: int, tenants: Sequence[str], share_of: ShareOf, allowance: Callable[[str], float]
+) -> dict[str, int]:
+    """Share `room` reads among tenants by weight, none over its allowance (what a capped
+    tenant cannot use goes to the others); the first tenants in `tenants` get the remainders
+    of the rounding (callers rotate the order from call to call)."""
+    caps = {t: _whole(allowance(t)) for t in tenants}
+    open_ = [t for t in tenants if caps[t] >= 1]
+    if len(open_) > room:
+        open_ = open_[:room]  # one each this time; the others come first next time
+    quotas = dict.fromkeys(open_, 0)
+    left = room
+    while left > 0 and open_:
+        total = sum(share_of(t).weight for t in open_)
+        given = 0
+        for tenant in open_:
+            more = min(
+                math.floor(left * share_of(tenant).weight / total), caps[tenant] - quotas[tenant]
+            )
+            quotas[tenant] += int(more)
+            given += int(more)
+        if not given:  # the rounding remainders, one each in order
+            for tenant in open_[:left]:
+                quotas[tenant] += 1
+                given += 1
+        left -= given
+        open_ = [t for t in open_ if quotas[t] < caps[t]]
+    return {t: n for t, n in quotas.items() if n > 0}
+
+
+def _whole(allowance: float) -> float:
+    return allowance if allowance == math.inf else math.floor(allowance)

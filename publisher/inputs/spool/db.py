@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS messages (
     body BLOB NOT NULL,
     enqueued_at REAL NOT NULL,
     visible_at REAL NOT NULL DEFAULT 0,
-    deliveries INTEGER NOT NULL DEFAULT 0
+    deliveries INTEGER NOT NULL DEFAULT 0,
+    tenant TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS totals (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
@@ -32,6 +33,33 @@ CREATE TABLE IF NOT EXISTS totals (
     bytes INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
+"""
+# Each tenant's rows are read on their own (fair reads): an index by (tenant, id), and a count
+# per tenant kept by triggers, so that every writer, an earlier version included, keeps it
+# exact and the consumer finds the tenants with rows without a scan. Rows whose tenant is not
+# known (written by an earlier version, or not valid JSON) have the tenant ''.
+_TENANT_SCHEMA = """
+CREATE INDEX IF NOT EXISTS messages_by_tenant ON messages (tenant, id);
+CREATE TABLE IF NOT EXISTS tenant_backlog (
+    tenant TEXT PRIMARY KEY,
+    events INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS tenant_backlog_on_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO tenant_backlog (tenant, events) VALUES (new.tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET events = events + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tenant_backlog_on_delete AFTER DELETE ON messages BEGIN
+    UPDATE tenant_backlog SET events = events - 1 WHERE tenant = old.tenant;
+END;
+"""
+# A file from before fair reads: its rows get their tenant from their JSON, once.
+_ADD_TENANT_COLUMN = """
+ALTER TABLE messages ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+UPDATE messages SET tenant = coalesce(json_extract(CAST(body AS TEXT), '$.tenant'), '')
+    WHERE json_valid(CAST(body AS TEXT));
+"""
+_COUNT_TENANTS = """
+INSERT INTO tenant_backlog (tenant, events) SELECT tenant, count(*) FROM messages GROUP BY tenant;
 """
 # AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
 # message that happened to get the same rowid.
@@ -41,11 +69,19 @@ INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
 # an earlier version can still open a file this one created; the index on visible_at would
 # cost every insert and delete a b-tree update, so it goes.
 _DROP_OLD_INDEX = "DROP INDEX IF EXISTS messages_by_visible_at"
-_INSERT = "INSERT INTO messages (body, enqueued_at) VALUES (?, ?)"
+_INSERT = "INSERT INTO messages (body, enqueued_at, tenant) VALUES (?, ?, ?)"
 # Files created by those earlier versions declare visible_at without a default: it must be
 # given, and gets the put time.
-_INSERT_INTO_OLD_FILE = "INSERT INTO messages (body, enqueued_at, visible_at) VALUES (?, ?, ?)"
+_INSERT_INTO_OLD_FILE = (
+    "INSERT INTO messages (body, enqueued_at, visible_at, tenant) VALUES (?, ?, ?, ?)"
+)
 _READ_AFTER = "SELECT id, body, enqueued_at FROM messages WHERE id > ? ORDER BY id LIMIT ?"
+_READ_TENANT_AFTER = (
+    "SELECT id, body, enqueued_at FROM messages WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?"
+)
+_TENANTS_WITH_ROWS = "SELECT tenant, events FROM tenant_backlog WHERE events > 0"
+_OLDEST_OF_TENANT = "SELECT enqueued_at FROM messages WHERE tenant = ? ORDER BY id LIMIT 1"
+_LAST_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'"
 # One constant statement per operation whatever the batch size, so each stays prepared.
 _IDS = "SELECT value FROM json_each(:ids)"
 _READ_IDS = f"SELECT id, body, enqueued_at FROM messages WHERE id IN ({_IDS}) ORDER BY id"
@@ -75,6 +111,9 @@ class SpoolDb:
         self._max_bytes = max_bytes
         self._acked_since_reclaim_check = False
         self._old_file = _visible_at_without_default(conn)
+        self._known_top = self.last_id()
+        """The highest id the consumer has been told about (every row at or below was there
+        when it opened, or put through this connection, or seen by tenants_with_rows)."""
 
     @classmethod
     def open(cls, path: Path, max_events: int, max_bytes: int, synchronous: Synchronous) -> SpoolDb:
@@ -94,6 +133,7 @@ class SpoolDb:
             conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
             conn.executescript(_SCHEMA)
             conn.execute(_DROP_OLD_INDEX)
+            _add_tenants(conn)
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
                 log.warning("spool_without_incremental_vacuum", path=str(path))
         except BaseException:
@@ -141,8 +181,9 @@ class SpoolDb:
             self._acked_since_reclaim_check = False
             self._reclaim_if_mostly_free()
 
-    def put(self, bodies: Sequence[bytes], now: float) -> int:
-        """Insert all bodies, or raise InputFull before writing anything; returns the first id.
+    def put(self, bodies: Sequence[bytes], tenants: Sequence[str], now: float) -> tuple[int, bool]:
+        """Insert all bodies, or raise InputFull before writing anything; returns the first id
+        and whether another process put rows since this connection last looked.
 
         The ids are consecutive: the transaction holds the write lock, and AUTOINCREMENT
         hands out the next id to each row in turn.
@@ -153,17 +194,45 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
+        rows = zip(bodies, tenants, strict=True)
         if self._old_file:
-            self._conn.executemany(_INSERT_INTO_OLD_FILE, [(body, now, now) for body in bodies])
+            self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
         else:
-            self._conn.executemany(_INSERT, [(body, now) for body in bodies])
+            self._conn.executemany(_INSERT, [(b, now, t) for b, t in rows])
         (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
-        return int(last_id) - len(bodies) + 1
+        first_id = int(last_id) - len(bodies) + 1
+        others_put = first_id != self._known_top + 1
+        self._known_top = int(last_id)
+        return first_id, others_put
 
     def read_after(self, after_id: int, limit: int) -> list[Row]:
         """Up to `limit` messages with ids above `after_id`, oldest first."""
         return self._conn.execute(_READ_AFTER, (after_id, limit)).fetchall()
+
+    def read_tenant_after(self, tenant: str, after_id: int, limit: int) -> list[Row]:
+        """Up to `limit` of the tenant's messages with ids above `after_id`, oldest first."""
+        return self._conn.execute(_READ_TENANT_AFTER, (tenant, after_id, limit)).fetchall()
+
+    def rows_by_tenant(self) -> dict[str, int]:
+        """Rows stored per tenant, leased ones included."""
+        return dict(self._conn.execute(_TENANTS_WITH_ROWS).fetchall())
+
+    def tenants_with_rows(self) -> tuple[dict[str, int], int, bool]:
+        """Rows stored per tenant (leased ones included), the last id handed out, and whether
+        another process put rows since this connection last looked."""
+        counts = self.rows_by_tenant()
+        last_id = self.last_id()
+        others_put = last_id > self._known_top
+        self._known_top = max(self._known_top, last_id)
+        return counts, last_id, others_put
+
+    def oldest_of(self, tenant: str) -> float | None:
+        row = self._conn.execute(_OLDEST_OF_TENANT, (tenant,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def last_id(self) -> int:
+        return int(self._conn.execute(_LAST_ID).fetchone()[0])
 
     def read_ids(self, ids: str) -> list[Row]:
         """The messages with these ids (a JSON array) that are still stored, oldest first."""
@@ -201,6 +270,24 @@ class SpoolDb:
         # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
+
+
+def _add_tenants(conn: sqlite3.Connection) -> None:
+    """Give a file the tenant column, index, counts and triggers if it lacks them."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
+    adding = "tenant" not in columns
+    # Backfilled before the index and triggers exist: one pass over the rows, no index churn.
+    script = (
+        (_ADD_TENANT_COLUMN if adding else "") + _TENANT_SCHEMA + (_COUNT_TENANTS if adding else "")
+    )
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if adding:
+        log.info("spool_tenants_added")
 
 
 def _visible_at_without_default(conn: sqlite3.Connection) -> bool:
