@@ -95,6 +95,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
+    from bench import fairness
 
     return [
         Scenario("sdk_loop", direct_client("sdk"), "plain aiobotocore loop: 20/call, 32 in flight"),
@@ -107,6 +108,18 @@ def _all() -> list[Scenario]:
             "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
         ),
         Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
+        Scenario(
+            "tenant_flood",
+            fairness.tenant_flood,
+            "100 calls/s held: a 24,000-event flood, then a trickle of another tenant",
+            False,
+        ),
+        Scenario(
+            "tenant_zipf",
+            fairness.tenant_zipf,
+            "100 calls/s held, 200 tenants, Zipf load at 120%: p99 per tenant",
+            False,
+        ),
         Scenario(
             "sdk_loop_instructions",
             instructions.sdk_loop,
