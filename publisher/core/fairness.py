@@ -88,6 +88,10 @@ class FairQueue(Generic[T]):
         self.bytes = 0
         self.throttled = 0
         """Items that waited for their tenant's rate limit, each counted once."""
+        self.taken_by_tenant: dict[str, int] = {}
+        """Items taken per tenant since the start (counted per turn, not per item)."""
+        self.last_size = 0
+        """The sum of the sizes of the items the last take() returned."""
 
     def __len__(self) -> int:
         return self.count
@@ -134,7 +138,7 @@ class FairQueue(Generic[T]):
                 lane.deficit += self._share_of(lane.tenant).weight * self._quantum
             room = min(max_items - len(batch), math.floor(min(allowed, lane.deficit)))
             taken, size = _move(lane.items, batch, room, max_bytes - size, size)
-            self._taken(lane, taken, now)
+            self._taken(lane, taken)
             if lane.items and taken < room:
                 break  # the next item does not fit in this batch's bytes
             if not lane.items:
@@ -145,6 +149,7 @@ class FairQueue(Generic[T]):
                 rounds.rotate(-1)
         self.count -= len(batch)
         self.bytes -= size
+        self.last_size = size
         return batch
 
     def next_token_at(self, now: float) -> float | None:
@@ -165,8 +170,10 @@ class FairQueue(Generic[T]):
             bucket = self._buckets[lane.tenant] = TokenBucket(limit, now)
         return bucket.available(now)
 
-    def _taken(self, lane: _Lane[T], taken: int, now: float) -> None:
+    def _taken(self, lane: _Lane[T], taken: int) -> None:
         lane.deficit -= taken
+        counts = self.taken_by_tenant
+        counts[lane.tenant] = counts.get(lane.tenant, 0) + taken
         lane.uncounted = min(lane.uncounted, len(lane.items))
         bucket = self._buckets.get(lane.tenant)
         if bucket is not None:

@@ -40,6 +40,10 @@ class TenantRegistry:
         """The tenant's weight and rate limit (equal shares for a tenant not configured)."""
         return self._shares.get(tenant, EQUAL_SHARE)
 
+    def any_limits(self) -> bool:
+        """Whether any tenant has a max_events_per_s."""
+        return any(share.max_events_per_s is not None for share in self._shares.values())
+
     def get(self, tenant: str) -> Route | None:
         return self._routes.get(tenant)
 

@@ -101,6 +101,7 @@ class Pipeline:
             clock=clock,
         )
         tenants = tenants if tenants is not None else TenantRegistry({}, "")
+        self._tenants = tenants
         self._send_queue = SendQueue(
             max_entries, max_request_bytes, linger_s, tenants.share_of, clock
         )
@@ -226,7 +227,7 @@ class Pipeline:
         hold: Hold | None = None
         received = pending = 0
         held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
-        holds_back = self._send_queue.holds_back
+        limited, holds_back = self._tenants.any_limits(), self._send_queue.holds_back
         for index, message in enumerate(messages):
             if index and not index % INTAKE_SLICE:
                 # Let the dispatcher send the batches that are already full.
@@ -238,7 +239,7 @@ class Pipeline:
             received += 1
             verdict = admit(message, wall)
             if isinstance(verdict, Entry):
-                if holds_back(verdict):
+                if limited and holds_back(verdict):
                     throttled.append(message)
                     continue
                 if type(verdict) is PendingEntry:
@@ -282,7 +283,6 @@ class Pipeline:
             if not self._stopping:
                 queue.promote_due(self._clock())
             while (batch := queue.take()) is not None:
-                self.tenant_stats.sent.update(entry.tenant for entry in batch.entries)
                 await self._calls.start(batch)
             self._metrics.tenant_throttled_events.inc(queue.newly_throttled())
             self._check_drained()

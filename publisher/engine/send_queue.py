@@ -108,7 +108,7 @@ class SendQueue:
                 region.opened_at = now
                 # To the back: each Region with batches ready gets its turn.
                 self._regions[name] = self._regions.pop(name)
-                return Batch(name, entries, sum(entry.size for entry in entries))
+                return Batch(name, entries, queue.last_size)
         return None
 
     def _ready(self, region: _Region, now: float) -> bool:
@@ -138,6 +138,14 @@ class SendQueue:
     def queued(self, tenant: str) -> int:
         """Entries of `tenant` waiting for a call."""
         return sum(region.queue.queued(tenant) for region in self._regions.values())
+
+    def sent_by_tenant(self) -> dict[str, int]:
+        """Entries handed out per tenant since the start (retries included)."""
+        sent: dict[str, int] = {}
+        for region in self._regions.values():
+            for tenant, count in region.queue.taken_by_tenant.items():
+                sent[tenant] = sent.get(tenant, 0) + count
+        return sent
 
     def waiting_by_tenant(self) -> dict[str, deque[Entry]]:
         """Each tenant's entries waiting for a call, oldest first."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -74,10 +73,8 @@ class TenantStats:
         self._top_n = top_n
         self._clock = clock
         self._wall_clock = wall_clock
-        self.sent: Counter[str] = Counter()
-        """Events handed to PutPartnerEvents per tenant (retries included), since start."""
         self._rates: dict[str, float] = {}
-        self._last: tuple[float, Counter[str]] = (clock(), Counter())
+        self._last: tuple[float, dict[str, int]] = (clock(), {})
 
     async def rows(self) -> list[TenantRow]:
         """Every configured tenant and any other with events waiting, largest backlog first."""
@@ -133,8 +130,8 @@ class TenantStats:
         elapsed = now - since
         if elapsed <= 0:
             return
-        current = self.sent.copy()
-        self._rates = {name: (n - before[name]) / elapsed for name, n in current.items()}
+        current = self._queue.sent_by_tenant()
+        self._rates = {name: (n - before.get(name, 0)) / elapsed for name, n in current.items()}
         self._last = (now, current)
 
     async def report_forever(self) -> None:
