@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.core.fairness import EQUAL_SHARE, FairQueue, Share, TokenBucket
+from publisher.core.fairness import EQUAL_SHARE, FairQueue, Share, TokenBucket, split_fairly
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,50 @@ def test_rate_limits_are_respected(limit: float, steps: list[float]) -> None:
         assert acme <= max(1.0, limit) + limit * now + 1e-9
     # The other tenant was never held up: every call had room for it.
     assert globex >= len(steps) * 20 - acme
+
+
+# -- sharing a fetch among tenants ----------------------------------------------------------
+
+
+def test_a_fetch_is_shared_by_weight_and_what_a_capped_tenant_cannot_use_goes_to_the_others() -> (
+    None
+):
+    shares = {"acme": Share(weight=3.0)}
+    caps = {"initech": 10.0}
+    quotas = split_fairly(
+        500,
+        ["acme", "globex", "initech"],
+        lambda t: shares.get(t, EQUAL_SHARE),
+        lambda t: caps.get(t, math.inf),
+    )
+    assert quotas["initech"] == 10
+    assert quotas["acme"] + quotas["globex"] == 490
+    assert abs(quotas["acme"] - 3 * quotas["globex"]) <= 3
+
+
+def test_more_tenants_than_room_get_one_each_in_the_order_given() -> None:
+    tenants = [f"t{n}" for n in range(10)]
+    quotas = split_fairly(4, tenants, lambda t: EQUAL_SHARE, lambda t: math.inf)
+    assert quotas == {"t0": 1, "t1": 1, "t2": 1, "t3": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    room=st.integers(0, 600),
+    tenants=st.dictionaries(
+        tenant_names,
+        st.tuples(st.sampled_from([0.5, 1.0, 4.0]), st.sampled_from([0.0, 0.5, 3.0, math.inf])),
+    ),
+)
+def test_a_shared_fetch_stays_within_its_room_and_every_cap(
+    room: int, tenants: dict[str, tuple[float, float]]
+) -> None:
+    quotas = split_fairly(
+        room, list(tenants), lambda t: Share(weight=tenants[t][0]), lambda t: tenants[t][1]
+    )
+    assert sum(quotas.values()) <= room
+    for tenant, quota in quotas.items():
+        assert 1 <= quota <= tenants[tenant][1]
+    uncapped = [t for t, (_, cap) in tenants.items() if cap == math.inf]
+    if uncapped and room >= len(tenants):
+        assert sum(quotas.values()) == room  # nothing left over while a tenant can take it
