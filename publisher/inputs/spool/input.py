@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
-import orjson
 import structlog
 
 from publisher.core.event import Event
@@ -24,6 +23,14 @@ from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRow, FreshRows
+from publisher.inputs.spool.tenant_reads import (
+    MAX_READ,
+    Plan,
+    delivery_counts,
+    read_tenants,
+    tenant_of,
+    tenants_with_rows,
+)
 from publisher.inputs.spool.worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
 
@@ -85,6 +92,8 @@ class SpoolInput:
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
         above it never were."""
         self._trusted: set[str] = set()
+        self._scan_needed = True
+        """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._fresh = fresh or FreshRows()
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
@@ -158,15 +167,15 @@ class SpoolInput:
         if not bodies:
             return
         now = self._clock()
-        tenants = (
-            [e.tenant for e in events] if events is not None else list(map(_tenant_of, bodies))
-        )
+        tenants = [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
         first_id, others_put = await self._call(lambda db: db.put(bodies, tenants, now))
         if self._consumer:
             if others_put:
                 self._trusted.clear()  # their rows are in the file only, tenants unknown
+                self._scan_needed = True
             if not self._fresh.add(first_id, bodies, tenants, now, events, self._cursors):
                 self._trusted.difference_update(tenants)
+                self._scan_needed = True
         self._arrived.set()
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
@@ -200,7 +209,7 @@ class SpoolInput:
         again, counts = self._leases.take_due(now, limit)
         held: list[tuple[str, list[tuple[int, FreshRow]]]] = []
         try:
-            plan, spare = await self._plan(limit - len(again), held)
+            plan, spare, tenants = await self._plan(limit - len(again), held)
             old_rows, new_rows = await self._read(again, plan, spare)
         except BaseException:
             # Or they would never come due again (this process reads past its cursors).
@@ -212,7 +221,7 @@ class SpoolInput:
         lease = self._leases.lease
         batch: list[Message] = []
         for (message_id, body, enqueued_at), count in zip(
-            old_rows, _counts(again, counts, old_rows), strict=True
+            old_rows, delivery_counts(again, counts, old_rows), strict=True
         ):
             lease(message_id, until, count)
             batch.append(Message(str(message_id), body, enqueued_at, count))
@@ -223,19 +232,29 @@ class SpoolInput:
                 batch.append(_message(message_id, row.body, row.enqueued_at, row.event))
         for tenant, (file_rows, quota) in new_rows.items():
             batch.extend(self._from_file(tenant, file_rows, quota, until))
+        # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
+        self._scan_needed = not self._trusted.issuperset(tenants)
         return batch
 
     async def _plan(
         self, room: int, held: list[tuple[str, list[tuple[int, FreshRow]]]]
-    ) -> tuple[Plan, int]:
+    ) -> tuple[Plan, int, list[str]]:
         """Share `room` among the tenants with rows; take what memory holds for the trusted
-        ones (into `held`); return the file reads left and the room they leave unused."""
+        ones (into `held`); return the file reads left, the room they leave unused, and the
+        tenants with rows.
+
+        Which tenants have rows in the file is asked of the file only when memory may not
+        hold them all: at start, after another process put rows, when memory ran out of
+        room or holds nothing (an idle consumer so notices other processes' puts)."""
         if room <= 0:
-            return {}, 0
-        stored, others_put = await self._call(_tenants_with_rows)
-        if others_put:
-            self._trusted.clear()
-        tenants = sorted(set(stored) | set(self._fresh.tenants()))
+            return {}, 0, []
+        held_tenants = set(self._fresh.tenants())
+        if self._scan_needed or not held_tenants or not self._trusted.issuperset(held_tenants):
+            stored, others_put = await self._call(tenants_with_rows)
+            if others_put:
+                self._trusted.clear()
+            held_tenants.update(stored)
+        tenants = sorted(held_tenants)
         self._turn = (self._turn + 1) % max(1, len(tenants))
         tenants = tenants[self._turn :] + tenants[: self._turn]
         plan: Plan = {}
@@ -251,10 +270,10 @@ class SpoolInput:
                 plan[tenant] = (
                     self._cursors.get(tenant, 0),
                     quota,
-                    _MAX_READ if cap == math.inf else int(cap),
+                    MAX_READ if cap == math.inf else int(cap),
                 )
                 spare -= quota
-        return plan, spare
+        return plan, spare, tenants
 
     async def _read(
         self, again: list[int], plan: Plan, spare: int
@@ -265,7 +284,7 @@ class SpoolInput:
 
         def read(db: SpoolDb) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
             old = db.read_ids(ids) if again else []
-            return old, _read_tenants(db, plan, spare)
+            return old, read_tenants(db, plan, spare)
 
         return await self._call(read)
 
@@ -334,52 +353,6 @@ class SpoolInput:
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc
-
-
-Plan = dict[str, tuple[int, int, int]]
-"""Per tenant to read from the file: (after id, rows to read, most rows it may have)."""
-_MAX_READ = 1 << 30
-
-
-def _read_tenants(db: SpoolDb, plan: Plan, spare: int) -> dict[str, tuple[list[Row], int]]:
-    """Each tenant's rows as planned, then the room others left unused to the tenants that
-    have more, within their caps; per tenant the rows and how many were asked for."""
-    read: dict[str, tuple[list[Row], int]] = {}
-    for tenant, (after, limit, _) in plan.items():
-        rows = db.read_tenant_after(tenant, after, limit)
-        read[tenant] = (rows, limit)
-        spare += limit - len(rows)
-    for tenant, (_, _, cap) in plan.items():
-        rows, asked = read[tenant]
-        if spare <= 0:
-            break
-        if len(rows) == asked and cap > asked:
-            more = min(spare, cap - asked)
-            extra = db.read_tenant_after(tenant, rows[-1][0], more)
-            read[tenant] = (rows + extra, asked + more)
-            spare -= len(extra)
-    return read
-
-
-def _tenants_with_rows(db: SpoolDb) -> tuple[dict[str, int], bool]:
-    counts, _, others_put = db.tenants_with_rows()
-    return counts, others_put
-
-
-def _counts(again: list[int], counts: list[int], rows: list[Row]) -> list[int]:
-    """The delivery count of each row read again (this one included)."""
-    deliveries = dict(zip(again, counts, strict=True))
-    return [deliveries[row[0]] + 1 for row in rows]
-
-
-def _tenant_of(body: bytes) -> str:
-    """The `tenant` of an event body, or '' if it has none (it is refused when fetched)."""
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    tenant = event.get("tenant") if isinstance(event, dict) else None
-    return tenant if isinstance(tenant, str) else ""
 
 
 def _message(message_id: int, body: bytes, enqueued_at: float, event: Event | None) -> Message:
