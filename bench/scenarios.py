@@ -96,6 +96,7 @@ def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
     from bench import fairness
+    from bench import queue_scenarios as queues
 
     return [
         Scenario("sdk_loop", direct_client("sdk"), "plain aiobotocore loop: 20/call, 32 in flight"),
@@ -104,6 +105,15 @@ def _all() -> list[Scenario]:
         Scenario("daemon_ingest", daemon.ingest_flood, "daemon: HTTP ingest (spool) to emulator"),
         Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
         Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
+        Scenario("daemon_postgres", queues.daemon_postgres, "daemon: PostgreSQL outbox", False),
+        Scenario("daemon_amqp", queues.daemon_amqp, "daemon: RabbitMQ quorum queue", False),
+        Scenario(
+            "outbox_latency",
+            queues.outbox_latency,
+            "outbox commit-to-AWS latency, 100 tx/s",
+            False,
+        ),
+        Scenario("outbox_soak", queues.outbox_soak, "outbox table size under 500 tx/s", False),
         Scenario(
             "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
         ),

@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "dlq": "publisher.commands.dlq",
     "config": "publisher.commands.config",
     "connect": "publisher.commands.connect",
+    "outbox": "publisher.commands.outbox",
 }
 
 

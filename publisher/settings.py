@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,14 +20,14 @@ from pydantic import (
 )
 
 from publisher.config_files import choose_config, log_choice
+from publisher.core.event import is_valid_account, is_valid_source
 from publisher.errors import ConfigError
 
 ENV_PREFIX = "PUBLISHER__"
 
-# AWS's rules for partner event source names and account ids (CONTRACT section 2).
-SOURCE_NAME_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
-ACCOUNT_PATTERN = re.compile(r"\d{12}")
 AWS_MAX_REQUEST_BYTES = 1_048_576
+# Lower-case unquoted identifiers, optionally schema-qualified: safe to write into DDL as is.
+OUTBOX_TABLE_PATTERN = r"^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,50}$"
 
 
 def is_loopback(host: str) -> bool:
@@ -121,8 +120,54 @@ def _check_lanes(lanes: dict[str, str], names: list[str], key: str) -> None:
         raise ValueError(f"lanes names {', '.join(unknown)}, not in {key}")
 
 
+class PostgresInputSettings(_Section):
+    """A PostgreSQL transactional outbox table; the column `event` (jsonb) holds the event."""
+
+    kind: Literal["postgres"]
+    dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/postgres")
+    """A libpq URL or key=value string; libpq also reads PGPASSWORD and a passfile."""
+    password_file: Path | None = None
+    """A file holding only the password (a mounted Kubernetes Secret); overrides the dsn's."""
+    table: str = Field(default="partner_publisher_outbox", pattern=OUTBOX_TABLE_PATTERN)
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    """The lease on claimed rows: a replica that dies holding them loses them after this."""
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    """The fallback when a notification is missed, and how soon expired leases are noticed."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Rows claimed per statement at most."""
+    max_events: int | None = Field(default=None, ge=1)
+    """Refuse puts (ingest 503, enqueue retries) while the table holds this many rows."""
+    vacuum_interval_s: float | None = Field(default=None, gt=0)
+    """VACUUM the table this often, for servers that run without autovacuum (needs the
+    table's owner); None leaves it to autovacuum."""
+
+
+class AmqpInputSettings(_Section):
+    """A RabbitMQ queue; each message body is the event JSON."""
+
+    kind: Literal["amqp"]
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    queue: str = Field(default="partner-events", min_length=1, max_length=255)
+    prefetch: int = Field(default=1000, ge=1, le=65_535)
+    """Unacknowledged deliveries this replica holds at most (basic.qos)."""
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    """Used only when the daemon declares a missing queue."""
+    dead_letter_exchange: str | None = None
+    """The queue's dead-letter exchange, if it has one: messages that are not JSON are
+    rejected to it. A queue the daemon declares gets it as x-dead-letter-exchange."""
+    max_events: int | None = Field(default=None, ge=1)
+    """Refuse puts while this many messages are ready; new queues get it as x-max-length."""
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    """A delivery not renewed for this long is given back (nack, requeue)."""
+
+
 InputSettings = Annotated[
-    SpoolInputSettings | RedisInputSettings | SqsInputSettings, Field(discriminator="kind")
+    SpoolInputSettings
+    | RedisInputSettings
+    | SqsInputSettings
+    | PostgresInputSettings
+    | AmqpInputSettings,
+    Field(discriminator="kind"),
 ]
 
 
@@ -132,6 +177,12 @@ class IngestSettings(_Section):
     port: int = Field(default=8088, ge=0, le=65535)
     token: SecretStr | None = None
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    dedupe_window_s: float = Field(default=86_400.0, ge=0)
+    """How long a (tenant, id) is remembered: posted again meanwhile, it is a duplicate; 0: off."""
+    dedupe_max_ids: int = Field(default=1_000_000, ge=1)
+    """At most this many ids are remembered; past it the oldest are forgotten first."""
+    dedupe_path: Path = Path("data/ingest-dedupe.db")
+    """Where ids are remembered for inputs without a store of their own (SQS)."""
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> IngestSettings:
@@ -196,9 +247,9 @@ class TenantSettings(_Section):
 
     @model_validator(mode="after")
     def _aws_rules(self) -> TenantSettings:
-        if not ACCOUNT_PATTERN.fullmatch(self.account):
+        if not is_valid_account(self.account):
             raise ValueError(f"account {self.account!r} must be 12 digits")
-        if len(self.source) > 256 or not SOURCE_NAME_PATTERN.fullmatch(self.source):
+        if not is_valid_source(self.source):
             raise ValueError(
                 f"source {self.source!r} must match aws.partner/<partner>/<name>... "
                 "(letters, digits, . - _; at most 256 characters)"
@@ -227,7 +278,22 @@ class Settings(_Section):
         data = self.model_dump(mode="json")
         if data["ingest"].get("token") is not None:
             data["ingest"]["token"] = "***"
+        for key in ("dsn", "url"):
+            secret = getattr(self.input, key, None)
+            if isinstance(secret, SecretStr):
+                data["input"][key] = redact_url(secret.get_secret_value())
         return data
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by '***' (for logs and `config check`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # a libpq key=value string
+        return "***" if "password" in url.lower() else url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}"
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,8 +1,9 @@
 """Partner event source administration: create, describe, list, list accounts, delete.
 
-Control-plane calls share a 50 requests/s quota per account and Region (CONTRACT section 1), so
-every call waits for the rate limiter and throttling or transient errors are retried here with
-full-jitter backoff; botocore's own retries are off, as for PutPartnerEvents.
+Control-plane calls share a 50 requests/s quota per account and Region (docs/aws-contract.md,
+PutPartnerEvents: quotas and delivery), so every call waits for the rate limiter, and
+throttling or transient errors are retried here with full-jitter backoff; botocore's own
+retries are off, as for PutPartnerEvents.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
 from publisher.aws.control_plane import call_with_retries
-from publisher.core.event import is_valid_source
+from publisher.core.event import is_valid_account, is_valid_source
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.errors import PublisherError
-from publisher.settings import ACCOUNT_PATTERN, AwsSettings
+from publisher.settings import AwsSettings
 
 DEFAULT_CONTROL_PLANE_RPS = 10.0
 LIST_PAGE_LIMIT = 100
@@ -63,7 +64,7 @@ def validate_source_name(name: str) -> None:
 
 
 def validate_account(account: str) -> None:
-    if not ACCOUNT_PATTERN.fullmatch(account):
+    if not is_valid_account(account):
         raise ValueError(f"account {account!r} must be 12 digits")
 
 

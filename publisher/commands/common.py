@@ -26,6 +26,13 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_aws_target_options(parser: argparse.ArgumentParser) -> None:
+    """`--profile`, `--region`, `--endpoint-url`: where a one-off AWS command goes."""
+    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
+    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
+    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
+
+
 def settings_or_exit(args: argparse.Namespace) -> Settings:
     """Load the settings, or print why not and exit 2."""
     try:

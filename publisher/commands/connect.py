@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from publisher.commands import connect_output as out
-from publisher.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_option
+from publisher.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_aws_target_options,
+    add_config_option,
+)
+from publisher.commands.output import add_output_option, emit_record, emit_rows
 from publisher.connect import bus, event_integrations, profiles, validation, workflows
 from publisher.connect.calls import AwsTarget, Clients, ConnectError, open_clients
 from publisher.connect.verify import FAIL, ChainQuery, verify_chain
@@ -124,10 +131,8 @@ def _leaf(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
-    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
-    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
-    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
-    parser.add_argument("--output", choices=["table", "json"], default="table")
+    add_aws_target_options(parser)
+    add_output_option(parser)
     parser.set_defaults(func=run, connect_action=action, connect_prepare=prepare)
     return parser
 
@@ -224,27 +229,27 @@ def _prepare_status(args: argparse.Namespace) -> None:
 
 async def _bus(clients: Clients, args: argparse.Namespace) -> int:
     result = await bus.ensure_partner_bus(await clients.events(), args.source)
-    out.emit_rows(args.output, [{"name": result.name, "arn": result.arn, "status": result.status}])
+    emit_rows(args.output, [{"name": result.name, "arn": result.arn, "status": result.status}])
     return EXIT_OK
 
 
 async def _ei_create(clients: Clients, args: argparse.Namespace) -> int:
     result = await event_integrations.create(await clients.appintegrations(), args.spec)
     row = {"name": args.spec.name, "arn": result.arn, "status": result.status}
-    out.emit_rows(args.output, [row])
+    emit_rows(args.output, [row])
     return EXIT_OK
 
 
 async def _ei_get(clients: Clients, args: argparse.Namespace) -> int:
     found = await event_integrations.get(await clients.appintegrations(), args.name)
-    out.emit_record(args.output, found)
+    emit_record(args.output, found)
     return EXIT_OK
 
 
 async def _ei_list(clients: Clients, args: argparse.Namespace) -> int:
     found = await event_integrations.list_all(await clients.appintegrations())
     rows = [_ei_row(item) for item in found]
-    out.emit_rows(args.output, rows, empty="no event integrations")
+    emit_rows(args.output, rows, empty="no event integrations")
     return EXIT_OK
 
 
@@ -268,32 +273,32 @@ async def _ei_associations(clients: Clients, args: argparse.Namespace) -> int:
         }
         for a in found
     ]
-    out.emit_rows(args.output, rows, empty=f"{args.name} has no associations")
+    emit_rows(args.output, rows, empty=f"{args.name} has no associations")
     return EXIT_OK
 
 
 async def _ei_delete(clients: Clients, args: argparse.Namespace) -> int:
     status = await event_integrations.delete(await clients.appintegrations(), args.name)
-    out.emit_rows(args.output, [{"name": args.name, "status": status}])
+    emit_rows(args.output, [{"name": args.name, "status": status}])
     return EXIT_OK
 
 
 async def _profiles_attach(clients: Clients, args: argparse.Namespace) -> int:
     found, status = await profiles.attach(await clients.profiles(), args.spec)
-    out.emit_rows(args.output, [{"domain": args.domain, "uri": found.get("Uri"), "status": status,
+    emit_rows(args.output, [{"domain": args.domain, "uri": found.get("Uri"), "status": status,
                                  "object_type_names": found.get("ObjectTypeNames")}])  # fmt: skip
     return EXIT_OK
 
 
 async def _profiles_get(clients: Clients, args: argparse.Namespace) -> int:
     found = await profiles.get(await clients.profiles(), args.domain, args.uri)
-    out.emit_record(args.output, found, profiles.GET_INTEGRATION_FIELDS)
+    emit_record(args.output, found, profiles.GET_INTEGRATION_FIELDS)
     return EXIT_OK
 
 
 async def _workflow_create(clients: Clients, args: argparse.Namespace) -> int:
     workflow_id, status = await workflows.create(await clients.profiles(), args.spec)
-    out.emit_rows(args.output, [{"domain": args.domain, "workflow_id": workflow_id,
+    emit_rows(args.output, [{"domain": args.domain, "workflow_id": workflow_id,
                                  "status": status}])  # fmt: skip
     return EXIT_OK
 
@@ -318,7 +323,7 @@ async def _workflow_status(clients: Clients, args: argparse.Namespace) -> int:
     record = {"workflow_id": final.workflow_id, "status": final.status,
               "steps_completed": final.steps_completed, "total_steps": final.total_steps,
               "records_processed": final.records_processed, "error": final.error}  # fmt: skip
-    out.emit_record(args.output, record)
+    emit_record(args.output, record)
     return EXIT_FAILED if final.status in ("FAILED", "CANCELLED") else EXIT_OK
 
 
@@ -331,7 +336,7 @@ def _prepare_domain(args: argparse.Namespace) -> None:
 async def _domain_create(clients: Clients, args: argparse.Namespace) -> int:
     status = await profiles.ensure_domain(await clients.profiles(), args.domain,
                                           args.expiration_days)  # fmt: skip
-    out.emit_rows(args.output, [{"domain": args.domain, "status": status}])
+    emit_rows(args.output, [{"domain": args.domain, "status": status}])
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from publisher.commands.common import (
     add_config_option,
     settings_or_exit,
 )
+from publisher.commands.output import add_output_option
 from publisher.engine.deadletter import mark_replayed, read_dead_letters, replay_body, replayed_ids
 from publisher.inputs.factory import build_input
 from publisher.settings import Settings
@@ -32,7 +33,7 @@ def register(subparsers: Subparsers) -> None:
     listing = actions.add_parser("list", help="show dead letters, newest last")
     _add_selectors(listing)
     listing.add_argument("--limit", type=int, default=100, help="show at most N (0: all)")
-    listing.add_argument("--output", choices=["table", "json"], default="table")
+    add_output_option(listing)
     listing.set_defaults(func=list_letters)
     replay = actions.add_parser(
         "replay",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from dataclasses import fields
 
 import structlog
 
@@ -17,6 +18,7 @@ from publisher.emulator.accounts import (
     default_accounts,
     parse_account,
 )
+from publisher.emulator.faults import FaultConfig
 from publisher.emulator.options import EmulatorOptions
 from publisher.emulator.server import running_emulator
 
@@ -62,22 +64,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this access key acts for this account (repeatable; replaces the defaults "
         f"{PARTNER_ACCESS_KEY}={PARTNER_ACCOUNT} and {CUSTOMER_ACCESS_KEY}={CUSTOMER_ACCOUNT})",
     )  # fmt: skip
-    p.add_argument(
-        "--fault-entry", action="append", type=_entry_fault, default=[], metavar="CODE=RATE",
-        help="fail this share of entries with this error code (repeatable)",
-    )  # fmt: skip
-    p.add_argument("--fault-throttle", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-500", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-503", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-drop", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--fault-drop-after", type=_rate, default=0.0, metavar="RATE")
-    p.add_argument("--latency-ms", type=int, default=0)
+    _add_fault_flags(p)
     p.add_argument(
         "--max-recorded-events", type=int, default=200_000,
         help="events kept for /_emulator/events; the oldest half is forgotten when full",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
+
+
+def _add_fault_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per FaultConfig field, its `dest` the field's name (see options_from_args)."""
+    p.add_argument(
+        "--fault-entry", dest="entry_error_rates", action="append", type=_entry_fault,
+        default=[], metavar="CODE=RATE",
+        help="fail this share of entries with this error code (repeatable)",
+    )  # fmt: skip
+    for flag, dest in (
+        ("--fault-throttle", "throttle_rate"),
+        ("--fault-500", "error_500_rate"),
+        ("--fault-503", "error_503_rate"),
+        ("--fault-drop", "drop_rate"),
+        ("--fault-drop-after", "drop_after_rate"),
+    ):
+        p.add_argument(flag, dest=dest, type=_rate, default=0.0, metavar="RATE")
+    p.add_argument("--latency-ms", dest="latency_ms", type=int, default=0)
+    p.add_argument("--seed", dest="seed", type=int, default=0)
 
 
 def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
@@ -89,16 +100,15 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         max_request_bytes=args.max_request_bytes,
         accept_unknown_sources=args.accept_unknown_sources,
         accounts=dict(args.account) if args.account else default_accounts(),
-        entry_error_rates=dict(args.fault_entry),
-        throttle_rate=args.fault_throttle,
-        error_500_rate=args.fault_500,
-        error_503_rate=args.fault_503,
-        drop_rate=args.fault_drop,
-        drop_after_rate=args.fault_drop_after,
-        latency_ms=args.latency_ms,
-        seed=args.seed,
         max_recorded_events=args.max_recorded_events,
+        faults=_faults_from_args(args),
     )
+
+
+def _faults_from_args(args: argparse.Namespace) -> FaultConfig:
+    values = {f.name: getattr(args, f.name) for f in fields(FaultConfig)}
+    values["entry_error_rates"] = dict(values["entry_error_rates"])
+    return FaultConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,11 +37,12 @@ def register(subparsers: Subparsers) -> None:
         "enqueue",
         help="put NDJSON events from a file or stdin into the configured input",
         description=(
-            "Put one event per line, unchanged, into input.kind (spool, redis, sqs) for a "
-            "running daemon to publish; blank lines are skipped and nothing is validated here "
-            "(the daemon dead-letters what is invalid). While the input is full or unreachable "
-            "it keeps trying for --give-up-after-s. Exit 0 when every line was stored, 1 when "
-            "it gave up, 2 on bad usage or config. The last stdout line is a JSON summary."
+            "Put one event per line, unchanged, into input.kind (spool, redis, sqs, postgres, "
+            "amqp) for a running daemon to publish; blank lines are skipped and nothing is "
+            "validated here (the daemon dead-letters what is invalid). While the input is full "
+            "or unreachable it keeps trying for --give-up-after-s. Exit 0 when every line was "
+            "stored, 1 when it gave up, 2 on bad usage or config. The last stdout line is a "
+            "JSON summary."
         ),
     )
     add_ndjson_arguments(parser)

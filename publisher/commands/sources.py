@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from publisher.aws import failures
 from publisher.aws.partner_sources import (
@@ -26,9 +23,11 @@ from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_aws_target_options,
     add_config_option,
     settings_or_exit,
 )
+from publisher.commands.output import add_output_option, emit_rows, print_json
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import ConfigError
 from publisher.settings import Settings
@@ -67,10 +66,8 @@ def register(subparsers: Subparsers) -> None:
 def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
     add_config_option(parser)
-    parser.add_argument("--region", help="AWS Region (default: aws.region of the config)")
-    parser.add_argument("--profile", help="AWS profile (default: aws.profile, then the chain)")
-    parser.add_argument("--endpoint-url", help="another endpoint (e.g. the local emulator)")
-    parser.add_argument("--output", choices=["table", "json"], default="table")
+    add_aws_target_options(parser)
+    add_output_option(parser)
     parser.set_defaults(func=run, action_name=name)
     return parser
 
@@ -119,12 +116,15 @@ async def _single(settings: Settings, args: argparse.Namespace, action: Action) 
 async def _create(sources: PartnerSources, args: argparse.Namespace) -> int:
     result = await sources.create(args.name, args.account)
     status = "created" if result.created else "exists"
-    _emit(args, [{"name": args.name, "account": args.account, "arn": result.arn, "status": status}])
+    emit_rows(
+        args.output,
+        [{"name": args.name, "account": args.account, "arn": result.arn, "status": status}],
+    )
     return EXIT_OK
 
 
 async def _describe(sources: PartnerSources, args: argparse.Namespace) -> int:
-    _emit(args, [await sources.describe(args.name)])
+    emit_rows(args.output, [await sources.describe(args.name)])
     return EXIT_OK
 
 
@@ -154,19 +154,19 @@ async def _list(sources: PartnerSources, args: argparse.Namespace) -> int:
     rows: list[dict[str, str]] = []
     for prefix in args.prefixes:
         rows += await sources.list_by_prefix(prefix)
-    _emit(args, rows, empty=f"no sources start with {' or '.join(args.prefixes)}")
+    emit_rows(args.output, rows, empty=f"no sources start with {' or '.join(args.prefixes)}")
     return EXIT_OK
 
 
 async def _accounts(sources: PartnerSources, args: argparse.Namespace) -> int:
     rows = [asdict(account) for account in await sources.accounts(args.name)]
-    _emit(args, rows, empty=f"{args.name} was offered to no account")
+    emit_rows(args.output, rows, empty=f"{args.name} was offered to no account")
     return EXIT_OK
 
 
 async def _delete(sources: PartnerSources, args: argparse.Namespace) -> int:
     await sources.delete(args.name, args.account)
-    _emit(args, [{"name": args.name, "account": args.account, "status": "deleted"}])
+    emit_rows(args.output, [{"name": args.name, "account": args.account, "status": "deleted"}])
     return EXIT_OK
 
 
@@ -196,49 +196,10 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
 
         report = await sync_sources(tenants, sources_for, dry_run=args.dry_run)
     if args.output == "json":
-        print(
-            orjson.dumps(
-                {
-                    "tenants": [asdict(t) for t in report.tenants],
-                    "unused_sources": report.unused_sources,
-                }
-            ).decode()
-        )
+        tenant_rows = [asdict(t) for t in report.tenants]
+        print_json({"tenants": tenant_rows, "unused_sources": report.unused_sources})
         return EXIT_OK
-    _table([asdict(t) for t in report.tenants])
+    emit_rows("table", [asdict(t) for t in report.tenants])
     for name in report.unused_sources:
         print(f"unused: {name} (no tenant routes to it)")
     return EXIT_OK
-
-
-def _emit(args: argparse.Namespace, rows: Sequence[dict[str, Any]], empty: str = "") -> None:
-    if args.output == "json":
-        for row in rows:
-            print(orjson.dumps(row, default=_json_default).decode())
-    elif rows:
-        _table(rows)
-    elif empty:
-        print(empty, file=sys.stderr)
-
-
-def _table(rows: Sequence[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(r[i]) for r in cells)) for i, column in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return str(value)
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from publisher.core.event import is_valid_source
+from publisher.core.event import is_valid_account, is_valid_source
 
 NAME_RE = re.compile(r"[a-zA-Z0-9/._-]{1,255}")
 DOMAIN_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -17,12 +17,13 @@ TYPE_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z_0-9-]{0,254}")
 ROLE_ARN_RE = re.compile(r"arn:aws:iam:.*:[0-9]+:.*")
 FLOW_NAME_RE = re.compile(r"[a-zA-Z0-9][\w!@#.-]+")
 TAG_KEY_RE = re.compile(r"(?!aws:)[a-zA-Z+-=._:/]{1,128}")
-ACCOUNT_RE = re.compile(r"\d{12}")
 WORKFLOW_ID_RE = re.compile(r"[a-f0-9]{32}")
 MAX_DESCRIPTION = 1000
 MAX_TAG_VALUE = 256
 MAX_EVENT_INTEGRATION_TAGS = 200
 MAX_PROFILES_TAGS = 50
+# The ObjectTypeNames keys (docs/aws-contract.md, Amazon Connect Customer Profiles); the
+# emulator accepts the same ones.
 OBJECT_TYPE_KEYS = (
     "SegmentIdentify",
     "ShopifyCreateCustomers",
@@ -50,7 +51,7 @@ def check_source(value: str) -> None:
 
 
 def check_account(value: str) -> None:
-    if ACCOUNT_RE.fullmatch(value) is None:
+    if not is_valid_account(value):
         raise ValueError(f"account {value!r} must be 12 digits")
 
 

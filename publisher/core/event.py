@@ -29,7 +29,9 @@ RESOURCE_MAX_CHARS = 2048
 DETAIL_MAX_DEPTH = 1000
 TIME_ENTRY_BYTES = 14
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+# docs/aws-contract.md, PutPartnerEvents: entry rules, and Partner event sources.
 SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
+ACCOUNT_PATTERN = re.compile(r"\d{12}")
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -180,6 +182,10 @@ def is_valid_source(source: str) -> bool:
     return len(source) <= SOURCE_MAX_CHARS and SOURCE_PATTERN.fullmatch(source) is not None
 
 
+def is_valid_account(account: str) -> bool:
+    return ACCOUNT_PATTERN.fullmatch(account) is not None
+
+
 def _required_text(obj: dict[str, Any], field: str, max_chars: int) -> str:
     value = obj.get(field)
     if value is None:
@@ -244,7 +250,7 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
     may_nest_deep = body is None or (
         len(body) > DETAIL_MAX_DEPTH and body.count(b"{") + body.count(b"[") > DETAIL_MAX_DEPTH
     )
-    if may_nest_deep and _depth(detail) > DETAIL_MAX_DEPTH:
+    if may_nest_deep and nesting_depth(detail) > DETAIL_MAX_DEPTH:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or has_long_digit_run(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
@@ -277,7 +283,8 @@ def _with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> A
             sys.setrecursionlimit(limit)
 
 
-def _depth(value: Any) -> int:
+def nesting_depth(value: Any) -> int:
+    """How deep objects and arrays nest in a decoded JSON value (a flat object is 1)."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

@@ -15,16 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from publisher.emulator.restjson import (
-    RestRequest,
-    Route,
-    check_string,
-    check_tags,
-    error,
-    page,
-    raise_if_any,
-    route,
-)
+from publisher.emulator import restjson as rest
 
 if TYPE_CHECKING:
     from publisher.emulator.state import EmulatorState
@@ -36,6 +27,7 @@ FILTER_SOURCE_PATTERN = (
     r"app-integrations\.webhooks/[a-zA-Z0-9\-_./]+"
 )
 INVALID = "InvalidRequestException"
+PAGING = rest.Paging("nextToken", "maxResults", 50, INVALID)
 
 
 @dataclass(slots=True)
@@ -118,23 +110,25 @@ def _fingerprint(body: dict[str, Any]) -> str:
 
 def _validated(body: dict[str, Any]) -> EventIntegration:
     errors: list[str] = []
-    name = check_string(body, "Name", errors, pattern=NAME_PATTERN)
-    bus = check_string(body, "EventBridgeBus", errors, pattern=NAME_PATTERN)
-    description = check_string(body, "Description", errors, min_len=0, max_len=1000, required=False)
+    name = rest.check_string(body, "Name", errors, pattern=NAME_PATTERN)
+    bus = rest.check_string(body, "EventBridgeBus", errors, pattern=NAME_PATTERN)
+    description = rest.check_string(
+        body, "Description", errors, min_len=0, max_len=1000, required=False
+    )
     event_filter = body.get("EventFilter")
     if not isinstance(event_filter, dict):
         errors.append("EventFilter is required")
         event_filter = {}
-    source = check_string(
+    source = rest.check_string(
         event_filter, "Source", errors, pattern=FILTER_SOURCE_PATTERN, max_len=256
     )
-    check_string(body, "ClientToken", errors, max_len=2048, required=False)
-    tags = check_tags(body, errors, max_tags=200)
-    raise_if_any(errors, INVALID)
+    rest.check_string(body, "ClientToken", errors, max_len=2048, required=False)
+    tags = rest.check_tags(body, errors, max_tags=200)
+    rest.raise_if_any(errors, INVALID)
     return EventIntegration(str(name), "", "", str(source), str(bus), description, tags)
 
 
-def create_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def create_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     store = state.app_integrations
     integration = _validated(request.body)
     token = request.body.get("ClientToken")
@@ -143,11 +137,11 @@ def create_event_integration(state: EmulatorState, request: RestRequest) -> dict
     if isinstance(token, str) and token in store.tokens and store.by_arn(store.tokens[token][1]):
         seen_fingerprint, arn = store.tokens[token]
         if seen_fingerprint != fingerprint:
-            raise error(INVALID, "ClientToken was already used with a different request.")
+            raise rest.error(INVALID, "ClientToken was already used with a different request.")
         return {"EventIntegrationArn": arn}
     key = (request.account, integration.name)
     if key in store.integrations:
-        raise error(
+        raise rest.error(
             "DuplicateResourceException", f"EventIntegration {integration.name} already exists."
         )
     region, integration.account = state.options.region, request.account
@@ -160,47 +154,41 @@ def create_event_integration(state: EmulatorState, request: RestRequest) -> dict
     return {"EventIntegrationArn": integration.arn}
 
 
-def _existing(state: EmulatorState, request: RestRequest) -> EventIntegration:
+def _existing(state: EmulatorState, request: rest.RestRequest) -> EventIntegration:
     name = request.params["Name"]
     integration = state.app_integrations.integrations.get((request.account, name))
     if integration is None:
-        raise error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
+        raise rest.error("ResourceNotFoundException", f"EventIntegration {name} does not exist.")
     return integration
 
 
-def get_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     return _existing(state, request).to_json()
 
 
-def list_event_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_event_integrations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     store = state.app_integrations
     own = {
         i.name: i for (account, _), i in store.integrations.items() if account == request.account
     }
-    names, token, problem = page(sorted(own), request.query, "nextToken", "maxResults", 50)
-    raise_if_any([problem] if problem else [], INVALID)
-    result: dict[str, Any] = {"EventIntegrations": [own[n].to_json() for n in names]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return rest.paged(
+        "EventIntegrations", sorted(own), lambda name: own[name].to_json(), request.query, PAGING
+    )
 
 
-def list_associations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_associations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     found = state.app_integrations.associations.get(_existing(state, request).arn, [])
     by_id = {a["EventIntegrationAssociationId"]: a for a in found}
-    ids, token, problem = page(sorted(by_id), request.query, "nextToken", "maxResults", 50)
-    raise_if_any([problem] if problem else [], INVALID)
-    result: dict[str, Any] = {"EventIntegrationAssociations": [by_id[i] for i in ids]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return rest.paged(
+        "EventIntegrationAssociations", sorted(by_id), by_id.__getitem__, request.query, PAGING
+    )
 
 
-def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def delete_event_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     integration = _existing(state, request)
     name = integration.name
     if state.app_integrations.associations.get(integration.arn):
-        raise error(
+        raise rest.error(
             INVALID,
             f"EventIntegration {name} cannot be deleted while it has associations; "
             "remove the integrations that use it first.",
@@ -209,14 +197,14 @@ def delete_event_integration(state: EmulatorState, request: RestRequest) -> dict
     return {}
 
 
-ROUTES: list[Route] = [
-    route("CreateEventIntegration", "POST", "/eventIntegrations", create_event_integration),
-    route("ListEventIntegrations", "GET", "/eventIntegrations", list_event_integrations),
-    route("GetEventIntegration", "GET", "/eventIntegrations/{Name}", get_event_integration),
-    route(
+ROUTES: list[rest.Route] = [
+    rest.route("CreateEventIntegration", "POST", "/eventIntegrations", create_event_integration),
+    rest.route("ListEventIntegrations", "GET", "/eventIntegrations", list_event_integrations),
+    rest.route("GetEventIntegration", "GET", "/eventIntegrations/{Name}", get_event_integration),
+    rest.route(
         "DeleteEventIntegration", "DELETE", "/eventIntegrations/{Name}", delete_event_integration
     ),
-    route(
+    rest.route(
         "ListEventIntegrationAssociations",
         "GET",
         "/eventIntegrations/{Name}/associations",

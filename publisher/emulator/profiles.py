@@ -13,36 +13,18 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from publisher.emulator.restjson import (
-    RestRequest,
-    Route,
-    check_string,
-    check_tags,
-    error,
-    page,
-    raise_if_any,
-    route,
-)
+from publisher.connect.validation import OBJECT_TYPE_KEYS
+from publisher.emulator import restjson as rest
 
 if TYPE_CHECKING:
     from publisher.emulator.state import EmulatorState
 
 BAD = "BadRequestException"
+PAGING = rest.Paging("next-token", "max-results", 100, BAD)
 DOMAIN_PATTERN = r"[a-zA-Z0-9_-]+"
 TYPE_NAME_PATTERN = r"[a-zA-Z_][a-zA-Z_0-9-]*"
 ROLE_ARN_PATTERN = r"arn:aws:iam:.*:[0-9]+:.*"
 FLOW_NAME_PATTERN = r"[a-zA-Z0-9][\w!@#.-]+"
-OBJECT_TYPE_KEYS = frozenset(
-    {
-        "SegmentIdentify",
-        "ShopifyCreateCustomers",
-        "ShopifyUpdateCustomers",
-        "ShopifyCreateDraftOrders",
-        "ShopifyUpdateDraftOrders",
-        "ShopifyCreateOrders",
-        "ShopifyUpdatedOrders",
-    }
-)
 PROFILES_CLIENT_ID = "CustomerProfiles"
 _PROGRESS = ("NOT_STARTED", "IN_PROGRESS", "COMPLETE")
 DomainKey = tuple[str, str]  # (account, domain name)
@@ -85,36 +67,40 @@ class ProfilesStore:
         self.workflows.clear()
 
 
-def domain_key(state: EmulatorState, request: RestRequest) -> DomainKey:
+def domain_key(state: EmulatorState, request: rest.RestRequest) -> DomainKey:
     """The caller's existing domain named in the path."""
     name = request.params["DomainName"]
     errors: list[str] = []
-    check_string({"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64)
-    raise_if_any(errors, BAD)
+    rest.check_string(
+        {"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64
+    )
+    rest.raise_if_any(errors, BAD)
     key = (request.account, name)
     if key not in state.profiles.domains:
-        raise error(
+        raise rest.error(
             "ResourceNotFoundException", f"Domain {name} does not exist in account {key[0]}."
         )
     return key
 
 
-def create_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def create_domain(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     name = request.params["DomainName"]
     errors: list[str] = []
-    check_string({"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64)
+    rest.check_string(
+        {"DomainName": name}, "DomainName", errors, pattern=DOMAIN_PATTERN, max_len=64
+    )
     days = request.body.get("DefaultExpirationDays")
     if not isinstance(days, int) or not 1 <= days <= 1098:
         errors.append("DefaultExpirationDays must be an integer from 1 to 1098")
-    raise_if_any(errors, BAD)
+    rest.raise_if_any(errors, BAD)
     if (request.account, name) in state.profiles.domains:
-        raise error(BAD, f"Domain {name} already exists.")
+        raise rest.error(BAD, f"Domain {name} already exists.")
     created = state.profiles.create_domain((request.account, name))
     return {"DomainName": name, "DefaultExpirationDays": days, "CreatedAt": created,
             "LastUpdatedAt": created}  # fmt: skip
 
 
-def get_domain(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_domain(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     key = domain_key(state, request)
     created = state.profiles.domains[key]
     return {"DomainName": key[1], "CreatedAt": created, "LastUpdatedAt": created}
@@ -130,28 +116,30 @@ def _object_type_names(body: dict[str, Any], errors: list[str]) -> dict[str, str
     for key, value in names.items():
         if key not in OBJECT_TYPE_KEYS:
             errors.append(f"ObjectTypeNames key {key} is not supported")
-        check_string({key: value}, key, errors, pattern=TYPE_NAME_PATTERN)
+        rest.check_string({key: value}, key, errors, pattern=TYPE_NAME_PATTERN)
     return dict(names)
 
 
-def put_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def put_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     key, body = domain_key(state, request), request.body
     domain = key[1]
     errors: list[str] = []
-    uri = str(check_string(body, "Uri", errors))
-    type_name = check_string(
+    uri = str(rest.check_string(body, "Uri", errors))
+    type_name = rest.check_string(
         body, "ObjectTypeName", errors, pattern=TYPE_NAME_PATTERN, required=False
     )
     type_names = _object_type_names(body, errors)
     if type_name is None and type_names is None:
         errors.append("ObjectTypeName or ObjectTypeNames is required")
-    tags = check_tags(body, errors, max_tags=50)
-    raise_if_any(errors, BAD)
+    tags = rest.check_tags(body, errors, max_tags=50)
+    rest.raise_if_any(errors, BAD)
     event_integration = state.app_integrations.by_arn(uri)
     if event_integration is not None and event_integration.account != request.account:
         event_integration = None  # another account's: not visible to this caller
     if ":event-integration/" in uri and event_integration is None:
-        raise error(BAD, f"EventIntegration {uri} does not exist in account {request.account}.")
+        raise rest.error(
+            BAD, f"EventIntegration {uri} does not exist in account {request.account}."
+        )
     now = time.time()
     previous = state.profiles.integrations[key].get(uri, {})
     item: dict[str, Any] = {"DomainName": domain, "Uri": uri,
@@ -168,32 +156,31 @@ def put_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any
     return item
 
 
-def _integration(state: EmulatorState, request: RestRequest) -> tuple[DomainKey, dict[str, Any]]:
+def _integration(
+    state: EmulatorState, request: rest.RestRequest
+) -> tuple[DomainKey, dict[str, Any]]:
     key = domain_key(state, request)
     errors: list[str] = []
-    uri = str(check_string(request.body, "Uri", errors))
-    raise_if_any(errors, BAD)
+    uri = str(rest.check_string(request.body, "Uri", errors))
+    rest.raise_if_any(errors, BAD)
     item = state.profiles.integrations[key].get(uri)
     if item is None:
-        raise error("ResourceNotFoundException", f"No integration for {uri} in domain {key[1]}.")
+        raise rest.error(
+            "ResourceNotFoundException", f"No integration for {uri} in domain {key[1]}."
+        )
     return key, item
 
 
-def get_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     return _integration(state, request)[1]
 
 
-def list_integrations(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_integrations(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     items = state.profiles.integrations[domain_key(state, request)]
-    uris, token, problem = page(sorted(items), request.query, "next-token", "max-results", 100)
-    raise_if_any([problem] if problem else [], BAD)
-    result: dict[str, Any] = {"Items": [items[u] for u in uris]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return rest.paged("Items", sorted(items), items.__getitem__, request.query, PAGING)
 
 
-def delete_integration(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def delete_integration(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     key, item = _integration(state, request)
     del state.profiles.integrations[key][item["Uri"]]
     event_integration = state.app_integrations.by_arn(item["Uri"])
@@ -202,13 +189,13 @@ def delete_integration(state: EmulatorState, request: RestRequest) -> dict[str, 
     return {"Message": f"Integration {item['Uri']} deleted."}
 
 
-ROUTES: list[Route] = [
-    route("CreateDomain", "POST", "/domains/{DomainName}", create_domain),
-    route("GetDomain", "GET", "/domains/{DomainName}", get_domain),
-    route("PutIntegration", "PUT", "/domains/{DomainName}/integrations", put_integration),
-    route("GetIntegration", "POST", "/domains/{DomainName}/integrations", get_integration),
-    route("ListIntegrations", "GET", "/domains/{DomainName}/integrations", list_integrations),
-    route(
+ROUTES: list[rest.Route] = [
+    rest.route("CreateDomain", "POST", "/domains/{DomainName}", create_domain),
+    rest.route("GetDomain", "GET", "/domains/{DomainName}", get_domain),
+    rest.route("PutIntegration", "PUT", "/domains/{DomainName}/integrations", put_integration),
+    rest.route("GetIntegration", "POST", "/domains/{DomainName}/integrations", get_integration),
+    rest.route("ListIntegrations", "GET", "/domains/{DomainName}/integrations", list_integrations),
+    rest.route(
         "DeleteIntegration", "POST", "/domains/{DomainName}/integrations/delete", delete_integration
     ),
 ]

@@ -201,3 +201,30 @@ def page(
     end = start + int(raw_size)
     chosen = names[start:end]
     return chosen, (f"after:{chosen[-1]}" if end < len(names) else None), None
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """How a service pages its lists: the query's token and size keys, the largest page, and
+    the error code for a bad paging query."""
+
+    token_key: str
+    size_key: str
+    maximum: int
+    error_code: str
+
+
+def paged(
+    items_key: str,
+    names: list[str],
+    item_for: Callable[[str], Any],
+    query: Mapping[str, str],
+    paging: Paging,
+) -> dict[str, Any]:
+    """One page of a list answer, `{items_key: [...], "NextToken": ...}`, for sorted `names`."""
+    chosen, token, problem = page(names, query, paging.token_key, paging.size_key, paging.maximum)
+    raise_if_any([problem] if problem else [], paging.error_code)
+    result: dict[str, Any] = {items_key: [item_for(name) for name in chosen]}
+    if token:
+        result["NextToken"] = token
+    return result

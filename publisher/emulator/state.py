@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from publisher.emulator.appintegrations import AppIntegrationsStore
 from publisher.emulator.faults import FaultConfig, FaultInjector
@@ -12,20 +12,6 @@ from publisher.emulator.profiles import ProfilesStore
 from publisher.emulator.recorder import EventLog, Stats
 from publisher.emulator.restjson import RestFaults
 from publisher.emulator.sources import SourceRegistry
-
-
-def faults_from_options(options: EmulatorOptions) -> FaultConfig:
-    """The fault settings the CLI flags asked for."""
-    return FaultConfig(
-        entry_error_rates=dict(options.entry_error_rates),
-        throttle_rate=options.throttle_rate,
-        error_500_rate=options.error_500_rate,
-        error_503_rate=options.error_503_rate,
-        drop_rate=options.drop_rate,
-        drop_after_rate=options.drop_after_rate,
-        latency_ms=options.latency_ms,
-        seed=options.seed,
-    )
 
 
 @dataclass(slots=True)
@@ -49,7 +35,7 @@ class EmulatorState:
         return cls(
             options=options,
             events=EventLog(options.max_recorded_events),
-            faults=FaultInjector(faults_from_options(options)),
+            faults=FaultInjector(replace(options.faults)),
         )
 
     def reset(self) -> None:

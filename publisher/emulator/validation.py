@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from publisher.core.event import nesting_depth
 from publisher.emulator.protocol import AwsError
 
 SOURCE_PATTERN = r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}"
@@ -224,7 +225,10 @@ def parse_detail(text: str) -> dict[str, Any] | None:
     if not isinstance(detail, dict):
         return None
     # Both checks below are rare slow paths guarded by cheap scans of the raw text.
-    if text.count("{") + text.count("[") > MAX_DETAIL_DEPTH and _depth(detail) > MAX_DETAIL_DEPTH:
+    if (
+        text.count("{") + text.count("[") > MAX_DETAIL_DEPTH
+        and nesting_depth(detail) > MAX_DETAIL_DEPTH
+    ):
         return None
     if (
         len(text) > 19
@@ -233,17 +237,6 @@ def parse_detail(text: str) -> dict[str, Any] | None:
     ):
         return None
     return detail
-
-
-def _depth(value: Any) -> int:
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
-    return deepest
 
 
 def _integers_fit_int64(text: str) -> bool:

@@ -7,23 +7,15 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from publisher.emulator import restjson as rest
 from publisher.emulator.profiles import (
     BAD,
     FLOW_NAME_PATTERN,
+    PAGING,
     ROLE_ARN_PATTERN,
     TYPE_NAME_PATTERN,
     Workflow,
     domain_key,
-)
-from publisher.emulator.restjson import (
-    RestRequest,
-    Route,
-    check_string,
-    check_tags,
-    error,
-    page,
-    raise_if_any,
-    route,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +37,7 @@ def _flow_definition(body: dict[str, Any], errors: list[str]) -> dict[str, Any]:
         return {}
     errors.extend(f"FlowDefinition.{k} is required" for k in _FLOW_REQUIRED if k not in flow)
     if "FlowName" in flow:
-        check_string(flow, "FlowName", errors, pattern=FLOW_NAME_PATTERN, max_len=256)
+        rest.check_string(flow, "FlowName", errors, pattern=FLOW_NAME_PATTERN, max_len=256)
     source = flow.get("SourceFlowConfig")
     if isinstance(source, dict) and source.get("ConnectorType") not in CONNECTOR_TYPES:
         errors.append(
@@ -55,30 +47,30 @@ def _flow_definition(body: dict[str, Any], errors: list[str]) -> dict[str, Any]:
     return flow
 
 
-def create_integration_workflow(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def create_integration_workflow(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     domain, body = domain_key(state, request), request.body
     errors: list[str] = []
     if body.get("WorkflowType") != WORKFLOW_TYPE:
         errors.append(f"WorkflowType must be {WORKFLOW_TYPE}")
-    check_string(body, "ObjectTypeName", errors, pattern=TYPE_NAME_PATTERN)
-    role_arn = check_string(body, "RoleArn", errors, pattern=ROLE_ARN_PATTERN, max_len=512)
-    check_tags(body, errors, max_tags=50)
+    rest.check_string(body, "ObjectTypeName", errors, pattern=TYPE_NAME_PATTERN)
+    role_arn = rest.check_string(body, "RoleArn", errors, pattern=ROLE_ARN_PATTERN, max_len=512)
+    rest.check_tags(body, errors, max_tags=50)
     flow = _flow_definition(body, errors)
-    raise_if_any(errors, BAD)
+    rest.raise_if_any(errors, BAD)
     batches = body["IntegrationConfig"]["AppflowIntegration"].get("Batches") or []
     workflow = Workflow(uuid.uuid4().hex, flow, str(role_arn), max(1, len(batches)), time.time())
     state.profiles.workflows[domain][workflow.workflow_id] = workflow
     return {"WorkflowId": workflow.workflow_id, "Message": "Workflow creation request received."}
 
 
-def _workflow(state: EmulatorState, request: RestRequest) -> Workflow:
+def _workflow(state: EmulatorState, request: rest.RestRequest) -> Workflow:
     domain = domain_key(state, request)
     workflow_id = request.params["WorkflowId"]
     if WORKFLOW_ID_PATTERN.fullmatch(workflow_id) is None:
-        raise error(BAD, f"WorkflowId {workflow_id} must match [a-f0-9]{{32}}.")
+        raise rest.error(BAD, f"WorkflowId {workflow_id} must match [a-f0-9]{{32}}.")
     workflow = state.profiles.workflows[domain].get(workflow_id)
     if workflow is None:
-        raise error(
+        raise rest.error(
             "ResourceNotFoundException", f"Workflow {request.params['WorkflowId']} not found."
         )
     return workflow
@@ -90,7 +82,7 @@ def _steps_completed(workflow: Workflow) -> int:
     return workflow.total_steps // 2 if workflow.status in ("IN_PROGRESS", "FAILED") else 0
 
 
-def get_workflow(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_workflow(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     workflow = _workflow(state, request)
     source = workflow.flow.get("SourceFlowConfig") or {}
     result: dict[str, Any] = {
@@ -125,7 +117,7 @@ def _step_status(workflow: Workflow, index: int) -> str:
     return "NOT_STARTED"
 
 
-def get_workflow_steps(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def get_workflow_steps(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     workflow = _workflow(state, request)
     items = [
         {"AppflowIntegration": {
@@ -141,32 +133,28 @@ def get_workflow_steps(state: EmulatorState, request: RestRequest) -> dict[str, 
     return {"WorkflowId": workflow.workflow_id, "WorkflowType": WORKFLOW_TYPE, "Items": items}
 
 
-def list_workflows(state: EmulatorState, request: RestRequest) -> dict[str, Any]:
+def list_workflows(state: EmulatorState, request: rest.RestRequest) -> dict[str, Any]:
     workflows = state.profiles.workflows[domain_key(state, request)]
-    ids, token, problem = page(sorted(workflows), request.query, "next-token", "max-results", 100)
-    raise_if_any([problem] if problem else [], BAD)
-    items = [
-        {"WorkflowType": WORKFLOW_TYPE, "WorkflowId": i, "Status": workflows[i].status,
-         "StatusDescription": workflows[i].status.lower(), "CreatedAt": workflows[i].created_at,
-         "LastUpdatedAt": workflows[i].created_at}
-        for i in ids
-    ]  # fmt: skip
-    result: dict[str, Any] = {"Items": items}
-    if token:
-        result["NextToken"] = token
-    return result
+
+    def item(workflow_id: str) -> dict[str, Any]:
+        workflow = workflows[workflow_id]
+        return {"WorkflowType": WORKFLOW_TYPE, "WorkflowId": workflow_id,
+                "Status": workflow.status, "StatusDescription": workflow.status.lower(),
+                "CreatedAt": workflow.created_at, "LastUpdatedAt": workflow.created_at}  # fmt: skip
+
+    return rest.paged("Items", sorted(workflows), item, request.query, PAGING)
 
 
-ROUTES: list[Route] = [
-    route(
+ROUTES: list[rest.Route] = [
+    rest.route(
         "CreateIntegrationWorkflow",
         "POST",
         "/domains/{DomainName}/workflows/integrations",
         create_integration_workflow,
     ),
-    route("ListWorkflows", "POST", "/domains/{DomainName}/workflows", list_workflows),
-    route("GetWorkflow", "GET", "/domains/{DomainName}/workflows/{WorkflowId}", get_workflow),
-    route(
+    rest.route("ListWorkflows", "POST", "/domains/{DomainName}/workflows", list_workflows),
+    rest.route("GetWorkflow", "GET", "/domains/{DomainName}/workflows/{WorkflowId}", get_workflow),
+    rest.route(
         "GetWorkflowSteps",
         "GET",
         "/domains/{DomainName}/workflows/{WorkflowId}/steps",

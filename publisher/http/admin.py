@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from publisher.http.server import HttpServer
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
@@ -36,16 +37,13 @@ class Admin:
         self._settings = settings
         self._metrics = metrics
         self._readiness = readiness
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._server = HttpServer("admin", settings.host, settings.port)
         self.tenant_report: TenantReport | None = None
         """Set once the pipeline exists; GET /v1/tenants answers 503 until then."""
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("admin is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
@@ -54,23 +52,10 @@ class Admin:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/v1/tenants", self._tenants)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        log.info("admin_started", host=self._settings.host, port=self._port)
+        await self._server.start(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("admin_stopped")
+        await self._server.stop()
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self._metrics.registry))

@@ -2,8 +2,10 @@
 
 Answers (always JSON):
 
-- 202 `{"accepted": n, "rejected": [{"index": i, "error": "field: rule"}]}` once the accepted
-  events are stored (one `put` per request, all or nothing);
+- 202 `{"accepted": n, "duplicates": d, "ids": [...], "rejected": [{"index": i, "error":
+  "field: rule"}]}` once the accepted events are stored (one `put` per request, all or
+  nothing); `ids` are the accepted events' ids in order, generated where none was given, and
+  `duplicates` counts those whose (tenant, id) was already stored (publisher.http.dedupe);
 - 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
   nothing is stored either way;
@@ -14,6 +16,9 @@ Answers (always JSON):
   503 `{"error": "draining"}` once the daemon is shutting down;
 - 405 for other methods on /v1/events, 404 for any other path.
 
+The body is events (publisher.http.ingest_body) or CloudEvents (publisher.http.cloudevents).
+`GET /openapi.json` serves the OpenAPI document of this API (publisher.http.openapi).
+
 At most MAX_REPORTED_REJECTIONS rejections are listed; past that the answer also carries
 `"rejected_count"`, the full number, so that a huge body of bad items gets a bounded reply.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -30,17 +36,22 @@ from aiohttp import web
 
 from publisher.core.tenants import TenantRegistry
 from publisher.errors import InputFull, InputUnavailable
+from publisher.http import cloudevents, openapi
+from publisher.http.dedupe import IdempotentPuts, Stored
 from publisher.http.ingest_body import (
     NDJSON_CONTENT_TYPES,
     Decoded,
     MalformedBody,
     decode_steps,
 )
-from publisher.inputs.base import Input, ValidatedPuts
+from publisher.http.server import HttpServer
+from publisher.inputs.base import Input
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
 log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 EVENTS_PATH = "/v1/events"
 MAX_REPORTED_REJECTIONS = 1000
@@ -63,41 +74,29 @@ class Ingest:
         self, settings: IngestSettings, sink: Input, tenants: TenantRegistry, metrics: Metrics
     ) -> None:
         self._settings = settings
-        self._sink = sink
-        self._validated_sink = sink if isinstance(sink, ValidatedPuts) else None
+        self._puts = IdempotentPuts(sink, settings)
         self._route = tenants.route
         self._metrics = metrics
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._server = HttpServer("ingest", settings.host, settings.port)
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("ingest is not started")
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
         app = web.Application(client_max_size=self._settings.max_body_bytes)
         app.router.add_post(EVENTS_PATH, self._post_events)
-        app.router.add_route("*", EVENTS_PATH, self._method_not_allowed)
+        app.router.add_get(openapi.PATH, openapi.serve)
+        app.router.add_route("*", openapi.PATH, self._allow("GET"))
+        app.router.add_route("*", EVENTS_PATH, self._allow("POST"))
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # After an early 413 aiohttp reads and drops the rest of the body (so the client sees the
         # answer) for lingering_time; its 10 s default would also hold up stop() that long.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=_LINGER_S)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        log.info("ingest_started", host=self._settings.host, port=self._port)
+        await self._server.start(app, lingering_time=_LINGER_S)
 
     def start_draining(self) -> None:
         """From now on every POST answers 503 draining."""
@@ -106,10 +105,8 @@ class Ingest:
 
     async def stop(self) -> None:
         """Stop listening; requests under way finish (their events are stored) first."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            log.info("ingest_stopped")
+        await self._server.stop()
+        self._puts.close()
 
     async def _post_events(self, request: web.Request) -> web.Response:
         if self._token is not None and not self._authorized(request):
@@ -128,7 +125,13 @@ class Ingest:
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
         try:
-            decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
+            parser = cloudevents.binary_parser(request.headers) or cloudevents.PARSERS.get(
+                request.content_type
+            )
+            if parser is not None:
+                decoded = await self._parse(parser, body)
+            else:
+                decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
         except MalformedBody as exc:
             return self._reply(400, {"error": str(exc)})
         if not decoded.bodies:
@@ -142,12 +145,15 @@ class Ingest:
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
         return decoded
 
+    async def _parse(self, parser: cloudevents.Steps, body: bytes) -> Decoded:
+        decoded = Decoded()
+        for _ in parser(body, self._route, decoded, SLICE_ITEMS):
+            await asyncio.sleep(0)  # let other requests and the pipeline run between slices
+        return decoded
+
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
-            if self._validated_sink is not None:
-                await self._validated_sink.put_validated(decoded.bodies, decoded.events)
-            else:
-                await self._sink.put(decoded.bodies)
+            stored = await self._puts.put(decoded)
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
@@ -157,8 +163,10 @@ class Ingest:
         except Exception:
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
-        self._count_events(len(decoded.bodies), len(decoded.rejected))
-        return self._reply(202, _report(decoded))
+        self._count_events(len(decoded.bodies) - stored.duplicates, len(decoded.rejected))
+        if stored.duplicates:
+            self._metrics.ingest_events.labels(outcome="duplicate").inc(stored.duplicates)
+        return self._reply(202, _report(decoded, stored))
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -172,10 +180,14 @@ class Ingest:
         response.force_close()  # the rest of the body is still on its way: no keep-alive
         return response
 
-    async def _method_not_allowed(self, request: web.Request) -> web.Response:
-        return self._reply(
-            405, {"error": f"{request.method} is not allowed; use POST"}, {"Allow": "POST"}
-        )
+    def _allow(self, method: str) -> Handler:
+        """A handler answering 405 to any other method than `method` on its path."""
+
+        async def method_not_allowed(request: web.Request) -> web.Response:
+            error = f"{request.method} is not allowed; use {method}"
+            return self._reply(405, {"error": error}, {"Allow": method})
+
+        return method_not_allowed
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return self._reply(404, {"error": f"no such path; POST events to {EVENTS_PATH}"})
@@ -195,10 +207,12 @@ class Ingest:
         )
 
 
-def _report(decoded: Decoded) -> dict[str, Any]:
+def _report(decoded: Decoded, stored: Stored | None = None) -> dict[str, Any]:
     rejected = decoded.rejected
     report: dict[str, Any] = {
         "accepted": len(decoded.bodies),
+        "duplicates": stored.duplicates if stored is not None else 0,
+        "ids": stored.ids if stored is not None else [],
         "rejected": [
             {"index": index, "error": error} for index, error in rejected[:MAX_REPORTED_REJECTIONS]
         ],

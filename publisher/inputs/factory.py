@@ -7,8 +7,10 @@ from typing import TypeVar
 from publisher.inputs.base import Input
 from publisher.inputs.lanes import LanedInput
 from publisher.settings import (
+    AmqpInputSettings,
     AwsSettings,
     InputSettings,
+    PostgresInputSettings,
     RedisInputSettings,
     SpoolInputSettings,
     SqsInputSettings,
@@ -48,6 +50,14 @@ def build_input(
             for url in settings.queue_urls
         ]
         return LanedInput(queues, settings.queue_urls, settings.lanes)
+    if isinstance(settings, PostgresInputSettings):
+        from publisher.inputs.postgres import PostgresOutboxInput
+
+        return PostgresOutboxInput(settings, consumer=consumer)
+    if isinstance(settings, AmqpInputSettings):
+        from publisher.inputs.amqp import AmqpInput
+
+        return AmqpInput(settings, consumer=consumer)
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
 
 

@@ -9,9 +9,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from publisher.core.event import Event
 from publisher.core.message import Message
 from publisher.errors import InputFull
 from publisher.inputs.base import renew_interval_s
+from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
@@ -46,6 +48,8 @@ class MemoryInput:
         self._leases = LeaseTable()
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
+        self._remembered: dict[str, float] = {}
+        """Idempotency key -> when it expires, oldest first (publisher.inputs.dedupe)."""
 
     @property
     def lease_renew_s(self) -> float:
@@ -68,6 +72,28 @@ class MemoryInput:
             self._fresh.append(message_id)
         if bodies:
             self._changed.set()
+
+    async def put_once(
+        self,
+        keys: Sequence[str | None],
+        bodies: Sequence[bytes],
+        events: Sequence[Event] | None,
+        limits: DedupeLimits,
+    ) -> list[bool]:
+        """Like put, skipping bodies whose key was put within the window."""
+        now = self._wall_clock()
+        remembered = self._remembered
+        duplicates = [key is not None and remembered.get(key, now) > now for key in keys]
+        await self.put([body for body, dup in zip(bodies, duplicates, strict=True) if not dup])
+        for key, duplicate in zip(keys, duplicates, strict=True):
+            if key is not None and not duplicate:
+                remembered.pop(key, None)  # re-inserted last: the dict stays in expiry order
+                remembered[key] = now + limits.window_s
+        while remembered and (
+            len(remembered) > limits.max_ids or next(iter(remembered.values())) <= now
+        ):
+            del remembered[next(iter(remembered))]
+        return duplicates
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, waiting at most wait_s."""

@@ -58,3 +58,45 @@ if owned > 0 then
 end
 return owned
 """
+
+PUT_ONCE = """
+-- KEYS[1] stream; KEYS[2] sorted set of remembered idempotency keys, scored by expiry (ms).
+-- ARGV[1] max entries (0: unbounded); ARGV[2] window ms; ARGV[3] max remembered keys;
+-- ARGV[4..] pairs of (key, body), key '' for none. Returns per pair 1 (duplicate) or 0,
+-- or -1 when the new entries would not fit (nothing written). Redis's own clock, so that
+-- every replica behind this Redis agrees on what has expired.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local pairs_count = (#ARGV - 3) / 2
+local duplicate = {}
+local new = 0
+for i = 1, pairs_count do
+  local key = ARGV[2 + 2 * i]
+  local expiry = key ~= '' and redis.call('ZSCORE', KEYS[2], key)
+  if expiry and tonumber(expiry) > now then
+    duplicate[i] = 1
+  else
+    duplicate[i] = 0
+    new = new + 1
+  end
+end
+local limit = tonumber(ARGV[1])
+if limit > 0 and new > 0 and redis.call('XLEN', KEYS[1]) + new > limit then
+  return -1
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local expires = now + tonumber(ARGV[2])
+for i = 1, pairs_count do
+  if duplicate[i] == 0 then
+    redis.call('XADD', KEYS[1], '*', 'event', ARGV[3 + 2 * i])
+    if ARGV[2 + 2 * i] ~= '' then
+      redis.call('ZADD', KEYS[2], expires, ARGV[2 + 2 * i])
+    end
+  end
+end
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if over > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
+return duplicate
+"""

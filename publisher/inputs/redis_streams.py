@@ -49,11 +49,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from publisher.core.event import Event
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.dedupe import DedupeLimits
 from publisher.settings import RedisInputSettings
 
 log = structlog.get_logger(__name__)
@@ -122,6 +124,7 @@ class RedisStreamsInput:
             )
         client = self._client
         self._put_script = _Script(client, redis_scripts.PUT)
+        self._put_once_script = client.register_script(redis_scripts.PUT_ONCE)
         self._claim_script = _Script(client, redis_scripts.CLAIM)
         self._lease_script = _Script(client, redis_scripts.LEASE)
         if self._consumer:
@@ -153,6 +156,29 @@ class RedisStreamsInput:
         added = await self._run(lambda _: self._put_script(self._settings.stream, args))
         if added == -1:
             raise InputFull(f"{self._where} holds {limit} entries or more (input.max_events)")
+
+    async def put_once(
+        self,
+        keys: Sequence[str | None],
+        bodies: Sequence[bytes],
+        events: Sequence[Event] | None,
+        limits: DedupeLimits,
+    ) -> list[bool]:
+        """Like put, skipping bodies whose key is remembered in the sorted set `<stream>:dedupe`,
+        checked and written in the same script as the XADDs (so replicas dedupe together)."""
+        if not bodies:
+            return []
+        stream = self._settings.stream
+        limit = self._settings.max_events or 0
+        window_ms = max(1, round(limits.window_s * 1000))
+        args: list[ScriptArg] = [limit, window_ms, limits.max_ids]
+        for key, body in zip(keys, bodies, strict=True):
+            args += [key or "", body]
+        script = self._put_once_script
+        flags = await self._run(lambda _: script(keys=[stream, dedupe_set(stream)], args=args))
+        if flags == -1:
+            raise InputFull(f"{self._where} holds {limit} entries or more (input.max_events)")
+        return [bool(flag) for flag in flags]
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Claim timed-out entries, then read new ones, waiting at most wait_s for the first."""
@@ -331,6 +357,11 @@ class RedisStreamsInput:
         url = self._settings.url
         scheme, sep, rest = url.partition("://")
         return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
+def dedupe_set(stream: str) -> str:
+    """The sorted set that remembers the idempotency keys of what ingest added to `stream`."""
+    return f"{stream}:dedupe"
 
 
 class _Script:

@@ -1,4 +1,4 @@
-"""The Prometheus metrics of DESIGN.md, on a registry of their own so tests stay isolated."""
+"""The Prometheus metrics (README "Metrics"), on a registry of their own so tests stay isolated."""
 
 from __future__ import annotations
 

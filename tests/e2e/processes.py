@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +12,8 @@ from typing import Any
 
 import yaml
 
-CLI = [sys.executable, "-m", "publisher"]
+from tests.conftest import CLI, cli_env, free_port, wait_until
+
 SOURCE = "aws.partner/example.com/acme/orders"
 OTHER_SOURCE = "aws.partner/example.com/globex/orders"
 ACCOUNT = "111122223333"
@@ -28,52 +24,15 @@ CUSTOMER_ACCOUNTS = ("--account", f"acme={ACCOUNT}", "--account", "globex=444455
 LENIENT = "--accept-unknown-sources"
 
 
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    env.update(AWS_EC2_METADATA_DISABLED="true", PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def emulator(*flags: str) -> Iterator[str]:
-    """A `partner-publisher emulator` process on a free port; yields its URL."""
-    proc = subprocess.Popen(
-        [*CLI, "emulator", "--host", "127.0.0.1", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=cli_env(),
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("emulator listening on "), f"unexpected first line: {line!r}"
-        yield line.split()[-1].strip()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 def write_config(directory: Path, endpoint_url: str, **sections: dict[str, Any]) -> Path:
     config: dict[str, Any] = {
         "aws": {"region": "us-east-1", "endpoint_url": endpoint_url},
         "input": {"kind": "spool", "path": str(directory / "spool.db")},
-        "ingest": {"host": "127.0.0.1", "port": free_port()},
+        "ingest": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "dedupe_path": str(directory / "ingest-dedupe.db"),
+        },
         "admin": {"host": "127.0.0.1", "port": free_port()},
         "publish": {"linger_ms": 10, "shutdown_grace_s": 10},
         "retry": {"base_delay_ms": 5, "max_delay_ms": 200},
@@ -135,14 +94,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def wait_until(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 class Daemon:

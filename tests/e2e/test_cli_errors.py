@@ -7,7 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.e2e.processes import CLI, SOURCE, emulator, free_port, http_json
+from tests.conftest import CLI, emulator_process, free_port
+from tests.e2e.processes import SOURCE, http_json
 
 VERIFY = ["connect", "verify", "--source", SOURCE]
 
@@ -52,7 +53,7 @@ def test_unreachable_endpoint_says_so(tmp_path: Path) -> None:
 
 def test_throttling_and_access_denied_carry_advice(tmp_path: Path) -> None:
     env = bare_env(tmp_path, AWS_ACCESS_KEY_ID="customer", AWS_SECRET_ACCESS_KEY="testing")
-    with emulator() as url:
+    with emulator_process() as url:
         for code, advice in (
             ("ThrottlingException", "try again in a minute"),
             ("AccessDeniedException", "IAM policy"),

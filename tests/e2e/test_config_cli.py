@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.e2e.processes import CLI, cli_env
+from tests.conftest import CLI, cli_env
 
 TENANTS = (
     'tenants: {acme: {account: "111122223333", source: aws.partner/example.com/acme/orders}}\n'

@@ -10,7 +10,8 @@ import json
 import shlex
 import subprocess
 
-from tests.e2e.processes import ACCOUNT, CLI, SOURCE, cli_env, emulator, http_json
+from tests.conftest import CLI, cli_env, emulator_process
+from tests.e2e.processes import ACCOUNT, SOURCE, http_json
 
 DOMAIN = "acme-profiles"
 
@@ -58,7 +59,7 @@ def control(url: str, path: str, body: dict[str, str]) -> None:
 
 
 def test_chain_from_nothing_with_verify_after_each_step() -> None:
-    with emulator("--secret-access-key", "testing") as url:
+    with emulator_process("--secret-access-key", "testing") as url:
         code, results, fix = verify(url)
         assert (code, results) == (1, ["FAIL", "FAIL", "FAIL", "SKIP", "SKIP", "SKIP"])
         assert fix == (

@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +37,7 @@ import pytest
 import yaml
 
 from publisher.observe.metrics import Metrics
+from tests.conftest import free_port, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "partner-publisher.rules.yaml"
@@ -54,21 +53,6 @@ SELECTOR = re.compile(r"\b(up|publisher_[a-z_]+)\b(\s*\{[^}]*\})?")
 EVENTS = 400
 SHUTDOWN_GRACE_S = 5
 LOGS: dict[int, Path] = {}  # pid -> stderr log of the processes the fixture started
-
-
-def tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: run .ci/deploy-tools.sh", pytrace=False)
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def defined_series_names() -> set[str]:
@@ -299,7 +283,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for(
             "all events settled", lambda: scraped_total(admin_url, settled) >= EVENTS, 60, daemon
         )
-        time.sleep(3)  # a few more scrapes so every rate window holds the increases
+        # rate() needs two samples that hold the increases: wait for a second scrape after.
+        second_scrape = f'timestamp(up{{job="partner-publisher"}}) > {time.time() + 1}'
+        wait_for(
+            "two scrapes after the last event settled",
+            lambda: query(prometheus_url, second_scrape),
+            30,
+            server,
+        )
         yield Stack(prometheus_url, admin_url, daemon, EVENTS)
     finally:
         for proc in reversed(procs):

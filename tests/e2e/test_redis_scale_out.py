@@ -13,21 +13,16 @@ import boto3
 import yaml
 from moto.server import ThreadedMotoServer
 
+from tests.conftest import CLI, RedisServer, cli_env, emulator_process, free_port, wait_until
 from tests.e2e.processes import (
-    CLI,
     LENIENT,
     Daemon,
-    cli_env,
     daemon,
-    emulator,
     emulator_events,
     event_lines,
-    free_port,
     read_jsonl,
-    wait_until,
     write_config,
 )
-from tests.redis_server import RedisServer
 
 VISIBILITY_S = 3.0
 
@@ -88,7 +83,7 @@ def test_three_replicas_share_a_stream_and_take_over_a_killed_ones_work(tmp_path
     server = RedisServer().start()
     replicas: list[Daemon] = []
     try:
-        with emulator(LENIENT, "--latency-ms", "100") as url:
+        with emulator_process(LENIENT, "--latency-ms", "100") as url:
             for index in range(3):
                 config = input_config(
                     tmp_path / f"replica-{index}",
@@ -147,7 +142,7 @@ def test_the_daemon_rides_out_a_redis_restart(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis-data").start()
     publish = {"max_in_flight": 2, "linger_ms": 5}
     try:
-        with emulator(LENIENT, "--latency-ms", "50") as url:
+        with emulator_process(LENIENT, "--latency-ms", "50") as url:
             config = input_config(
                 tmp_path / "daemon",
                 url,
@@ -180,7 +175,7 @@ def test_the_daemon_rides_out_a_redis_restart(tmp_path: Path) -> None:
 def test_ingest_stores_into_redis_and_the_daemon_publishes_it(tmp_path: Path) -> None:
     server = RedisServer().start()
     try:
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             config = input_config(tmp_path, url, redis_source(server, "ingest"))
             with daemon(config) as proc:
                 status, reply = proc.post(event_lines(range(40)).encode())
@@ -215,7 +210,7 @@ def test_a_daemon_publishes_from_sqs(tmp_path: Path) -> None:
             "visibility_timeout_s": 5,
             "wait_time_s": 1,
         }
-        with emulator(LENIENT) as url:
+        with emulator_process(LENIENT) as url:
             config = input_config(tmp_path, url, source, ingest={"enabled": False})
             summary = enqueue(config, event_lines(range(30)) + "not json\n", tmp_path)
             assert summary["enqueued"] == 31

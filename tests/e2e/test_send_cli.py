@@ -9,11 +9,9 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from tests.conftest import CLI, cli_env, emulator_process
 from tests.e2e.processes import (
-    CLI,
     LENIENT,
-    cli_env,
-    emulator,
     emulator_events,
     event_lines,
     read_jsonl,
@@ -43,7 +41,7 @@ def detail_numbers(url: str) -> Counter[int]:
 
 
 def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(500)))
@@ -55,7 +53,7 @@ def test_send_publishes_a_file_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_send_dead_letters_bad_lines_with_their_reason_and_exits_one(tmp_path: Path) -> None:
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         stdin = (
             event_lines(range(3))
@@ -86,14 +84,14 @@ def test_send_exits_two_on_bad_config_or_missing_file(tmp_path: Path) -> None:
     result = send(bad, "-", stdin="")
     assert result.returncode == 2
     assert "publish.max_entries" in result.stderr
-    with emulator(LENIENT) as url:
+    with emulator_process(LENIENT) as url:
         result = send(write_config(tmp_path, url), str(tmp_path / "missing.ndjson"))
         assert result.returncode == 2
         assert "no such file" in result.stderr
 
 
 def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: Path) -> None:
-    with emulator(LENIENT, "--seed", "11") as url:
+    with emulator_process(LENIENT, "--seed", "11") as url:
         set_faults(
             url,
             entry_error_rates={"ThrottlingException": 0.1, "InternalFailure": 0.1},
@@ -116,7 +114,7 @@ def test_every_valid_event_is_accepted_exactly_once_under_every_fault(tmp_path: 
 
 
 def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) -> None:
-    with emulator(LENIENT, "--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
+    with emulator_process(LENIENT, "--seed", "5", "--fault-entry", "MalformedDetail=0.2") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(300)))
@@ -133,7 +131,7 @@ def test_permanent_entry_errors_are_dead_lettered_not_retried(tmp_path: Path) ->
 
 
 def test_connections_dropped_after_landing_give_bounded_duplicates(tmp_path: Path) -> None:
-    with emulator(LENIENT, "--seed", "3", "--fault-drop-after", "0.1") as url:
+    with emulator_process(LENIENT, "--seed", "3", "--fault-drop-after", "0.1") as url:
         config = write_config(tmp_path, url)
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(400)))
@@ -147,7 +145,7 @@ def test_connections_dropped_after_landing_give_bounded_duplicates(tmp_path: Pat
 
 def test_progress_is_plain_lines_off_a_terminal_and_a_display_on_one(tmp_path: Path) -> None:
     # Latency keeps the send running long enough for several progress updates.
-    with emulator(LENIENT, "--latency-ms", "200") as url:
+    with emulator_process(LENIENT, "--latency-ms", "200") as url:
         config = write_config(tmp_path, url, publish={"max_in_flight": 1})
         events = tmp_path / "events.ndjson"
         events.write_text(event_lines(range(100)))

@@ -14,11 +14,12 @@ import pytest
 import redis.asyncio
 from aiobotocore.session import AioSession
 from moto.server import ThreadedMotoServer
+from service_inputs import amqp_input, postgres_input
 
 from publisher.inputs.base import Input
 from publisher.inputs.lanes import LanedInput
 from publisher.inputs.memory import MemoryInput
-from publisher.inputs.redis_streams import RedisStreamsInput
+from publisher.inputs.redis_streams import RedisStreamsInput, dedupe_set
 from publisher.inputs.spool.input import SpoolInput
 from publisher.inputs.sqs import SqsInput
 from publisher.settings import (
@@ -27,8 +28,9 @@ from publisher.settings import (
     SpoolInputSettings,
     SqsInputSettings,
 )
+from tests.conftest import LOCAL_REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = LOCAL_REDIS_URL
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class OpenedInput:
     input: Input
     visibility_timeout_s: float
     """The timeout the input really uses, so tests wait long enough."""
+    exact_bodies: bool = True
+    """False where the store keeps the JSON value, not its text (PostgreSQL's jsonb)."""
 
 
 InputFactory = Callable[[InputOptions], AbstractAsyncContextManager[OpenedInput]]
@@ -93,7 +97,7 @@ async def redis_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
     finally:
         await stream.close()
         admin = redis.asyncio.Redis.from_url(REDIS_URL)
-        await admin.delete(settings.stream)
+        await admin.delete(settings.stream, dedupe_set(settings.stream))
         await admin.aclose()
 
 
@@ -217,4 +221,6 @@ INPUT_FACTORIES: dict[str, InputFactory] = {
     "redis_lanes": redis_lanes_input,
     "sqs": sqs_input,
     "sqs_lanes": sqs_lanes_input,
+    "postgres": postgres_input,
+    "amqp": amqp_input,
 }

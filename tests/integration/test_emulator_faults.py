@@ -11,13 +11,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from emulator_support import ACCOUNT, SOURCE, control, entry, events_client
 
 from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulator
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    # About faults, not sources: unknown sources deliver.
-    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emu:
-        yield emu
+from publisher.emulator.faults import FaultConfig
 
 
 @pytest.fixture
@@ -147,7 +141,7 @@ async def test_faults_spare_control_plane_calls(emulator: RunningEmulator, clien
 
 async def test_cli_flag_faults_are_in_force_from_the_start() -> None:
     options = EmulatorOptions(
-        entry_error_rates={"InternalFailure": 1.0}, accept_unknown_sources=True
+        faults=FaultConfig(entry_error_rates={"InternalFailure": 1.0}), accept_unknown_sources=True
     )
     async with running_emulator(options) as emu, events_client(emu.url) as client:
         response = await client.put_partner_events(Entries=[entry()])

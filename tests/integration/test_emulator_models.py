@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from publisher.emulator.operations import OPERATIONS
 from publisher.emulator.rest_calls import SERVICES
-from tests.e2e.processes import emulator
+from tests.conftest import emulator_process
 from tests.integration.connect_support import DOMAIN, ROLE_ARN, flow
 from tests.integration.model_check import problems
 
@@ -41,7 +41,7 @@ def _client(url: str, service: str, key: str, validate: bool = True) -> BaseClie
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[Clients]:
-    with emulator() as url:
+    with emulator_process() as url:
         yield {
             "partner": _client(url, "events", "partner"),
             "events": _client(url, "events", "customer"),

@@ -22,13 +22,6 @@ from publisher.emulator import EmulatorOptions, RunningEmulator, running_emulato
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    # Most tests here are about the entry rules, not sources: unknown sources deliver.
-    async with running_emulator(EmulatorOptions(accept_unknown_sources=True)) as emu:
-        yield emu
-
-
-@pytest.fixture
 async def strict() -> AsyncIterator[RunningEmulator]:
     async with running_emulator() as emu:
         yield emu

@@ -43,6 +43,19 @@ def ndjson(*items: Any) -> bytes:
     return b"".join(orjson.dumps(item) + b"\n" for item in items)
 
 
+def summary(answer: dict[str, Any]) -> dict[str, Any]:
+    """A 202 answer without the ids generated for events that came without one."""
+    assert len(answer["ids"]) == answer["accepted"]
+    return {key: value for key, value in answer.items() if key != "ids"}
+
+
+def stored_as(answer: dict[str, Any], *items: dict[str, Any]) -> list[bytes]:
+    """The bodies ingest stores for accepted items without ids: each with its generated id."""
+    return [
+        orjson.dumps({**item, "id": id_}) for item, id_ in zip(items, answer["ids"], strict=True)
+    ]
+
+
 @dataclass
 class Served:
     ingest: Ingest
@@ -100,16 +113,16 @@ async def test_single_object_is_stored_reencoded(serve: Serve) -> None:
     async with serve() as served:
         body = b'{ "tenant": "acme",\n  "detail_type": "OrderCreated", "detail": {"n": 1} }'
         status, answer, _ = await served.post(body)
-        assert (status, answer) == (202, {"accepted": 1, "rejected": []})
-        assert await served.stored() == [orjson.dumps(event(1))]
+        assert (status, summary(answer)) == (202, {"accepted": 1, "duplicates": 0, "rejected": []})
+        assert await served.stored() == stored_as(answer, event(1))
         assert await served.sink.backlog() == 1
 
 
 async def test_array_is_stored_in_order(serve: Serve) -> None:
     async with serve() as served:
         status, answer, _ = await served.post(orjson.dumps([event(1), event(2), event(3)]))
-        assert (status, answer) == (202, {"accepted": 3, "rejected": []})
-        assert await served.stored() == [orjson.dumps(event(n)) for n in (1, 2, 3)]
+        assert (status, summary(answer)) == (202, {"accepted": 3, "duplicates": 0, "rejected": []})
+        assert await served.stored() == stored_as(answer, event(1), event(2), event(3))
 
 
 @pytest.mark.parametrize("headers", [NDJSON, {}], ids=["content-type", "detected"])
@@ -117,8 +130,8 @@ async def test_ndjson_is_stored_line_by_line(serve: Serve, headers: dict[str, st
     async with serve() as served:
         body = ndjson(event(1), event(2)) + b"\r\n  \n" + orjson.dumps(event(3)) + b"\r\n"
         status, answer, _ = await served.post(body, headers)
-        assert (status, answer) == (202, {"accepted": 3, "rejected": []})
-        assert await served.stored() == [orjson.dumps(event(n)) for n in (1, 2, 3)]
+        assert (status, summary(answer)) == (202, {"accepted": 3, "duplicates": 0, "rejected": []})
+        assert await served.stored() == stored_as(answer, event(1), event(2), event(3))
 
 
 async def test_mixed_items_report_rejected_indexes(serve: Serve) -> None:
@@ -134,8 +147,9 @@ async def test_mixed_items_report_rejected_indexes(serve: Serve) -> None:
     async with serve() as served:
         status, answer, _ = await served.post(orjson.dumps(items))
         assert status == 202
-        assert answer == {
+        assert summary(answer) == {
             "accepted": 2,
+            "duplicates": 0,
             "rejected": [
                 {"index": 1, "error": "event: must be a JSON object, not a number"},
                 {"index": 2, "error": "tenant: unknown tenant 'nobody'"},
@@ -152,7 +166,7 @@ async def test_mixed_items_report_rejected_indexes(serve: Serve) -> None:
                 },
             ],
         }
-        assert await served.stored() == [orjson.dumps(event(0)), orjson.dumps(event(6))]
+        assert await served.stored() == stored_as(answer, event(0), event(6))
         events = served.metrics.registry.get_sample_value
         assert events("publisher_ingest_events_total", {"outcome": "accepted"}) == 2
         assert events("publisher_ingest_events_total", {"outcome": "rejected"}) == 5
@@ -259,7 +273,7 @@ async def test_large_bodies_are_decoded_whole_and_in_order(serve: Serve, shape: 
         assert [status for status, _, _ in answers] == [202, 202]
         assert answers[0][1]["accepted"] == 1797
         assert [r["index"] for r in answers[0][1]["rejected"]] == [499, 500, 1799]
-        assert answers[1][1] == {"accepted": 1200, "rejected": []}
+        assert summary(answers[1][1]) == {"accepted": 1200, "duplicates": 0, "rejected": []}
         stored = sorted(orjson.loads(body)["detail"]["n"] for body in await served.stored())
         assert stored == [n for n in range(3000) if n not in (499, 500, 1799)]
 
@@ -363,10 +377,10 @@ async def test_ingest_stop_releases_the_port(serve: Serve) -> None:
 
 async def test_an_input_with_the_validated_lane_gets_the_events_along(serve: Serve) -> None:
     async with serve() as served:
-        status, _, _ = await served.post(ndjson(event(1), event(2)))
+        status, answer, _ = await served.post(ndjson(event(1), event(2)))
         assert status == 202
         got = await served.sink.fetch(10, wait_s=0)
-        assert [m.body for m in got] == [orjson.dumps(event(n)) for n in (1, 2)]
+        assert [m.body for m in got] == stored_as(answer, event(1), event(2))
         if isinstance(served.sink, ValidatedPuts):  # the spool: its consumer skips a decode
             assert all(isinstance(m, ValidatedMessage) for m in got)
             assert [m.event for m in got if isinstance(m, ValidatedMessage)] == [

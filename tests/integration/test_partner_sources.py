@@ -18,16 +18,11 @@ from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.settings import AwsSettings, TenantSettings
 
+pytestmark = pytest.mark.usefixtures("emulator_credentials")
+
 ACME = "aws.partner/example.com/acme/orders"
 GLOBEX = "aws.partner/example.com/globex/orders"
 ACCOUNT = "111122223333"
-
-
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ async def verifying_emulator() -> AsyncIterator[Any]:
     options = EmulatorOptions(
         access_key_id="AKIDEXAMPLE",
         secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        seed=4,
+        faults=FaultConfig(seed=4),
         accept_unknown_sources=True,  # about the clients, not sources
     )
     async with running_emulator(options) as emulator:

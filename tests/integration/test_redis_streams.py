@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +23,18 @@ from publisher.errors import InputUnavailable
 from publisher.inputs.redis_streams import RedisStreamsInput, default_consumer_name
 from publisher.observe.metrics import Metrics
 from publisher.settings import RedisInputSettings, Settings
-from tests.redis_server import RedisServer
-
-LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+from tests.conftest import LOCAL_REDIS_URL, RedisServer
 
 
 def body(n: int) -> bytes:
     return orjson.dumps({"tenant": "acme", "detail_type": "OrderCreated", "detail": {"n": n}})
 
 
-@pytest.fixture
-def stream() -> Iterator[str]:
-    name = f"test-{uuid.uuid4().hex}"
-    yield name
-    client = redis.Redis.from_url(LOCAL_REDIS)
-    client.delete(name)
-    client.close()
-
-
-def settings_for(stream: str, url: str = LOCAL_REDIS, **overrides: Any) -> RedisInputSettings:
-    values: dict[str, Any] = {"stream": stream, "visibility_timeout_s": 0.5, **overrides}
+def settings_for(
+    redis_stream: str, url: str = LOCAL_REDIS_URL, **overrides: Any
+) -> RedisInputSettings:
+    values: dict[str, Any] = {"stream": redis_stream, "visibility_timeout_s": 0.5, **overrides}
     return RedisInputSettings(kind="redis", url=url, **values)
-
-
-@pytest.fixture
-async def admin() -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(LOCAL_REDIS)
-    yield client
-    await client.aclose()
 
 
 async def fetch_n(source: RedisStreamsInput, count: int, within_s: float = 5.0) -> list[Message]:
@@ -63,24 +45,24 @@ async def fetch_n(source: RedisStreamsInput, count: int, within_s: float = 5.0) 
     return got
 
 
-async def owners(admin: redis.asyncio.Redis, stream: str) -> dict[str, str]:
+async def owners(redis_admin: redis.asyncio.Redis, redis_stream: str) -> dict[str, str]:
     """Pending entry id -> consumer name."""
-    pending = await admin.xpending_range(stream, "publisher", "-", "+", 100)
+    pending = await redis_admin.xpending_range(redis_stream, "publisher", "-", "+", 100)
     return {p["message_id"].decode(): p["consumer"].decode() for p in pending}
 
 
 async def test_a_live_consumer_takes_over_a_dead_consumers_entries(
-    stream: str, admin: redis.asyncio.Redis
+    redis_stream: str, redis_admin: redis.asyncio.Redis
 ) -> None:
-    dead = RedisStreamsInput(settings_for(stream, consumer="dead"))
-    live = RedisStreamsInput(settings_for(stream, consumer="live"))
+    dead = RedisStreamsInput(settings_for(redis_stream, consumer="dead"))
+    live = RedisStreamsInput(settings_for(redis_stream, consumer="live"))
     await dead.start()
     await live.start()
     try:
         await dead.put([body(n) for n in range(3)])
         taken = await fetch_n(dead, 3)
         await dead.close()  # it never acks: its entries sit in its pending list
-        assert set((await owners(admin, stream)).values()) == {"dead"}
+        assert set((await owners(redis_admin, redis_stream)).values()) == {"dead"}
 
         assert await live.fetch(10, wait_s=0.2) == []  # not before the visibility timeout
         claimed = await fetch_n(live, 3, within_s=3.0)
@@ -88,24 +70,24 @@ async def test_a_live_consumer_takes_over_a_dead_consumers_entries(
         assert [m.id for m in claimed] == [m.id for m in taken]
         assert [m.body for m in claimed] == [body(n) for n in range(3)]
         assert [m.deliveries for m in claimed] == [2, 2, 2]
-        assert set((await owners(admin, stream)).values()) == {"live"}
+        assert set((await owners(redis_admin, redis_stream)).values()) == {"live"}
         await live.ack(claimed)
-        assert await admin.xpending(stream, "publisher") == {
+        assert await redis_admin.xpending(redis_stream, "publisher") == {
             "pending": 0,
             "min": None,
             "max": None,
             "consumers": [],
         }
-        assert await admin.xlen(stream) == 0  # acked entries are deleted
+        assert await redis_admin.xlen(redis_stream) == 0  # acked entries are deleted
     finally:
         await live.close()
 
 
 async def test_extend_does_not_take_entries_back_from_their_new_owner(
-    stream: str, admin: redis.asyncio.Redis
+    redis_stream: str, redis_admin: redis.asyncio.Redis
 ) -> None:
-    slow = RedisStreamsInput(settings_for(stream, consumer="slow"))
-    other = RedisStreamsInput(settings_for(stream, consumer="other"))
+    slow = RedisStreamsInput(settings_for(redis_stream, consumer="slow"))
+    other = RedisStreamsInput(settings_for(redis_stream, consumer="other"))
     await slow.start()
     await other.start()
     try:
@@ -115,15 +97,17 @@ async def test_extend_does_not_take_entries_back_from_their_new_owner(
         await slow.extend(leased)
 
         assert [m.id for m in claimed] == [m.id for m in leased]
-        assert await owners(admin, stream) == {leased[0].id: "other"}
+        assert await owners(redis_admin, redis_stream) == {leased[0].id: "other"}
     finally:
         await slow.close()
         await other.close()
 
 
-async def test_release_hands_entries_to_another_consumer_within_a_second(stream: str) -> None:
-    first = RedisStreamsInput(settings_for(stream, consumer="first", visibility_timeout_s=30))
-    second = RedisStreamsInput(settings_for(stream, consumer="second", visibility_timeout_s=30))
+async def test_release_hands_entries_to_another_consumer_within_a_second(redis_stream: str) -> None:
+    first = RedisStreamsInput(settings_for(redis_stream, consumer="first", visibility_timeout_s=30))
+    second = RedisStreamsInput(
+        settings_for(redis_stream, consumer="second", visibility_timeout_s=30)
+    )
     await first.start()
     await second.start()
     try:
@@ -141,9 +125,13 @@ async def test_release_hands_entries_to_another_consumer_within_a_second(stream:
         await second.close()
 
 
-async def test_backlog_is_lag_plus_pending(stream: str, admin: redis.asyncio.Redis) -> None:
+async def test_backlog_is_lag_plus_pending(
+    redis_stream: str, redis_admin: redis.asyncio.Redis
+) -> None:
     # Without deleting acked entries XLEN would overcount: the backlog must come from the group.
-    source = RedisStreamsInput(settings_for(stream, delete_acked=False, visibility_timeout_s=30))
+    source = RedisStreamsInput(
+        settings_for(redis_stream, delete_acked=False, visibility_timeout_s=30)
+    )
     await source.start()
     try:
         await source.put([body(n) for n in range(5)])
@@ -153,21 +141,23 @@ async def test_backlog_is_lag_plus_pending(stream: str, admin: redis.asyncio.Red
         await source.ack(leased[:1])
 
         assert await source.backlog() == 4  # lag 3, pending 1
-        assert await admin.xlen(stream) == 5
+        assert await redis_admin.xlen(redis_stream) == 5
     finally:
         await source.close()
 
 
 async def test_entries_added_before_the_group_existed_are_delivered(
-    stream: str, admin: redis.asyncio.Redis
+    redis_stream: str, redis_admin: redis.asyncio.Redis
 ) -> None:
-    await admin.xadd(stream, {"event": body(1)})
-    source = RedisStreamsInput(settings_for(stream))
+    await redis_admin.xadd(redis_stream, {"event": body(1)})
+    source = RedisStreamsInput(settings_for(redis_stream))
     await source.start()
     try:
         assert [m.body for m in await fetch_n(source, 1)] == [body(1)]
-        await admin.xgroup_destroy(stream, "publisher")  # e.g. Redis restarted without it
-        await admin.xadd(stream, {"event": body(2)})
+        await redis_admin.xgroup_destroy(
+            redis_stream, "publisher"
+        )  # e.g. Redis restarted without it
+        await redis_admin.xadd(redis_stream, {"event": body(2)})
 
         again = await fetch_n(source, 2)
 
@@ -177,13 +167,13 @@ async def test_entries_added_before_the_group_existed_are_delivered(
 
 
 async def test_malformed_entries_reach_the_pipeline_as_their_fields(
-    stream: str, admin: redis.asyncio.Redis
+    redis_stream: str, redis_admin: redis.asyncio.Redis
 ) -> None:
-    source = RedisStreamsInput(settings_for(stream))
+    source = RedisStreamsInput(settings_for(redis_stream))
     await source.start()
     try:
-        no_event = (await admin.xadd(stream, {"payload": "x", "n": "1"})).decode()
-        not_utf8 = (await admin.xadd(stream, {"event": b"\xff\xfe"})).decode()
+        no_event = (await redis_admin.xadd(redis_stream, {"payload": "x", "n": "1"})).decode()
+        not_utf8 = (await redis_admin.xadd(redis_stream, {"event": b"\xff\xfe"})).decode()
         messages = await fetch_n(source, 2)
     finally:
         await source.close()
@@ -196,8 +186,8 @@ async def test_malformed_entries_reach_the_pipeline_as_their_fields(
 
 
 async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
-    stream: str,
-    admin: redis.asyncio.Redis,
+    redis_stream: str,
+    redis_admin: redis.asyncio.Redis,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -208,7 +198,7 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
         settings = Settings.model_validate(
             {
                 "aws": {"endpoint_url": emulator.url},
-                "input": {"kind": "redis", "url": LOCAL_REDIS, "stream": stream},
+                "input": {"kind": "redis", "url": LOCAL_REDIS_URL, "stream": redis_stream},
                 "dead_letter": {"path": str(dead_letters)},
                 "sources": {"refresh": False},
                 "tenants": {"acme": {"account": ACCOUNT, "source": SOURCE}},
@@ -217,8 +207,8 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
         assert isinstance(settings.input, RedisInputSettings)
         source = RedisStreamsInput(settings.input)
         await source.start()
-        malformed = (await admin.xadd(stream, {"payload": "not an event"})).decode()
-        await admin.xadd(stream, {"event": body(7)})
+        malformed = (await redis_admin.xadd(redis_stream, {"payload": "not an event"})).decode()
+        await redis_admin.xadd(redis_stream, {"event": body(7)})
         stop = asyncio.Event()
         tenants, states = tenants_for(settings), SourceStates()
         async with open_pipeline(settings, source, Metrics(), tenants, states) as pipeline:
@@ -238,8 +228,8 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
         (malformed, "invalid_json", ["payload", "not an event"])
     ]
     assert [e["detail"] for e in recorded["events"]] == [{"n": 7}]
-    assert await admin.xlen(stream) == 0
-    assert (await admin.xpending(stream, "publisher"))["pending"] == 0
+    assert await redis_admin.xlen(redis_stream) == 0
+    assert (await redis_admin.xpending(redis_stream, "publisher"))["pending"] == 0
 
 
 async def test_an_outage_raises_input_unavailable_and_loses_nothing(tmp_path: Path) -> None:

@@ -44,8 +44,8 @@ async def test_commits_reach_the_main_file_without_a_full_wal(tmp_path: Path) ->
 def test_the_checkpointer_stops_even_when_its_wake_up_was_cleared(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The interleaving that hung shutdown: stop() sets both events, then the loop's clear()
-    (which follows its delay) wipes the wake-up before the loop waits again."""
+    """stop() sets both events, then the loop's clear() (which follows its delay) wipes the
+    wake-up before the loop waits again: the thread must still end."""
     checkpointer = _Checkpointer(lambda: sqlite3.connect(tmp_path / "c.db"))
 
     def checkpoint_during_which_stop_is_called(conn: sqlite3.Connection) -> None:

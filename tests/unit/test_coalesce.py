@@ -10,10 +10,12 @@ from publisher.inputs.coalesce import Coalescer
 
 
 class GatedFlush:
-    """Records each flush and holds it open until the test lets it finish."""
+    """Records each flush and holds it open until the test lets it finish; `log` is the order
+    in which flushes and the test's own marks (callers returning, drain returning) happened."""
 
     def __init__(self) -> None:
         self.flushed: list[list[int]] = []
+        self.log: list[str] = []
         self.gate = asyncio.Event()
         self.started = asyncio.Event()
         self.fail_with: Exception | None = None
@@ -25,6 +27,7 @@ class GatedFlush:
         if self.fail_with is not None:
             error, self.fail_with = self.fail_with, None
             raise error
+        self.log.append(f"flushed {items}")
 
 
 async def test_a_lone_submit_is_flushed_at_once_and_returns_after_its_flush() -> None:
@@ -43,15 +46,20 @@ async def test_a_lone_submit_is_flushed_at_once_and_returns_after_its_flush() ->
 async def test_submits_during_a_flush_share_the_next_one() -> None:
     flush = GatedFlush()
     coalescer: Coalescer[int] = Coalescer(flush)
-    first = asyncio.create_task(coalescer.submit([1]))
+
+    async def caller(n: int) -> None:
+        await coalescer.submit([n])
+        flush.log.append(f"returned {n}")
+
+    first = asyncio.create_task(caller(1))
     await flush.started.wait()
-    waiting = [asyncio.create_task(coalescer.submit([n])) for n in (2, 3, 4)]
-    await asyncio.sleep(0.01)
-    assert not first.done()
-    assert not any(task.done() for task in waiting)
+    waiting = [asyncio.create_task(caller(n)) for n in (2, 3, 4)]
     flush.gate.set()
     await asyncio.gather(first, *waiting)
     assert flush.flushed == [[1], [2, 3, 4]]
+    log = flush.log.index  # every caller returns only after the flush that carried its item
+    assert log("returned 1") > log("flushed [1]")
+    assert min(log(f"returned {n}") for n in (2, 3, 4)) > log("flushed [2, 3, 4]")
 
 
 async def test_a_failed_flush_fails_its_own_callers_only() -> None:
@@ -87,10 +95,14 @@ async def test_drain_waits_for_queued_items_too() -> None:
     callers = [asyncio.create_task(coalescer.submit([1]))]
     await flush.started.wait()
     callers.append(asyncio.create_task(coalescer.submit([2])))  # queued behind the first
-    draining = asyncio.create_task(coalescer.drain())
-    await asyncio.sleep(0.01)
-    assert not draining.done()
+
+    async def drain() -> None:
+        await coalescer.drain()
+        flush.log.append("drained")
+
+    draining = asyncio.create_task(drain())
     flush.gate.set()
     await asyncio.wait_for(draining, 1)
     assert flush.flushed == [[1], [2]]
+    assert flush.log == ["flushed [1]", "flushed [2]", "drained"]
     assert all(caller.done() for caller in callers)

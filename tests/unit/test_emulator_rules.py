@@ -131,14 +131,15 @@ def test_flags_become_options() -> None:
     assert options.accept_unknown_sources
     assert options.accounts == {"AKIDPARTNER": "210987654321", "AKIDCUSTOMER": "444455556666"}
     assert options.max_request_bytes == 262144
-    assert options.entry_error_rates == {"ThrottlingException": 0.1, "InternalFailure": 0.05}
-    assert (options.throttle_rate, options.error_500_rate, options.error_503_rate) == (
+    faults = options.faults
+    assert faults.entry_error_rates == {"ThrottlingException": 0.1, "InternalFailure": 0.05}
+    assert (faults.throttle_rate, faults.error_500_rate, faults.error_503_rate) == (
         0.2,
         0.01,
         0.02,
     )
-    assert (options.drop_rate, options.drop_after_rate) == (0.03, 0.04)
-    assert (options.latency_ms, options.seed) == (5, 7)
+    assert (faults.drop_rate, faults.drop_after_rate) == (0.03, 0.04)
+    assert (faults.latency_ms, faults.seed) == (5, 7)
 
 
 def test_defaults_are_strict_with_a_partner_and_a_customer() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import time
 
 from publisher.inputs.lines import LineFeed
 
@@ -62,36 +60,6 @@ async def test_an_empty_stream_is_finished_at_the_first_fetch() -> None:
     assert await feed.fetch(10, wait_s=1.0) == []
     assert feed.finished.is_set()
     assert feed.lines_read == 0
-
-
-async def test_released_lines_come_back_first_and_delayed_ones_after_their_delay() -> None:
-    feed = feed_of(b"a\nb\nc\nd\n", block_bytes=1 << 16)
-    a, b = await feed.fetch(2, wait_s=1.0)
-    await feed.release([b])
-    assert [m.body for m in await feed.fetch(2, wait_s=1.0)] == [b"b", b"c"]
-
-    await feed.release([a], delay_s=0.3)
-    started = time.monotonic()
-    assert [m.body for m in await feed.fetch(1, wait_s=1.0)] == [b"d"]
-    assert await feed.fetch(1, wait_s=1.0) == [a]  # waits for the delayed line
-    assert 0.25 <= time.monotonic() - started < 1.0
-    assert await feed.backlog() == 4  # all four leased, none acknowledged
-
-
-async def test_a_slow_pipe_makes_fetch_return_empty_after_its_wait_and_loses_nothing() -> None:
-    read_end, write_end = os.pipe()
-    with os.fdopen(read_end, "rb") as reader:
-        feed = LineFeed(reader)
-        started = time.monotonic()
-        assert await feed.fetch(10, wait_s=0.2) == []  # nothing written yet
-        assert 0.15 <= time.monotonic() - started < 1.0
-        os.write(write_end, b"first\nsec")
-        assert [m.body for m in await feed.fetch(10, wait_s=2.0)] == [b"first"]
-        os.write(write_end, b"ond\n")
-        os.close(write_end)
-        assert [m.body for m in await feed.fetch(10, wait_s=2.0)] == [b"second"]
-        assert await feed.fetch(10, wait_s=2.0) == []
-        assert feed.ended
 
 
 async def test_a_large_stream_is_read_in_blocks_without_losing_a_line() -> None:

@@ -1,8 +1,6 @@
-"""MemoryInput beyond the shared suite: a fake clock, and speed at 100k messages."""
+"""MemoryInput beyond the shared suite: a fake clock, and 100k messages in order."""
 
 from __future__ import annotations
-
-import time
 
 from publisher.inputs.memory import MemoryInput
 
@@ -44,10 +42,9 @@ async def test_an_expired_lease_is_not_revived_by_extend() -> None:
     assert [m.deliveries for m in await memory.fetch(10, wait_s=0)] == [2]
 
 
-async def test_hundred_thousand_messages_round_trip_quickly() -> None:
+async def test_hundred_thousand_messages_round_trip_in_order() -> None:
     memory = MemoryInput()
     bodies = [b"%d" % i for i in range(100_000)]
-    started = time.perf_counter()
 
     for start in range(0, len(bodies), 500):
         await memory.put(bodies[start : start + 500])
@@ -58,4 +55,3 @@ async def test_hundred_thousand_messages_round_trip_quickly() -> None:
 
     assert seen == bodies
     assert await memory.backlog() == 0
-    assert time.perf_counter() - started < 3.0

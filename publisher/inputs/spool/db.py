@@ -11,6 +11,8 @@ from typing import Literal
 import structlog
 
 from publisher.errors import InputFull
+from publisher.inputs import dedupe_sql
+from publisher.inputs.dedupe import DedupeLimits
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +112,8 @@ class SpoolDb:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._acked_since_reclaim_check = False
+        # Loaded on the first keyed put: processes that only enqueue never need it.
+        self._remembered = dedupe_sql.RememberedKeys()
         self._old_file = _visible_at_without_default(conn)
         self._known_top = self.last_id()
         """The highest id the consumer has been told about (every row at or below was there
@@ -127,11 +131,12 @@ class SpoolDb:
             # COMMIT returns, and only checkpoints fsync. A killed process loses nothing the
             # kernel already holds, so an acknowledged put survives SIGKILL; only an OS crash
             # or power loss may roll back the last commits. FULL (an fsync per commit) also
-            # covers those, at the cost measured in bench/spool_rate.py.
+            # covers those, at the cost of an fsync per commit (bench/spool_rate.py).
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
             conn.executescript(_SCHEMA)
+            dedupe_sql.create(conn)
             conn.execute(_DROP_OLD_INDEX)
             _add_tenants(conn)
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
@@ -171,9 +176,11 @@ class SpoolDb:
             yield
             self._conn.execute("COMMIT")
         except BaseException:
+            self._remembered.rollback()
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+        self._remembered.commit()
 
     def after_commit(self) -> None:
         """Housekeeping that must run outside a transaction."""
@@ -205,6 +212,30 @@ class SpoolDb:
         others_put = first_id != self._known_top + 1
         self._known_top = int(last_id)
         return first_id, others_put
+
+    def put_once(
+        self,
+        keys: Sequence[str | None],
+        bodies: Sequence[bytes],
+        tenants: Sequence[str],
+        now: float,
+        limits: DedupeLimits,
+    ) -> tuple[int, bool, list[bool]]:
+        """Like put for the bodies whose key is not remembered, remembering their keys in the
+        same transaction; returns the first id (0 if none was new), whether another process
+        put rows (as put), and which were duplicates."""
+        self._remembered.load_once(self._conn, now)
+        remembered = self._remembered.known(keys, now)
+        duplicates = [key is not None and key in remembered for key in keys]
+        new = [i for i, dup in enumerate(duplicates) if not dup]
+        first_id, others_put = (
+            self.put([bodies[i] for i in new], [tenants[i] for i in new], now)
+            if new
+            else (0, False)
+        )
+        new_keys = [key for key, dup in zip(keys, duplicates, strict=True) if key and not dup]
+        dedupe_sql.remember(self._conn, self._remembered, new_keys, now, limits)
+        return first_id, others_put, duplicates
 
     def read_after(self, after_id: int, limit: int) -> list[Row]:
         """Up to `limit` messages with ids above `after_id`, oldest first."""

@@ -20,6 +20,7 @@ from publisher.core.message import Message, ValidatedMessage
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Allowance, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRow, FreshRows
@@ -167,8 +168,20 @@ class SpoolInput:
         if not bodies:
             return
         now = self._clock()
-        tenants = [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
+        tenants = _tenants(bodies, events)
         first_id, others_put = await self._call(lambda db: db.put(bodies, tenants, now))
+        self._hold_fresh(first_id, bodies, tenants, now, events, others_put)
+
+    def _hold_fresh(
+        self,
+        first_id: int,
+        bodies: Sequence[bytes],
+        tenants: Sequence[str],
+        now: float,
+        events: Sequence[Event] | None,
+        others_put: bool,
+    ) -> None:
+        """Keep committed rows for our own consumer; trust memory less where it cannot."""
         if self._consumer:
             if others_put:
                 self._trusted.clear()  # their rows are in the file only, tenants unknown
@@ -177,6 +190,29 @@ class SpoolInput:
                 self._trusted.difference_update(tenants)
                 self._scan_needed = True
         self._arrived.set()
+
+    async def put_once(
+        self,
+        keys: Sequence[str | None],
+        bodies: Sequence[bytes],
+        events: Sequence[Event] | None,
+        limits: DedupeLimits,
+    ) -> list[bool]:
+        """Like put, skipping bodies whose key the file remembers (publisher.inputs.dedupe):
+        the keys are written in the same transaction as the rows, so both or neither are."""
+        if not bodies:
+            return []
+        now = self._clock()
+        tenants = _tenants(bodies, events)
+        first_id, others_put, duplicates = await self._call(
+            lambda db: db.put_once(keys, bodies, tenants, now, limits)
+        )
+        if first_id:
+            new = [i for i, duplicate in enumerate(duplicates) if not duplicate]
+            new_events = [events[i] for i in new] if events is not None else None
+            new_bodies, new_tenants = [bodies[i] for i in new], [tenants[i] for i in new]
+            self._hold_fresh(first_id, new_bodies, new_tenants, now, new_events, others_put)
+        return duplicates
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
         """Lease up to max_messages, oldest first, waiting at most wait_s for the first."""
@@ -353,6 +389,10 @@ class SpoolInput:
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc
+
+
+def _tenants(bodies: Sequence[bytes], events: Sequence[Event] | None) -> list[str]:
+    return [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
 
 
 def _message(message_id: int, body: bytes, enqueued_at: float, event: Event | None) -> Message:

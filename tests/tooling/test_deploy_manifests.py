@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import yaml
 
 from publisher.settings import PublishSettings, load_settings
+from tests.conftest import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -26,20 +25,14 @@ RENDERED = {
     "base": KUBE / "base",
     "embedded": KUBE / "overlays" / "embedded",
     "redis": KUBE / "overlays" / "redis",
+    "postgres": KUBE / "overlays" / "postgres",
+    "amqp": KUBE / "overlays" / "amqp",
     "sidecar": KUBE / "examples" / "sidecar",
     "prometheus": ROOT / "deploy" / "prometheus",
     "grafana": ROOT / "deploy" / "grafana",
 }
 DATA_DIR = "/var/lib/partner-publisher"
 PRESTOP_PLUS_MARGIN_S = 5
-
-
-def tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: run .ci/deploy-tools.sh", pytrace=False)
-    return found
 
 
 @functools.cache
@@ -96,7 +89,7 @@ def test_the_validator_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-@pytest.mark.parametrize("name", ["base", "embedded", "redis", "sidecar"])
+@pytest.mark.parametrize("name", ["base", "embedded", "redis", "postgres", "amqp", "sidecar"])
 def test_pod_is_locked_down(name: str) -> None:
     spec = pod_spec(render(name))
     pod_security = spec["securityContext"]
@@ -120,7 +113,7 @@ def test_pod_is_locked_down(name: str) -> None:
     assert writable == {DATA_DIR, "/tmp"}, "writable only where volumes are mounted"
 
 
-@pytest.mark.parametrize("name", ["base", "embedded", "redis", "sidecar"])
+@pytest.mark.parametrize("name", ["base", "embedded", "redis", "postgres", "amqp", "sidecar"])
 def test_probes_and_grace_period_follow_the_daemon(name: str) -> None:
     docs = render(name)
     spec = pod_spec(docs)
@@ -185,6 +178,41 @@ def test_redis_overlay_consumes_the_stream_and_autoscales_on_lag(tmp_path: Path)
     assert {53, 443, 6379} <= egress_ports
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "port"), [("postgres", "postgres", 5432), ("amqp", "amqp", 5672)]
+)
+def test_queue_overlays_load_scale_on_lag_and_reach_their_server(
+    name: str, kind: str, port: int, tmp_path: Path
+) -> None:
+    docs = render(name)
+    env = {"PUBLISHER__INPUT__URL": "amqps://user:pw@broker:5671/"} if kind == "amqp" else {}
+    settings = load_settings(_write_config(tmp_path, docs), env)
+    assert settings.input.kind == kind
+    assert settings.ingest.enabled is False
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] >= 2
+    container = publisher_container(pod_spec(docs))
+    env_names = {e["name"] for e in container.get("env", [])}
+    assert "PUBLISHER__INGEST__TOKEN" not in env_names, "no ingest, so no token to require"
+    if kind == "amqp":
+        (url,) = [e for e in container["env"] if e["name"] == "PUBLISHER__INPUT__URL"]
+        assert url["valueFrom"]["secretKeyRef"] == {"name": "partner-publisher-amqp", "key": "url"}
+    else:
+        password_file = str(settings.input.password_file)  # type: ignore[union-attr]
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        mount = mounts[str(Path(password_file).parent)]
+        assert mount["readOnly"] is True
+        volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+        assert volumes[mount["name"]]["secret"]["secretName"] == "partner-publisher-postgres"
+    hpa = one(docs, "HorizontalPodAutoscaler")["spec"]
+    external = [m["external"]["metric"]["name"] for m in hpa["metrics"] if m["type"] == "External"]
+    assert external == ["publisher_input_lag_events"]
+    egress_ports = {
+        p["port"] for rule in one(docs, "NetworkPolicy")["spec"]["egress"] for p in rule["ports"]
+    }
+    assert {53, 443, port} <= egress_ports
+
+
 def test_embedded_overlay_keeps_the_spool_on_a_claim() -> None:
     docs = render("embedded")
     deployment = one(docs, "Deployment")["spec"]
@@ -198,7 +226,7 @@ def test_embedded_overlay_keeps_the_spool_on_a_claim() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["base", "embedded", "redis"])
+@pytest.mark.parametrize("name", ["base", "embedded", "redis", "postgres", "amqp"])
 def test_objects_wire_together(name: str) -> None:
     docs = render(name)
     deployment = one(docs, "Deployment")
@@ -223,7 +251,7 @@ def test_objects_wire_together(name: str) -> None:
     assert spec["serviceAccountName"] == account["metadata"]["name"]
     role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+", role)
-    if name != "redis":
+    if name not in {"redis", "postgres", "amqp"}:
         (token,) = [e for e in container["env"] if e["name"] == "PUBLISHER__INGEST__TOKEN"]
         assert token["valueFrom"]["secretKeyRef"] == {
             "name": "partner-publisher-ingest",

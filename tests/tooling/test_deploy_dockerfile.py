@@ -18,18 +18,10 @@ import pytest
 
 from publisher.errors import ConfigError
 from publisher.settings import load_settings
+from tests.conftest import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
-
-
-def tool(name: str) -> str:
-    """The tool from the virtualenv or PATH; a missing tool fails the test (CI installs it)."""
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: run .ci/deploy-tools.sh", pytrace=False)
-    return found
 
 
 def instructions(text: str) -> list[tuple[str, str]]:

@@ -1,0 +1,261 @@
+"""Scenarios of the daemon on the PostgreSQL outbox and on RabbitMQ (the local servers on
+127.0.0.1:5432 and :5672, as .ci/services.sh starts them; each run uses its own table or queue
+and removes it).
+
+- daemon_postgres / daemon_amqp: one replica drains N events that the harness (moved to core
+  0) writes as fast as it can; events/s = N / (first write to the emulator's `received_at` of
+  the last event); CPU is the daemon's. For RabbitMQ the rate the broker took the publishes
+  at is reported too: on a small machine it, not the daemon, is the limit.
+- outbox_latency: an application committing one event per transaction at a light, steady rate;
+  latency = the emulator's `received_at` - the wall time just before COMMIT (so it includes
+  the commit itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from bench import events
+from bench.context import Context, Result, emulator_busy, per_1k_ms
+from bench.cpu import CpuMeter
+from bench.daemon_scenarios import _daemon, _on_server_core, percentile
+
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+WRITE_BATCH = 1000
+LATENCY_TPS = 100
+"""Transactions (one event each) per second in outbox_latency: a light load."""
+SOAK_TPS = 500
+SOAK_SAMPLE_S = 10.0
+SOAK_VACUUM_S = 30.0
+
+
+def daemon_postgres(ctx: Context) -> Result:
+    """One replica draining an outbox the harness fills with multi-row INSERTs."""
+    import psycopg
+
+    table = f"bench_outbox_{uuid.uuid4().hex[:12]}"
+    _install(table)
+    try:
+        source = {"kind": "postgres", "dsn": POSTGRES_DSN, "table": table}
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+
+            def fill() -> None:
+                statement = f"INSERT INTO {table} (event) SELECT unnest(%s::jsonb[])"
+                for start, count in events.batches(ctx.events, WRITE_BATCH):
+                    lines = events.ndjson(start, count).decode().splitlines()
+                    conn.execute(statement, (lines,))
+
+            return _drain(ctx, "daemon_postgres", source, fill)
+    finally:
+        _drop(table)
+
+
+def daemon_amqp(ctx: Context) -> Result:
+    """One replica draining a quorum queue that the harness fills with confirmed publishes;
+    the broker's intake (reported) bounds events/s on a small machine."""
+    queue = f"bench-{uuid.uuid4().hex[:12]}"
+    source = {"kind": "amqp", "url": AMQP_URL, "queue": queue}
+    intake: dict[str, float] = {}
+
+    def fill() -> None:
+        started = time.monotonic()
+        asyncio.run(_publish(ctx, queue))
+        intake["events_per_s"] = ctx.events / (time.monotonic() - started)
+
+    try:
+        result = _drain(ctx, "daemon_amqp", source, fill)
+        result["broker_intake_events_per_s"] = round(intake["events_per_s"], 1)
+        return result
+    finally:
+        asyncio.run(_delete_queue(queue))
+
+
+def outbox_latency(ctx: Context) -> Result:
+    """Commit-to-AWS latency of an outbox at LATENCY_TPS one-event transactions per second."""
+    import psycopg
+
+    duration_s = 5.0 if ctx.quick else 20.0
+    table = f"bench_outbox_{uuid.uuid4().hex[:12]}"
+    _install(table)
+    result: Result = {}
+    try:
+        source = {"kind": "postgres", "dsn": POSTGRES_DSN, "table": table}
+        with (
+            _daemon(ctx, "outbox_latency", input=source, ingest={"enabled": False}) as daemon,
+            emulator_busy(ctx, result, reset=False),
+            psycopg.connect(POSTGRES_DSN) as conn,
+        ):
+            meter = CpuMeter(daemon.pid)
+            meter.start()
+            with _on_server_core():
+                sent = _commit_paced(conn, table, duration_s)
+            assert daemon.proc is not None
+            ctx.emulator.wait_for(sent, 60, daemon.proc, daemon.dead_letters)
+            cpu_s = meter.stop()
+            records = ctx.emulator.events_since(0)
+    finally:
+        _drop(table)
+    latencies = sorted((r["received_at"] - r["detail"]["sent_at"]) * 1000 for r in records)
+    result.update(
+        events=sent,
+        events_per_s=LATENCY_TPS,
+        cpu_s=cpu_s,
+        cpu_ms_per_1k=per_1k_ms(cpu_s, sent),
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        max_ms=latencies[-1],
+        mean_ms=statistics.fmean(latencies),
+        target_p99_ms=1000,
+        target_met=percentile(latencies, 99) < 1000,
+    )
+    return result
+
+
+def outbox_soak(ctx: Context) -> Result:
+    """The outbox table's size on disk, sampled every 10 s under a steady load: published rows
+    are deleted, so with autovacuum keeping up it levels off instead of growing."""
+    import psycopg
+
+    duration_s = 30.0 if ctx.quick else ctx.soak_s
+    table = f"bench_outbox_{uuid.uuid4().hex[:12]}"
+    _install(table)
+    samples: list[dict[str, float]] = []
+    try:
+        source: dict[str, Any] = {"kind": "postgres", "dsn": POSTGRES_DSN, "table": table}
+        with psycopg.connect(POSTGRES_DSN) as conn:
+            autovacuum = conn.execute("SHOW autovacuum").fetchone() == ("on",)
+        if not autovacuum:  # a server without it: the daemon vacuums (input.vacuum_interval_s)
+            source["vacuum_interval_s"] = SOAK_VACUUM_S
+        with (
+            _daemon(ctx, "outbox_soak", input=source, ingest={"enabled": False}) as daemon,
+            psycopg.connect(POSTGRES_DSN) as conn,
+            psycopg.connect(POSTGRES_DSN, autocommit=True) as probe,
+        ):
+            started = time.monotonic()
+            sent = 0
+            while time.monotonic() - started < duration_s:
+                sent += _commit_paced(conn, table, SOAK_SAMPLE_S, SOAK_TPS, first=sent)
+                ctx.emulator.reset()  # keeps the emulator's own event log small
+                samples.append({"t_s": round(time.monotonic() - started, 1), **_size(probe, table)})
+            published = daemon.metric("publisher_events_published_total")
+    finally:
+        _drop(table)
+    sizes = [sample["table_kib"] for sample in samples]
+    return {
+        "duration_s": duration_s,
+        "rate": SOAK_TPS,
+        "vacuum": "autovacuum" if autovacuum else f"the daemon, every {SOAK_VACUUM_S:.0f} s",
+        "committed": sent,
+        "published": published,
+        "samples": samples,
+        "table_first_kib": sizes[0] if sizes else 0,
+        "table_last_kib": sizes[-1] if sizes else 0,
+        "table_max_kib": max(sizes, default=0),
+    }
+
+
+def _size(conn: Any, table: str) -> dict[str, float]:
+    row = conn.execute(
+        "SELECT pg_total_relation_size(%s::regclass) / 1024, n_live_tup, n_dead_tup,"
+        " vacuum_count + autovacuum_count FROM pg_stat_user_tables WHERE relid = %s::regclass",
+        (table, table),
+    ).fetchone()
+    keys = ("table_kib", "live_rows", "dead_rows", "vacuums")
+    return dict(zip(keys, (float(value) for value in row), strict=True)) if row else {}
+
+
+def _commit_paced(
+    conn: Any, table: str, duration_s: float, per_second: float = LATENCY_TPS, first: int = 0
+) -> int:
+    statement = f"INSERT INTO {table} (event) VALUES (%s::jsonb)"
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < duration_s:
+        event = events.event(first + sent)
+        with conn.transaction():
+            event["detail"] = {**event["detail"], "sent_at": time.time()}  # type: ignore[dict-item]
+            conn.execute(statement, (orjson.dumps(event).decode(),))
+        sent += 1
+        time.sleep(max(0.0, started + sent / per_second - time.monotonic()))
+    return sent
+
+
+def _drain(ctx: Context, name: str, source: dict[str, Any], fill: Any) -> Result:
+    result: Result = {}
+    with (
+        _daemon(ctx, name, input=source, ingest={"enabled": False}) as daemon,
+        emulator_busy(ctx, result, reset=False),
+    ):
+        meter = CpuMeter(daemon.pid)
+        meter.start()
+        first_write_at = time.time()
+        with _on_server_core():
+            fill()
+        assert daemon.proc is not None
+        ctx.emulator.wait_for(
+            ctx.events, max(120, ctx.events / 500), daemon.proc, daemon.dead_letters
+        )
+        cpu_s = meter.stop()
+        elapsed = ctx.emulator.last_received_at(ctx.events) - first_write_at
+    result.update(
+        events=ctx.events,
+        events_per_s=ctx.events / elapsed,
+        cpu_s=cpu_s,
+        cpu_ms_per_1k=per_1k_ms(cpu_s, ctx.events),
+        steady_cpu_ms_per_1k=per_1k_ms(cpu_s, ctx.events),
+    )
+    return result
+
+
+async def _publish(ctx: Context, queue: str) -> None:
+    """Every event, persistent, with publisher confirms, WRITE_BATCH confirms awaited at once.
+    The queue is declared as the daemon would (quorum, durable) in case this runs first."""
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection, connection.channel(publisher_confirms=True) as channel:
+        await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        exchange = channel.default_exchange
+        for start, count in events.batches(ctx.events, WRITE_BATCH):
+            lines = events.ndjson(start, count).splitlines()
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(line, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        queue,
+                    )
+                    for line in lines
+                )
+            )
+
+
+async def _delete_queue(queue: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection, connection.channel() as channel:
+        await channel.queue_delete(queue)
+
+
+def _install(table: str) -> None:
+    import psycopg
+
+    from publisher.inputs.outbox_sql import OutboxSql
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(OutboxSql(table).ddl())
+
+
+def _drop(table: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"DROP FUNCTION IF EXISTS {table}_notify()")

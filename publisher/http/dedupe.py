@@ -1,0 +1,95 @@
+"""Ingest's idempotency: every accepted event gets an id, and a (tenant, id) the client gave
+is stored at most once within ingest.dedupe_window_s (publisher.inputs.dedupe).
+
+An event without an id gets a random UUID, written into its stored body and returned in the
+202 answer; it is not deduplicated (a retry of it could not be told from a new event).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from publisher.core.event import Event
+from publisher.http.ingest_body import Decoded
+from publisher.inputs.base import Input
+from publisher.inputs.dedupe import DedupeLimits, PutsOnce, dedupe_key, split_repeats
+from publisher.inputs.dedupe_file import KeyFile, RememberingInput, put_validated_if_able
+from publisher.settings import IngestSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    ids: list[str]
+    """The id of every accepted event, in the order they were sent."""
+    duplicates: int
+    """How many of them were already stored within the window (counted as accepted)."""
+
+
+def assign_ids(decoded: Decoded) -> list[bool]:
+    """Give every accepted event without an id a UUID, in its event and its stored body;
+    returns which events were given one."""
+    generated: list[bool] = []
+    for index, event in enumerate(decoded.events):
+        if event.id is not None:
+            generated.append(False)
+            continue
+        new_id = str(uuid.uuid4())
+        decoded.events[index] = dataclasses.replace(event, id=new_id)
+        decoded.bodies[index] = _with_id(decoded.bodies[index], new_id)
+        generated.append(True)
+    return generated
+
+
+def _with_id(body: bytes, event_id: str) -> bytes:
+    """The event object's JSON with `"id"` added in front (it has no id member, or a null
+    one: decoding keeps the last of repeated members, so ours goes after the original)."""
+    member = b'"id":' + orjson.dumps(event_id)
+    inner = body.strip()[1:-1].strip()
+    return b"{" + inner + b"," + member + b"}" if inner else b"{" + member + b"}"
+
+
+class IdempotentPuts:
+    """Puts decoded events into the input, skipping (tenant, id)s stored within the window."""
+
+    def __init__(self, sink: Input, settings: IngestSettings) -> None:
+        self._sink = sink
+        self._limits = DedupeLimits(settings.dedupe_window_s, settings.dedupe_max_ids)
+        self._enabled = settings.dedupe_window_s > 0
+        self._key_file: KeyFile | None = None
+        self._once: PutsOnce | None = None
+        if self._enabled:
+            if isinstance(sink, PutsOnce):
+                self._once = sink
+            else:
+                self._key_file = KeyFile(settings.dedupe_path)
+                self._once = RememberingInput(sink, self._key_file)
+
+    async def put(self, decoded: Decoded) -> Stored:
+        generated = assign_ids(decoded)
+        ids = [event.id or "" for event in decoded.events]
+        if self._once is None:
+            await put_validated_if_able(self._sink, decoded.bodies, decoded.events)
+            return Stored(ids, 0)
+        keys = _keys(decoded.events, generated)
+        unique, repeats = split_repeats(keys)
+        keep = [i for i, repeat in enumerate(repeats) if not repeat]
+        bodies = [decoded.bodies[i] for i in keep]
+        events = [decoded.events[i] for i in keep]
+        flags = await self._once.put_once([unique[i] for i in keep], bodies, events, self._limits)
+        return Stored(ids, sum(repeats) + sum(flags))
+
+    def close(self) -> None:
+        if self._key_file is not None:
+            self._key_file.close()
+
+
+def _keys(events: Sequence[Event], generated: Sequence[bool]) -> list[str | None]:
+    return [
+        None if fresh or event.id is None else dedupe_key(event.tenant, event.id)
+        for event, fresh in zip(events, generated, strict=True)
+    ]

@@ -1,0 +1,42 @@
+"""The adaptive rate limit in real time: asyncio-throttle's sliding window, about 1 s each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from publisher.engine.ratelimit import AdaptiveRateLimiter
+
+
+async def test_realtime_acquire_admits_at_most_rate_calls_per_second() -> None:
+    """REAL TIME (about 1 s): 40 acquires at rate 20 need a second window."""
+    limiter = AdaptiveRateLimiter(20)
+    admitted: list[float] = []
+    start = time.monotonic()
+    for _ in range(40):
+        await limiter.acquire()
+        admitted.append(time.monotonic())
+    elapsed = time.monotonic() - start
+    assert elapsed >= 0.98
+    assert elapsed < 3.0  # it waits for the window, not much longer
+    # Sliding window: the 21st call after any call comes more than a second later.
+    for earlier, later in zip(admitted, admitted[20:], strict=False):
+        assert later - earlier >= 0.98
+    assert admitted[19] - start < 0.5  # the first 20 go through at once
+
+
+async def test_realtime_concurrent_acquires_follow_a_lowered_rate() -> None:
+    """REAL TIME (about 1 s): after throttling, rate 20 becomes 10 calls per second."""
+    limiter = AdaptiveRateLimiter(20)
+    assert limiter.on_throttled() is True
+    start = time.monotonic()
+    finished: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        finished.append(time.monotonic() - start)
+
+    await asyncio.gather(*(one() for _ in range(15)))
+    finished.sort()
+    assert finished[9] < 0.5
+    assert finished[10] >= 0.98
