@@ -7,16 +7,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.conftest import emulator_process, wait_until
 from tests.e2e.processes import (
     LENIENT,
     OTHER_SOURCE,
     SOURCE,
     daemon,
-    emulator,
     emulator_events,
     event_lines,
     http_json,
-    wait_until,
     write_config,
 )
 
@@ -27,7 +26,10 @@ HELD_RPS = 20
 
 def test_a_trickle_tenant_overtakes_a_flood(tmp_path: Path) -> None:
     config_sections = {"publish": {"rate_limit_rps": HELD_RPS, "linger_ms": 10}}
-    with emulator(LENIENT) as url, daemon(write_config(tmp_path, url, **config_sections)) as proc:
+    with (
+        emulator_process(LENIENT) as url,
+        daemon(write_config(tmp_path, url, **config_sections)) as proc,
+    ):
         for start in range(0, FLOOD, 500):
             status, _ = proc.post(event_lines(range(start, start + 500)).encode())
             assert status == 202
@@ -68,7 +70,7 @@ def test_a_tenants_rate_limit_holds_it_back_without_loss(tmp_path: Path) -> None
     limit = 50
     tenants = {"acme": {"account": "111122223333", "source": SOURCE, "max_events_per_s": limit}}
     with (
-        emulator(LENIENT) as url,
+        emulator_process(LENIENT) as url,
         daemon(write_config(tmp_path, url, tenants=tenants)) as proc,
     ):
         status, _ = proc.post(event_lines(range(200)).encode())
