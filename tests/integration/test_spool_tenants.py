@@ -67,7 +67,7 @@ async def test_fetches_follow_weights_and_allowances(tmp_path: Path) -> None:
         )
         got = Counter(orjson.loads(m.body)["tenant"] for m in await consumer.fetch(400, wait_s=0))
         assert got["initech"] == 0  # over its limit: its rows wait in the spool
-        assert got["acme"] == 3 * got["globex"]
+        assert abs(got["acme"] - 3 * got["globex"]) <= 4  # a row probed for unknown tenants
         assert sum(got.values()) == 400
         backlog = await consumer.backlog_by_tenant()
         assert {t: n for t, (n, _) in backlog.items()} == {
@@ -119,5 +119,28 @@ async def test_a_spool_file_from_before_tenants_is_read_per_tenant(tmp_path: Pat
         await consumer.ack(got)
         assert await consumer.backlog() == 0
         assert await consumer.backlog_by_tenant() == {}
+    finally:
+        await consumer.close()
+
+
+async def test_rows_an_earlier_version_puts_into_a_new_file_are_read_too(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    consumer = spool(path)
+    await consumer.start()
+    try:
+        assert await consumer.fetch(10, wait_s=0) == []
+        # An earlier version's writer: no tenant column in its INSERT, no per-tenant count.
+        conn = sqlite3.connect(path)
+        rows = [body("acme", n) for n in range(30)]
+        conn.executemany(
+            "INSERT INTO messages (body, enqueued_at) VALUES (?, ?)",
+            [(r, time.time()) for r in rows],
+        )
+        conn.commit()
+        conn.close()
+        got: list[bytes] = []
+        for _ in range(5):
+            got += [m.body for m in await consumer.fetch(100, wait_s=0)]
+        assert got == rows
     finally:
         await consumer.close()

@@ -95,6 +95,9 @@ class SpoolInput:
         self._trusted: set[str] = set()
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
+        self._read_blank = True
+        """Whether to read the tenant '' whatever its count: an earlier version's rows are
+        there and counted nowhere."""
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._fresh = fresh or FreshRows()
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
@@ -186,6 +189,7 @@ class SpoolInput:
             if others_put:
                 self._trusted.clear()  # their rows are in the file only, tenants unknown
                 self._scan_needed = True
+                self._read_blank = True
             if not self._fresh.add(first_id, bodies, tenants, now, events, self._cursors):
                 self._trusted.difference_update(tenants)
                 self._scan_needed = True
@@ -289,12 +293,20 @@ class SpoolInput:
             stored, others_put = await self._call(tenants_with_rows)
             if others_put:
                 self._trusted.clear()
+                self._read_blank = True
             held_tenants.update(stored)
+            if self._read_blank and "" in self._cursors and "" not in self._trusted:
+                held_tenants.add("")  # the probe found rows: read it as any tenant
         tenants = sorted(held_tenants)
         self._turn = (self._turn + 1) % max(1, len(tenants))
         tenants = tenants[self._turn :] + tenants[: self._turn]
         plan: Plan = {}
         spare = room
+        if self._read_blank and "" not in held_tenants:
+            # A probe of one row: a full answer makes '' a tenant like the others next time.
+            plan[""] = (self._cursors.get("", 0), 1, MAX_READ)
+            spare -= 1
+            room -= 1
         for tenant, quota in split_fairly(room, tenants, self._share_of, self._allowance).items():
             if tenant in self._trusted:
                 rows = self._fresh.take(tenant, quota)
@@ -331,6 +343,8 @@ class SpoolInput:
             self._cursors[tenant] = rows[-1][0]
         if len(rows) < quota:
             self._trusted.add(tenant)
+            if tenant == "":
+                self._read_blank = False
         # Held rows the file answered for still bring their events along.
         read_too = self._fresh.discard_read(tenant, self._cursors.get(tenant, 0))
         messages = []
@@ -345,7 +359,7 @@ class SpoolInput:
         """Per tenant: rows stored (leased ones included) and the oldest one's enqueued_at."""
 
         def count(db: SpoolDb) -> dict[str, tuple[int, float | None]]:
-            return {t: (n, db.oldest_of(t)) for t, n in db.rows_by_tenant().items()}
+            return {t: (n, db.oldest_of(t)) for t, n in db.rows_by_tenant().items() if n > 0}
 
         return await self._call(count)
 
