@@ -311,10 +311,10 @@ class SpoolDb:
 
 
 def _add_tenants(conn: sqlite3.Connection) -> None:
-    """Give a file the tenant column, index, counts and triggers if it lacks them."""
+    """Give a file the tenant column, index and counts if it lacks them."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
     adding = "tenant" not in columns
-    # Backfilled before the index and triggers exist: one pass over the rows, no index churn.
+    # Backfilled before the index exists: one pass over the rows, no index churn.
     script = (
         (_ADD_TENANT_COLUMN if adding else "") + _TENANT_SCHEMA + (_COUNT_TENANTS if adding else "")
     )
