@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "sources": "publisher.commands.sources",
     "dlq": "publisher.commands.dlq",
     "config": "publisher.commands.config",
+    "spool": "publisher.commands.spool",
     "connect": "publisher.commands.connect",
     "outbox": "publisher.commands.outbox",
 }

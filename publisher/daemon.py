@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -21,33 +21,73 @@ import structlog
 from publisher.aws.partner_sources import PartnerSources, open_partner_sources
 from publisher.core.source_states import SourceStates, refresh_forever
 from publisher.core.tenants import TenantRegistry, configured_tenants, tenants_for
+from publisher.engine.acks import CHECK as ACK_CHECK
 from publisher.engine.assemble import open_pipeline
-from publisher.engine.pipeline import Pipeline
+from publisher.engine.deadletter_retry import CHECK as DEAD_LETTER_CHECK
+from publisher.engine.pipeline import INPUT_READS, Pipeline
 from publisher.errors import ConfigError
 from publisher.gc_policy import freeze_start_up
 from publisher.http.admin import Admin
-from publisher.http.ingest import Ingest
+from publisher.http.ingest import PUT_CHECK, Ingest
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 FORCED_EXIT_CODE = 130
+# A tenants file is read again this long after a SIGHUP, up to this many times, until two
+# reads agree.
+TENANTS_SETTLE_S = 0.2
+TENANTS_SETTLE_READS = 5
+# Within the admin's own bound on a readiness answer (0.9 s).
+INPUT_PROBE_TIMEOUT_S = 0.5
 
 
 @dataclass
 class DaemonState:
-    """What readiness is computed from, and the stop request."""
+    """What readiness is computed from, and the stop request.
+
+    Every check is live: the input is asked now, and the parts report their failures (acks
+    or dead letters that cannot be stored, reads that fail) to `health` as they happen.
+    """
 
     input_ok: bool = False
     aws_ok: bool = False
     draining: bool = False
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    health: Health = field(default_factory=Health)
+    input_probe: Callable[[], Awaitable[object]] | None = None
 
-    async def readiness(self) -> dict[str, bool]:
-        return {"input": self.input_ok, "aws": self.aws_ok, "not_draining": not self.draining}
+    async def readiness(self) -> dict[str, bool | str]:
+        health = self.health
+        return {
+            "input": await self._input_reachable(),
+            "input_writable": _joined(health, (ACK_CHECK, PUT_CHECK)),
+            "dead_letters": _joined(health, (DEAD_LETTER_CHECK,)),
+            "aws": self.aws_ok,
+            "not_draining": not self.draining,
+        }
+
+    async def _input_reachable(self) -> bool | str:
+        if not self.input_ok or self.input_probe is None:
+            return False
+        try:
+            async with asyncio.timeout(INPUT_PROBE_TIMEOUT_S):
+                await self.input_probe()
+        except TimeoutError:
+            return f"the input did not answer within {INPUT_PROBE_TIMEOUT_S} s"
+        except Exception as exc:
+            return f"the input cannot be reached: {exc}"
+        return _joined(self.health, (INPUT_READS,))
+
+
+def _joined(health: Health, checks: Sequence[str]) -> bool | str:
+    """True when every check passes, else their reasons."""
+    reasons = [reason for check in checks if (reason := health.reason(check)) is not None]
+    return "; ".join(reasons) if reasons else True
 
 
 @dataclass
@@ -61,8 +101,11 @@ class _Parts:
     ingest: Ingest | None = None
 
 
-async def serve(settings: Settings, state: DaemonState | None = None) -> None:
-    """Run the daemon until state.stop is set; raise if a part of it dies."""
+async def serve(
+    settings: Settings, state: DaemonState | None = None, *, accept_empty_spool: bool = False
+) -> None:
+    """Run the daemon until state.stop is set; raise if a part of it dies, StartRefused if
+    a part cannot start as it is (a damaged spool, an unwritable dead-letter store)."""
     state = state or DaemonState()
     metrics = Metrics()
     parts = _Parts(
@@ -70,7 +113,7 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         metrics,
         tenants_for(settings),
         SourceStates(),
-        build_input(settings.input, aws=settings.aws),
+        build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
     )
     if settings.admin.enabled:
         parts.admin = Admin(settings.admin, metrics, state.readiness)
@@ -78,16 +121,24 @@ async def serve(settings: Settings, state: DaemonState | None = None) -> None:
         if parts.admin is not None:
             await parts.admin.start()
         await parts.input.start()
+        state.input_probe = parts.input.backlog
         state.input_ok = True
         async with open_pipeline(
-            settings, parts.input, metrics, parts.tenants, parts.states
+            settings, parts.input, metrics, parts.tenants, parts.states, health=state.health
         ) as pipeline:
             freeze_start_up()
             if parts.admin is not None:
                 parts.admin.tenant_report = pipeline.tenant_stats.report
             state.aws_ok = True
             if settings.ingest.enabled:
-                parts.ingest = Ingest(settings.ingest, parts.input, parts.tenants, metrics)
+                parts.ingest = Ingest(
+                    settings.ingest,
+                    parts.input,
+                    parts.tenants,
+                    metrics,
+                    max_request_bytes=settings.publish.max_request_bytes,
+                    health=state.health,
+                )
                 await parts.ingest.start()
             _log_started(parts)
             with reload_tenants_on_sighup(settings, parts.tenants):
@@ -184,20 +235,40 @@ def _log_started(parts: _Parts) -> None:
 def reload_tenants_on_sighup(settings: Settings, tenants: TenantRegistry) -> Iterator[None]:
     """SIGHUP re-reads tenants_file; a file that does not validate changes nothing."""
     loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[None]] = set()
 
     def reload() -> None:
-        try:
-            tenants.replace(configured_tenants(settings))
-        except ConfigError as exc:
-            log.error("tenants_reload_failed", error=str(exc))
-            return
-        log.info("tenants_reloaded", tenants=len(tenants))
+        task = loop.create_task(_reload_tenants(settings, tenants), name="tenants-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+        for task in reloads:
+            task.cancel()
+
+
+async def _reload_tenants(settings: Settings, registry: TenantRegistry) -> None:
+    """Swap in the file's tenants once two reads a moment apart agree: a file rewritten in
+    place may parse while half written (cut at a line end), and then differs a moment later."""
+    try:
+        tenants = configured_tenants(settings)
+        for _ in range(TENANTS_SETTLE_READS):
+            await asyncio.sleep(TENANTS_SETTLE_S)
+            again = configured_tenants(settings)
+            if again == tenants:
+                break
+            tenants = again
+        else:
+            raise ConfigError(f"{settings.tenants_file} kept changing while it was read")
+    except ConfigError as exc:
+        log.error("tenants_reload_failed", error=str(exc))
+        return
+    registry.replace(tenants)
+    log.info("tenants_reloaded", tenants=len(registry))
 
 
 @contextlib.contextmanager

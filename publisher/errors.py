@@ -27,5 +27,17 @@ class InputFull(PublisherError):
     """The input is full; try again later."""
 
 
+class DiskFull(InputFull):
+    """The input's disk is full; try again later."""
+
+
 class InputUnavailable(PublisherError):
     """The input cannot be reached."""
+
+
+class StartRefused(PublisherError):
+    """The daemon refuses to start: a part it needs is not in a state it can run with."""
+
+
+class SpoolDamaged(StartRefused):
+    """The spool file is damaged or is not the one that held the pending events."""

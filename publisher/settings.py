@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -16,6 +18,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -39,8 +42,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# A variable name: PUBLISHER__ then keys of letters, digits and single underscores, joined by
+# double underscores (PUBLISHER____PUBLISH____LINGER_MS is a typo, not a key).
+ENV_NAME_PATTERN = re.compile(r"PUBLISHER(__[A-Za-z0-9]+(_[A-Za-z0-9]+)*)+")
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers must be finite (inf/nan would pass every >= bound, then hang or kill the daemon).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _is_number(annotation: Any) -> bool:
+    return annotation in (int, float) or (
+        get_origin(annotation) in (Union, UnionType)
+        and any(arg in (int, float) for arg in get_args(annotation))
+    )
 
 
 class AwsSettings(_Section):
@@ -52,9 +68,9 @@ class AwsSettings(_Section):
 class SpoolInputSettings(_Section):
     kind: Literal["spool"] = "spool"
     path: Path = Path("data/spool.db")
-    max_events: int = Field(default=1_000_000, ge=1)
-    max_bytes: int = Field(default=1 << 30, ge=1024)
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    max_events: int = Field(default=1_000_000, ge=1, le=1 << 40)
+    max_bytes: int = Field(default=1 << 30, ge=1024, le=1 << 50)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
 
 
 class RedisInputSettings(_Section):
@@ -66,7 +82,7 @@ class RedisInputSettings(_Section):
     group: str = "publisher"
     consumer: str | None = None
     """Unique per replica; defaults to <hostname>-<pid>."""
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
     max_events: int | None = Field(default=None, ge=1)
     """Refuse puts (ingest 503) while the stream holds this many entries; None: unbounded."""
     delete_acked: bool = True
@@ -129,15 +145,15 @@ class PostgresInputSettings(_Section):
     password_file: Path | None = None
     """A file holding only the password (a mounted Kubernetes Secret); overrides the dsn's."""
     table: str = Field(default="partner_publisher_outbox", pattern=OUTBOX_TABLE_PATTERN)
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
     """The lease on claimed rows: a replica that dies holding them loses them after this."""
-    poll_interval_s: float = Field(default=1.0, gt=0)
+    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
     """The fallback when a notification is missed, and how soon expired leases are noticed."""
     batch_size: int = Field(default=500, ge=1, le=10_000)
     """Rows claimed per statement at most."""
     max_events: int | None = Field(default=None, ge=1)
     """Refuse puts (ingest 503, enqueue retries) while the table holds this many rows."""
-    vacuum_interval_s: float | None = Field(default=None, gt=0)
+    vacuum_interval_s: float | None = Field(default=None, gt=0, le=86_400)
     """VACUUM the table this often, for servers that run without autovacuum (needs the
     table's owner); None leaves it to autovacuum."""
 
@@ -157,7 +173,7 @@ class AmqpInputSettings(_Section):
     rejected to it. A queue the daemon declares gets it as x-dead-letter-exchange."""
     max_events: int | None = Field(default=None, ge=1)
     """Refuse puts while this many messages are ready; new queues get it as x-max-length."""
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    visibility_timeout_s: float = Field(default=60.0, gt=0, le=43_200)
     """A delivery not renewed for this long is given back (nack, requeue)."""
 
 
@@ -176,13 +192,27 @@ class IngestSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=0, le=65535)
     token: SecretStr | None = None
-    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    dedupe_window_s: float = Field(default=86_400.0, ge=0)
+    """Blank means none (never a token that an empty `Authorization: Bearer` matches)."""
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1 << 30)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """A request body must arrive within this time (408 otherwise): no trickling bodies."""
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    """A connection with no request under way is closed after this long (slow headers too)."""
+    max_connections: int = Field(default=1024, ge=1, le=65_536)
+    """Connections past this many are closed at once."""
+    dedupe_window_s: float = Field(default=86_400.0, ge=0, le=30 * 86_400)
     """How long a (tenant, id) is remembered: posted again meanwhile, it is a duplicate; 0: off."""
-    dedupe_max_ids: int = Field(default=1_000_000, ge=1)
+    dedupe_max_ids: int = Field(default=1_000_000, ge=1, le=1 << 32)
     """At most this many ids are remembered; past it the oldest are forgotten first."""
     dedupe_path: Path = Path("data/ingest-dedupe.db")
     """Where ids are remembered for inputs without a store of their own (SQS)."""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> IngestSettings:
@@ -199,6 +229,8 @@ class AdminSettings(_Section):
     port: int = Field(default=9464, ge=0, le=65535)
     tenant_metrics_top_n: int = Field(default=20, ge=0, le=1000)
     """The per-tenant gauges cover the tenants with the largest backlogs, this many."""
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    max_connections: int = Field(default=64, ge=1, le=65_536)
 
 
 class PublishSettings(_Section):
@@ -206,21 +238,21 @@ class PublishSettings(_Section):
     """fast: botocore's signer and endpoint over a pooled aiohttp session; sdk: aiobotocore."""
     max_entries: int = Field(default=20, ge=1, le=20)
     max_request_bytes: int = Field(default=262_144, ge=1024, le=AWS_MAX_REQUEST_BYTES)
-    linger_ms: float = Field(default=20, ge=0)
+    linger_ms: float = Field(default=20, ge=0, le=60_000)
     max_in_flight: int = Field(default=32, ge=1, le=1024)
-    rate_limit_rps: float = Field(default=1400, gt=0)
-    max_buffered_events: int = Field(default=10_000, ge=1)
-    request_timeout_s: float = Field(default=10.0, gt=0)
-    connect_timeout_s: float = Field(default=3.0, gt=0)
-    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    rate_limit_rps: float = Field(default=1400, gt=0, le=1_000_000)
+    max_buffered_events: int = Field(default=10_000, ge=1, le=10_000_000)
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    connect_timeout_s: float = Field(default=3.0, gt=0, le=600)
+    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600)
 
 
 class RetrySettings(_Section):
-    max_attempts: int = Field(default=12, ge=1)
-    base_delay_ms: float = Field(default=100, ge=0)
-    max_delay_ms: float = Field(default=30_000, ge=0)
-    max_age_s: float = Field(default=86_400, gt=0)
-    max_unknown_attempts: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=12, ge=1, le=1000)
+    base_delay_ms: float = Field(default=100, ge=0, le=3_600_000)
+    max_delay_ms: float = Field(default=30_000, ge=0, le=3_600_000)
+    max_age_s: float = Field(default=86_400, gt=0, le=30 * 86_400)
+    max_unknown_attempts: int = Field(default=3, ge=1, le=1000)
 
 
 class DeadLetterSettings(_Section):
@@ -231,7 +263,7 @@ class SourcesSettings(_Section):
     """How the daemon tracks partner event source states (ListPartnerEventSourceAccounts)."""
 
     refresh: bool = True
-    refresh_interval_s: float = Field(default=300.0, ge=1)
+    refresh_interval_s: float = Field(default=300.0, ge=1, le=86_400)
     pending: Literal["send", "hold", "dead_letter"] = "send"
     control_plane_rps: float = Field(default=10.0, gt=0, le=50)
 
@@ -306,6 +338,7 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
     if path:
         data = _read_yaml(Path(path))
     overridden = _apply_env_overrides(data, env)
+    _refuse_booleans_as_numbers(data, path)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -313,8 +346,17 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = N
 
 
 def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
-    """The tenants of a tenants file: a YAML mapping like the config's `tenants` section."""
-    data = _read_yaml(path)
+    """The tenants of a tenants file: a YAML mapping like the config's `tenants` section.
+
+    An empty file, or one that does not end with a newline, is refused: it is most likely
+    being rewritten in place, and reading it now would drop tenants that still have events.
+    """
+    text = _read_text(path)
+    if not text.strip():
+        raise ConfigError(f"tenants file {path} is empty")
+    if not text.endswith("\n"):
+        raise ConfigError(f"tenants file {path} does not end with a newline: it looks cut short")
+    data = _parse_yaml(text, path)
     try:
         return _TENANTS_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -322,10 +364,19 @@ def load_tenants_file(path: Path) -> dict[str, TenantSettings]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    return _parse_yaml(_read_text(path), path)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text: {exc}") from None
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -344,9 +395,12 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[s
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
-        if not keys:
-            raise ConfigError(f"{name}: expected {ENV_PREFIX}<SECTION>__<KEY>")
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise ConfigError(
+                f"{name}: malformed variable name; expected {ENV_PREFIX}<SECTION>__<KEY> "
+                "(letters, digits and single underscores, parts joined by __)"
+            )
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         node = data
         for key in keys[:-1]:
             child = node.setdefault(key, {})
@@ -385,8 +439,70 @@ def _describe(
     lines = [f"{where} invalid:"]
     for err in errors:
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {err['msg']}{_set_by(loc, overridden or {})}")
+        allowed = _allowed_range(err["loc"]) if err["type"] in _RANGE_ERRORS else None
+        lines.append(
+            f"  {loc}: {err['msg']}"
+            + (f" (allowed: {allowed})" if allowed else "")
+            + _set_by(loc, overridden or {})
+        )
     return "\n".join(lines)
+
+
+_RANGE_ERRORS = frozenset(
+    {"finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+)
+
+
+def _allowed_range(loc: tuple[int | str, ...]) -> str | None:
+    """The range a numeric key allows, as "[lo, hi]" (parentheses for open ends)."""
+    if len(loc) < 2:
+        return None
+    for model in _section_models(str(loc[0])):
+        field = model.model_fields.get(str(loc[-1]))
+        if field is not None:
+            return _range_text(field.metadata)
+    return None
+
+
+def _section_models(name: str) -> list[type[BaseModel]]:
+    """The model(s) a top-level section may be (input: one per kind)."""
+    section = Settings.model_fields.get(name)
+    if section is None:
+        return []
+    candidates = [section.annotation, *get_args(section.annotation)]
+    for candidate in list(candidates):
+        candidates.extend(get_args(candidate))
+    return [m for m in candidates if isinstance(m, type) and issubclass(m, _Section)]
+
+
+def _refuse_booleans_as_numbers(data: dict[str, Any], path: str | Path | None) -> None:
+    """YAML's `true` would otherwise become 1 in a number field (max_entries: true)."""
+    errors = []
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            continue
+        for model in _section_models(name):
+            for key, value in values.items():
+                field = model.model_fields.get(key)
+                if isinstance(value, bool) and field is not None and _is_number(field.annotation):
+                    errors.append(f"  {name}.{key}: a boolean is not a number")
+    if errors:
+        where = f"config {path}" if path else "config"
+        raise ConfigError("\n".join([f"{where} is invalid:", *sorted(set(errors))]))
+
+
+def _range_text(metadata: list[Any]) -> str | None:
+    low = high = None
+    for rule in metadata:
+        for name, text in (("ge", "[{}"), ("gt", "({}")):
+            if getattr(rule, name, None) is not None:
+                low = text.format(getattr(rule, name))
+        for name, text in (("le", "{}]"), ("lt", "{})")):
+            if getattr(rule, name, None) is not None:
+                high = text.format(getattr(rule, name))
+    if low is None and high is None:
+        return None
+    return f"{low or '(-inf'}, {high or 'inf)'}"
 
 
 def _set_by(loc: str, overridden: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ import yaml
 
 from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
 from publisher.config_files import choose_config
+from publisher.core.tenants import configured_tenants
 from publisher.errors import ConfigError
 from publisher.settings import Settings, load_tenants_file
 
@@ -37,6 +38,12 @@ def register(subparsers: Subparsers) -> None:
 def check_config(args: argparse.Namespace) -> int:
     choice = choose_config(args.config, os.environ)
     settings = settings_or_exit(args)
+    try:
+        # `run` reads tenants_file at start: a file it would refuse is refused here too.
+        configured_tenants(settings)
+    except ConfigError as exc:
+        print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     # A YAML comment, so the output stays a loadable config.
     print(f"# config file: {choice.describe()}")
     print(yaml.safe_dump(settings.redacted(), sort_keys=False), end="")

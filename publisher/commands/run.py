@@ -7,6 +7,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+import structlog
+
 from publisher.commands.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -14,7 +16,8 @@ from publisher.commands.common import (
     settings_or_exit,
     warn_unknown_regions,
 )
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, StartRefused
+from publisher.inputs.spool.mark import ACCEPT_FLAG
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,11 +30,16 @@ def register(subparsers: Subparsers) -> None:
         help="run the daemon: ingest, publish, serve /metrics /healthz /readyz",
         description=(
             "Run until SIGTERM or SIGINT, then drain for up to publish.shutdown_grace_s and exit "
-            "0; a second signal exits at once. Exit 2 on bad config, 1 if a part of the daemon "
-            "dies."
+            "0; a second signal exits at once. Exit 2 on bad config or a refused start (a "
+            "damaged spool, an unwritable dead-letter store), 1 if a part of the daemon dies."
         ),
     )
     add_config_option(parser)
+    parser.add_argument(
+        ACCEPT_FLAG,
+        action="store_true",
+        help="start although the spool file lost events that were pending (replaced, truncated)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -39,17 +47,21 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     warn_unknown_regions(settings)
     try:
-        asyncio.run(_main(settings))
+        asyncio.run(_main(settings, args.accept_empty_spool))
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StartRefused as exc:
+        structlog.get_logger(__name__).error("start_refused", error=str(exc))
+        print(f"partner-publisher: not starting: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
 
-async def _main(settings: Settings) -> None:
+async def _main(settings: Settings, accept_empty_spool: bool) -> None:
     # Imported here so that other commands start without loading the servers.
     from publisher.daemon import DaemonState, serve, stop_on_signals
 
     state = DaemonState()
     with stop_on_signals(state):
-        await serve(settings, state)
+        await serve(settings, state, accept_empty_spool=accept_empty_spool)

@@ -26,7 +26,7 @@ from publisher.commands.progress import Snapshot, plain_line, terminal_line
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import tenants_for
 from publisher.engine.assemble import open_pipeline
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, StartRefused
 from publisher.gc_policy import freeze_start_up
 from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
         return EXIT_USAGE
-    except ConfigError as exc:
+    except (ConfigError, StartRefused) as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return EXIT_USAGE
     sys.stdout.write(orjson.dumps(tally.summary(feed.lines_read, settings)).decode() + "\n")

@@ -31,6 +31,12 @@ TIME_ENTRY_BYTES = 14
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 # docs/aws-contract.md, PutPartnerEvents: entry rules, and Partner event sources.
 SOURCE_PATTERN = re.compile(r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}")
+# RFC 3339's extended format only: fromisoformat alone also takes ISO 8601's basic format
+# (20261122T050000Z) and week dates, which AWS does not.
+RFC3339_PATTERN = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_LOCAL_TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?)?", re.ASCII)
 ACCOUNT_PATTERN = re.compile(r"\d{12}")
 
 _INT64_MIN = -(2**63)
@@ -232,13 +238,18 @@ def _epoch_seconds(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidEvent("time", "must be an RFC 3339 string or epoch seconds")
     if isinstance(value, str):
+        if not RFC3339_PATTERN.fullmatch(value):
+            if _LOCAL_TIME_PATTERN.fullmatch(value):
+                raise InvalidEvent("time", "an RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
+            raise InvalidEvent(
+                "time",
+                f"{value[:64]!r} is not an RFC 3339 timestamp "
+                "(YYYY-MM-DDThh:mm:ss[.fraction] with Z or a +hh:mm offset)",
+            )
         try:
-            moment = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value.upper()).timestamp()
         except ValueError:
-            raise InvalidEvent("time", f"{value!r} is not an RFC 3339 timestamp") from None
-        if moment.tzinfo is None:
-            raise InvalidEvent("time", "an RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
-        value = moment.timestamp()
+            raise InvalidEvent("time", f"{value!r} is not a valid date and time") from None
     if not 0 <= value <= MAX_EPOCH_S:
         raise InvalidEvent("time", "must be between 1970 and 9999")
     return int(value)
@@ -254,7 +265,7 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
         raise InvalidEvent("detail", f"nests deeper than {DETAIL_MAX_DEPTH} levels")
     if body is None or has_long_digit_run(body):
         # orjson turns integers past 64 bits into floats; the stdlib keeps them exact.
-        exact = _with_headroom(json.loads, body)["detail"] if body is not None else detail
+        exact = with_headroom(json.loads, body)["detail"] if body is not None else detail
         if _has_int_outside_int64(exact):
             raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
 
@@ -269,11 +280,12 @@ def encode_json(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        text = _with_headroom(json.dumps, value, ensure_ascii=False, separators=(",", ":"))
+        text = with_headroom(json.dumps, value, ensure_ascii=False, separators=(",", ":"))
         return str(text).encode()
 
 
-def _with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def with_headroom(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a recursive stdlib JSON function with room for AWS's 1000 levels of nesting."""
     with _RECURSION_LOCK:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + _RECURSION_HEADROOM)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from publisher.core.event import nesting_depth
+from publisher.core.event import nesting_depth, with_headroom
 from publisher.emulator.protocol import AwsError
 
 SOURCE_PATTERN = r"aws\.partner(/[\.\-_A-Za-z0-9]+){2,}"
@@ -249,7 +249,9 @@ def _integers_fit_int64(text: str) -> bool:
         return number
 
     try:
-        json.loads(text, parse_int=exact_int)
+        # With room for AWS's 1000 levels (docs/aws-contract.md, "Detail nesting"): the
+        # stdlib counts each level as a Python call.
+        with_headroom(json.loads, text, parse_int=exact_int)
     except (OverflowError, RecursionError, ValueError):
         return False
     return True

@@ -14,9 +14,11 @@ from publisher.core.decisions import RetryPolicy
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
 from publisher.engine.deadletter import DeadLetterSink, JsonlDeadLetters
+from publisher.engine.deadletter_retry import RetryingDeadLetters
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
@@ -31,15 +33,24 @@ async def open_pipeline(
     tenants: TenantRegistry,
     states: SourceStates,
     on_settled: SettledCallback | None = None,
+    health: Health | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with its AWS clients (warmed up) and dead-letter file open for the block."""
+    """A pipeline with its AWS clients (warmed up) and dead-letter file open for the block.
+
+    Raises StartRefused when the dead-letter store cannot be written now: the first dead
+    letter would otherwise find out, with the event already on its way. Later failures of
+    the store are retried (engine.deadletter_retry) and reported to `health`.
+    """
+    health = health or Health()
     dead_letters = JsonlDeadLetters(settings.dead_letter.path)
+    dead_letters.check_writable()
+    retrying = RetryingDeadLetters(dead_letters, health, metrics)
     try:
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
         async with clients_type(settings.aws, settings.publish) as clients:
             await warm_up(clients, tenants)
             yield build_pipeline(
-                settings, input, clients, dead_letters, metrics, tenants, states, on_settled
+                settings, input, clients, retrying, metrics, tenants, states, on_settled, health
             )
     finally:
         dead_letters.close()
@@ -54,6 +65,7 @@ def build_pipeline(
     tenants: TenantRegistry,
     states: SourceStates,
     on_settled: SettledCallback | None = None,
+    health: Health | None = None,
 ) -> Pipeline:
     """The pipeline of `settings` over parts that are already open."""
     publish = settings.publish
@@ -82,6 +94,7 @@ def build_pipeline(
         on_settled=on_settled,
         tenants=tenants,
         tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
+        health=health,
     )
 
 

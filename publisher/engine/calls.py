@@ -48,13 +48,18 @@ class Calls:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def start(self, batch: Batch[Entry]) -> None:
-        """Wait for a free slot and for the rate limit, then start the batch's call."""
+    async def start(self, batch: Batch[Entry], unless: Callable[[], bool] | None = None) -> bool:
+        """Wait for a free slot and for the rate limit, then start the batch's call; False
+        (not started) when `unless` has turned true by the time a slot is free."""
         await self._slots.acquire()
+        if unless is not None and unless():
+            self._slots.release()
+            return False
         await self._limiter.acquire()
         task = asyncio.create_task(self._send(batch), name=f"put-{next(self._sequence)}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        return True
 
     async def cancel(self) -> None:
         """Cancel the calls under way; what they held is released by the pipeline."""

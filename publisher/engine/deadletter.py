@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from publisher.core.message import Message
+from publisher.errors import StartRefused
+
+# The start-up probe writes this much beside the store: a disk too full for it would fail
+# the first dead letter anyway.
+_PROBE_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,18 @@ def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
     }
 
 
+def encode_record(record: dict[str, Any], body: bytes) -> bytes:
+    """One JSON line; an event orjson cannot encode (nested past its 254 levels, which AWS
+    allows up to 1000: docs/aws-contract.md, "Detail nesting") is kept as its raw text
+    instead, so a dead letter can always be written and `replay_body` still returns the
+    original bytes."""
+    try:
+        return orjson.dumps(record) + b"\n"
+    except orjson.JSONEncodeError:
+        raw = {**record, "event": body.decode("utf-8", errors="backslashreplace")}
+        return orjson.dumps(raw) + b"\n"
+
+
 def iso_time(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
 
@@ -66,7 +86,7 @@ class JsonlDeadLetters:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
-        self._file: IO[bytes] | None = None
+        self._file: io.FileIO | None = None
         self._lock = asyncio.Lock()
         self.written = 0
 
@@ -74,25 +94,53 @@ class JsonlDeadLetters:
         if not letters:
             return
         now = self._clock()
-        data = b"".join(orjson.dumps(dead_letter_record(x, now)) + b"\n" for x in letters)
+        data = b"".join(encode_record(dead_letter_record(x, now), x.message.body) for x in letters)
         async with self._lock:
             await asyncio.to_thread(self._append, data)
             self.written += len(letters)
+
+    def check_writable(self) -> None:
+        """Raise StartRefused unless the store is a regular file on a writable disk with room."""
+        path = self.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+                raise StartRefused(f"dead_letter.path {path} is not a regular file")
+            with open(path, "ab"):
+                pass
+            probe = path.with_name(f".{path.name}.probe")
+            try:
+                with open(probe, "wb") as handle:
+                    handle.write(b"\0" * _PROBE_BYTES)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            finally:
+                probe.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StartRefused(f"dead_letter.path {path} is not writable: {exc}") from None
 
     def _append(self, data: bytes) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if _ends_torn(self.path):
                 data = b"\n" + data  # or the first new record would be glued to the torn line
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the process's life
-        self._file.write(data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+            # Unbuffered: after a failed write nothing waits in a buffer to be written twice.
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[self._file.write(view) or 0 :]
+            os.fsync(self._file.fileno())
+        except OSError:
+            # Reopened next time, which also starts the retry on a fresh line if this one tore.
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # unbuffered: the failed write already raised
+                file.close()
 
 
 def _ends_torn(path: Path) -> bool:

@@ -17,10 +17,12 @@ import structlog
 from publisher.aws.putevents import RegionClients
 from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal
 from publisher.core.batching import Batch
+from publisher.core.clock import steady_time
 from publisher.core.decisions import RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
+from publisher.engine.acks import PendingAcks
 from publisher.engine.calls import Calls
 from publisher.engine.chores import renew_leases, report_backlog
 from publisher.engine.deadletter import DeadLetterSink
@@ -30,6 +32,7 @@ from publisher.engine.settle import Settlement
 from publisher.engine.tenant_stats import TenantStats
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input, TenantReads
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -43,6 +46,9 @@ INPUT_RETRY_MIN_S = 0.1
 INPUT_RETRY_MAX_S = 5.0
 # An event over its tenant's max_events_per_s goes back to the input for this long.
 THROTTLED_HOLD_S = 1.0
+ACK_LAST_TRY_S = 2.0
+INPUT_READS = "input_reads"
+"""The health check this pipeline fails while fetching from its input fails."""
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
@@ -71,9 +77,13 @@ class Pipeline:
         tenants: TenantRegistry | None = None,
         tenant_metrics_top_n: int = 20,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = steady_time,
+        health: Health | None = None,
     ) -> None:
         self._input = input
+        self._health = health or Health()
+        # Acks the input could not store: the messages stay held until a retry stores them.
+        self._acks = PendingAcks(input.ack, self._health, metrics)
         self._admission = admission
         self._metrics = metrics
         self._max_buffered_events = max_buffered_events
@@ -88,6 +98,7 @@ class Pipeline:
             states=states,
             metrics=metrics,
             requeue=self,
+            acks=self._acks,
             clock=clock,
             wall_clock=wall_clock,
         )
@@ -131,6 +142,7 @@ class Pipeline:
             asyncio.create_task(self._dispatch_loop(), name="pipeline-dispatch"),
             asyncio.create_task(report_backlog(self._input, self._metrics), name="pipeline-gauges"),
             asyncio.create_task(self.tenant_stats.report_forever(), name="pipeline-tenants"),
+            asyncio.create_task(self._acks.retry_forever(self.settled), name="pipeline-acks"),
         ]
         renew_s = self._input.lease_renew_s
         if renew_s is not None:
@@ -147,6 +159,7 @@ class Pipeline:
             for task in waits:
                 task.cancel()
             await asyncio.gather(*waits, self._calls.cancel(), return_exceptions=True)
+            await self._acks.last_try(self.settled, ACK_LAST_TRY_S)
             await self._release_held()
 
     def _raise_if_failed(self, workers: Sequence[asyncio.Task[None]]) -> None:
@@ -187,6 +200,9 @@ class Pipeline:
     async def _fetch_loop(self) -> None:
         outage_s = 0.0
         while not self._stopping:
+            if self._acks.blocked:  # what was fetched could not be acknowledged either
+                await self._sleep_unless_stopping(FETCH_WAIT_S)
+                continue
             free = self._max_buffered_events - len(self._held)
             if free <= 0:
                 self._space.clear()
@@ -196,8 +212,11 @@ class Pipeline:
             try:
                 messages = await self._input.fetch(min(free, FETCH_CHUNK), FETCH_WAIT_S)
             except InputUnavailable as exc:
+                self._health.fail(INPUT_READS, f"the input cannot be read: {exc}")
                 outage_s = await self._wait_out_input_outage(exc, outage_s)
                 continue
+            if outage_s:
+                self._health.ok(INPUT_READS)
             outage_s = 0.0
             if messages:
                 await self._intake(messages)
@@ -282,8 +301,12 @@ class Pipeline:
             self._wake.clear()
             if not self._stopping:
                 queue.promote_due(self._clock())
-            while (batch := queue.take()) is not None:
-                await self._calls.start(batch)
+            # Sending pauses while acks wait (engine.acks), also for a batch that was waiting
+            # for a free slot when an ack failed.
+            while not self._acks.blocked and (batch := queue.take()) is not None:
+                if not await self._calls.start(batch, unless=lambda: self._acks.blocked):
+                    queue.resend_first(batch)
+                    break
             self._metrics.tenant_throttled_events.inc(queue.newly_throttled())
             self._check_drained()
             await self._sleep_until_woken(None if self._stopping else queue.next_deadline())
@@ -316,5 +339,6 @@ class Pipeline:
             self._held.pop(message.id, None)
         self._metrics.buffered_events.set(len(self._held))
         self._space.set()
+        self._wake.set()  # sending may resume (it pauses while acks wait)
         if self._on_settled is not None:
             self._on_settled(published, dead_lettered)

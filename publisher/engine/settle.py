@@ -17,10 +17,12 @@ import structlog
 from publisher.aws.putevents import CallFailed, EntryResult
 from publisher.core.admission import Entry, Refusal
 from publisher.core.batching import Batch
+from publisher.core.clock import steady_time
 from publisher.core.decisions import GiveUp, RetryAfter, RetryPolicy, Split, is_throttling
 from publisher.core.message import Message
 from publisher.core.reasons import Reason
 from publisher.core.source_states import SourceStates
+from publisher.engine.acks import PendingAcks
 from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
@@ -61,8 +63,9 @@ class Settlement:
         states: SourceStates,
         metrics: Metrics,
         requeue: Requeue,
+        acks: PendingAcks | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = steady_time,
     ) -> None:
         self._input = input
         self._dead_letters = dead_letters
@@ -71,6 +74,7 @@ class Settlement:
         self._states = states
         self._metrics = metrics
         self._requeue = requeue
+        self._acks = acks
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -223,7 +227,12 @@ class Settlement:
     async def _acknowledge(self, messages: list[Message], published: int, dead: int) -> None:
         try:
             await self._input.ack(messages)
-        except Exception:
+        except Exception as exc:
+            if self._acks is not None:
+                # Kept held (leases renewed) and retried: a settled event is not handed out
+                # again (engine.acks).
+                self._acks.defer(messages, published, dead, exc)
+                return
             # Unacknowledged messages are delivered again later: a duplicate, never a loss.
             log.exception("ack_failed", messages=len(messages))
         self._requeue.settled(messages, published, dead)

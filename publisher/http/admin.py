@@ -3,13 +3,14 @@
 /healthz answers 200 whenever the event loop gets to run the handler: a wedged loop is what a
 liveness probe should catch. /readyz answers 200 only when every readiness check is True, and
 503 with the checks otherwise (also when the checks themselves fail or take too long), so a
-load balancer stops sending to a daemon that cannot store or publish, or is draining.
+load balancer stops sending to a daemon that cannot store or publish, or is draining. A check
+may fail with a reason (a string instead of False): the answer lists it under `failing`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -23,7 +24,8 @@ from publisher.settings import AdminSettings
 
 log = structlog.get_logger(__name__)
 
-Readiness = Callable[[], Awaitable[dict[str, bool]]]
+Readiness = Callable[[], Awaitable[Mapping[str, bool | str]]]
+"""Each check: True (passes), False or a string saying why it fails."""
 TenantReport = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 # A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
@@ -37,7 +39,13 @@ class Admin:
         self._settings = settings
         self._metrics = metrics
         self._readiness = readiness
-        self._server = HttpServer("admin", settings.host, settings.port)
+        self._server = HttpServer(
+            "admin",
+            settings.host,
+            settings.port,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connections=settings.max_connections,
+        )
         self.tenant_report: TenantReport | None = None
         """Set once the pipeline exists; GET /v1/tenants answers 503 until then."""
 
@@ -78,8 +86,13 @@ class Admin:
             return _json(
                 503, {"ready": False, "checks": {}, "error": f"readiness checks failed: {exc!r}"}
             )
-        ready = all(checks.values())
-        return _json(200 if ready else 503, {"ready": ready, "checks": checks})
+        passing = {name: value is True for name, value in checks.items()}
+        failing = {name: value for name, value in checks.items() if isinstance(value, str)}
+        ready = all(passing.values())
+        payload: dict[str, Any] = {"ready": ready, "checks": passing}
+        if failing:
+            payload["failing"] = failing
+        return _json(200 if ready else 503, payload)
 
     async def _tenants(self, request: web.Request) -> web.Response:
         if self.tenant_report is None:

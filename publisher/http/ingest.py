@@ -8,7 +8,11 @@ Answers (always JSON):
   `duplicates` counts those whose (tenant, id) was already stored (publisher.http.dedupe);
 - 400 `{"error": ...}` for a malformed body (see publisher.http.ingest_body for what that is), and
   400 `{"error": "no valid events", "accepted": 0, "rejected": [...]}` when no item is valid;
-  nothing is stored either way;
+  nothing is stored either way. An item is rejected by the same rules the pipeline applies
+  (the entry over publish.max_request_bytes, nesting, integers), whatever the body's format;
+- 408 when the body does not arrive within ingest.body_timeout_s (the connection is closed);
+- 415 for a Content-Type that has no parser (PARSERS below; a request without one is read as
+  application/json);
 - 401 without `Authorization: Bearer <ingest.token>` when a token is configured;
 - 413 when the body is larger than ingest.max_body_bytes (refused before it is read in full);
 - 503 `{"error": "full"}` with `Retry-After: 1` when the input is full (nothing stored),
@@ -34,18 +38,21 @@ import orjson
 import structlog
 from aiohttp import web
 
+from publisher.core.event import Event, entry_size
 from publisher.core.tenants import TenantRegistry
-from publisher.errors import InputFull, InputUnavailable
+from publisher.errors import DiskFull, InputFull, InputUnavailable, InvalidEvent
 from publisher.http import cloudevents, openapi
 from publisher.http.dedupe import IdempotentPuts, Stored
 from publisher.http.ingest_body import (
-    NDJSON_CONTENT_TYPES,
+    BODY_PARSERS,
+    DEFAULT_CONTENT_TYPE,
+    BodyParser,
     Decoded,
     MalformedBody,
-    decode_steps,
 )
 from publisher.http.server import HttpServer
 from publisher.inputs.base import Input
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import IngestSettings
 
@@ -61,6 +68,15 @@ MAX_REPORTED_REJECTIONS = 1000
 SLICE_ITEMS = 500
 _JSON = "application/json"
 _LINGER_S = 2.0
+# An entry's bytes besides Detail and Resources: at most 256 characters of source and 128 of
+# detail type, 4 UTF-8 bytes each, and 14 for Time.
+_MOST_BESIDES = 4 * 256 + 4 * 128 + 14
+PUT_CHECK = "input_puts"
+"""The health check ingest fails while the input refuses to store (a full disk, an outage)."""
+PUT_FAILURE_SHOWN_S = 10.0
+
+PARSERS: dict[str, BodyParser] = {**BODY_PARSERS, **cloudevents.PARSERS}
+"""Content-Type (without parameters, lower case) -> its parser; any other type is a 415."""
 
 
 class Ingest:
@@ -71,16 +87,31 @@ class Ingest:
     """
 
     def __init__(
-        self, settings: IngestSettings, sink: Input, tenants: TenantRegistry, metrics: Metrics
+        self,
+        settings: IngestSettings,
+        sink: Input,
+        tenants: TenantRegistry,
+        metrics: Metrics,
+        *,
+        max_request_bytes: int | None = None,
+        health: Health | None = None,
     ) -> None:
         self._settings = settings
         self._puts = IdempotentPuts(sink, settings)
         self._route = tenants.route
+        self._max_request_bytes = max_request_bytes
         self._metrics = metrics
+        self._health = health or Health()
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._server = HttpServer("ingest", settings.host, settings.port)
+        self._server = HttpServer(
+            "ingest",
+            settings.host,
+            settings.port,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connections=settings.max_connections,
+        )
 
     @property
     def port(self) -> int:
@@ -117,21 +148,21 @@ class Ingest:
             )
         if self._draining:
             return self._reply(503, {"error": "draining"})
+        parser = _parser_for(request)
+        if parser is None:
+            return self._unsupported_type(request.content_type)
         length = request.content_length
         if length is not None and length > self._settings.max_body_bytes:
             return self._too_large()
         try:
-            body = await request.read()
+            async with asyncio.timeout(self._settings.body_timeout_s):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
+        except TimeoutError:
+            return self._body_timeout()
         try:
-            parser = cloudevents.binary_parser(request.headers) or cloudevents.PARSERS.get(
-                request.content_type
-            )
-            if parser is not None:
-                decoded = await self._parse(parser, body)
-            else:
-                decoded = await self._decode(body, request.content_type in NDJSON_CONTENT_TYPES)
+            decoded = await self._parse(parser, body)
         except MalformedBody as exc:
             return self._reply(400, {"error": str(exc)})
         if not decoded.bodies:
@@ -139,30 +170,43 @@ class Ingest:
             return self._reply(400, {"error": "no valid events", **_report(decoded)})
         return await self._store(decoded)
 
-    async def _decode(self, body: bytes, ndjson: bool) -> Decoded:
+    async def _parse(self, parser: BodyParser, body: bytes) -> Decoded:
         decoded = Decoded()
-        for _ in decode_steps(body, ndjson, self._route, decoded, SLICE_ITEMS):
+        for _ in parser(body, self._admit, decoded, SLICE_ITEMS):
             await asyncio.sleep(0)  # let other requests and the pipeline run between slices
         return decoded
 
-    async def _parse(self, parser: cloudevents.Steps, body: bytes) -> Decoded:
-        decoded = Decoded()
-        for _ in parser(body, self._route, decoded, SLICE_ITEMS):
-            await asyncio.sleep(0)  # let other requests and the pipeline run between slices
-        return decoded
+    def _admit(self, event: Event) -> None:
+        """The pipeline's rules that do not change while an event waits: its tenant's route
+        and AWS's size of the entry (answered now, not dead-lettered later)."""
+        route = self._route(event)
+        limit = self._max_request_bytes
+        if limit is None or (not event.resources and event.detail_bytes + _MOST_BESIDES <= limit):
+            return  # the usual event: within the limit whatever its other strings hold
+        if (size := entry_size(route.source, event)) > limit:
+            raise InvalidEvent(
+                "event", f"entry is {size} bytes, over publish.max_request_bytes {limit}"
+            )
 
     async def _store(self, decoded: Decoded) -> web.Response:
         try:
             stored = await self._puts.put(decoded)
+        except DiskFull as exc:
+            self._put_failed(exc)
+            self._count_events(0, len(decoded.rejected))
+            return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputFull:
             self._count_events(0, len(decoded.rejected))
             return self._reply(503, {"error": "full"}, {"Retry-After": "1"})
         except InputUnavailable as exc:
+            self._put_failed(exc)
             log.warning("ingest_input_unavailable", error=str(exc))
             return self._reply(503, {"error": "unavailable"}, {"Retry-After": "1"})
-        except Exception:
+        except Exception as exc:
+            self._put_failed(exc)
             log.exception("ingest_store_failed")
             return self._reply(500, {"error": "the events could not be stored"})
+        self._health.ok(PUT_CHECK)
         self._count_events(len(decoded.bodies) - stored.duplicates, len(decoded.rejected))
         if stored.duplicates:
             self._metrics.ingest_events.labels(outcome="duplicate").inc(stored.duplicates)
@@ -178,6 +222,23 @@ class Ingest:
         limit = self._settings.max_body_bytes
         response = self._reply(413, {"error": f"the body is larger than {limit} bytes"})
         response.force_close()  # the rest of the body is still on its way: no keep-alive
+        return response
+
+    def _put_failed(self, exc: Exception) -> None:
+        # Known only when a client posts: reported for a while, not until the next success,
+        # or a load balancer that stops sending on 503 would never let it clear.
+        self._health.fail(PUT_CHECK, f"events cannot be stored: {exc}", PUT_FAILURE_SHOWN_S)
+
+    def _unsupported_type(self, content_type: str) -> web.Response:
+        accepted = ", ".join(sorted(PARSERS))
+        return self._reply(
+            415, {"error": f"Content-Type {content_type} is not accepted; send one of {accepted}"}
+        )
+
+    def _body_timeout(self) -> web.Response:
+        limit = self._settings.body_timeout_s
+        response = self._reply(408, {"error": f"the body did not arrive within {limit} s"})
+        response.force_close()
         return response
 
     def _allow(self, method: str) -> Handler:
@@ -205,6 +266,16 @@ class Ingest:
         return web.Response(
             status=status, body=orjson.dumps(payload), content_type=_JSON, headers=headers
         )
+
+
+def _parser_for(request: web.Request) -> BodyParser | None:
+    """The parser for the request's body: CloudEvents binary mode by its headers, else by
+    Content-Type (none sent: JSON), or None for a type that has none (415)."""
+    binary = cloudevents.binary_parser(request.headers)
+    if binary is not None:
+        return binary
+    content_type = request.content_type if "Content-Type" in request.headers else None
+    return PARSERS.get((content_type or DEFAULT_CONTENT_TYPE).lower())
 
 
 def _report(decoded: Decoded, stored: Stored | None = None) -> dict[str, Any]:

@@ -7,6 +7,10 @@ A body is one of:
 - NDJSON: one event per non-blank line. It is read as NDJSON when the Content-Type says so
   (`application/x-ndjson` or `application/ndjson`) or when the whole body is not one JSON value.
 
+Which parser reads a body is chosen by its Content-Type from BODY_PARSERS (with the CloudEvents
+ones, in publisher.http.ingest.PARSERS; a body without a Content-Type is read as
+`application/json`); other types are refused (HTTP 415).
+
 Items are numbered from 0 in the order they were sent: array elements, or non-blank NDJSON
 lines (blank lines are not items). An item that is not a JSON object, a line that is not JSON,
 or an event that breaks a rule is *rejected* with its index and an error "field: rule"; the
@@ -34,6 +38,7 @@ from publisher.core.event import (
     event_from_object,
     has_long_digit_run,
     json_type,
+    with_headroom,
 )
 from publisher.errors import InvalidEvent, PublisherError
 
@@ -41,6 +46,7 @@ NDJSON_CONTENT_TYPES = frozenset({"application/x-ndjson", "application/ndjson"})
 
 
 Router = Callable[[Event], object]
+"""Routes a validated event, raising InvalidEvent when it cannot be sent (unknown tenant...)."""
 
 
 class MalformedBody(PublisherError):
@@ -67,6 +73,27 @@ def decode_body(body: bytes, ndjson: bool, route: Router) -> Decoded:
     for _ in decode_steps(body, ndjson, route, decoded):
         pass
     return decoded
+
+
+BodyParser = Callable[[bytes, Router, Decoded, int], Iterator[None]]
+"""Fills a Decoded from a body, yielding between slices of items (see decode_steps)."""
+
+
+def _json_or_ndjson(body: bytes, route: Router, into: Decoded, slice_items: int) -> Iterator[None]:
+    return decode_steps(body, False, route, into, slice_items)
+
+
+def _ndjson(body: bytes, route: Router, into: Decoded, slice_items: int) -> Iterator[None]:
+    return decode_steps(body, True, route, into, slice_items)
+
+
+BODY_PARSERS: dict[str, BodyParser] = {
+    "application/json": _json_or_ndjson,
+    "application/x-ndjson": _ndjson,
+    "application/ndjson": _ndjson,
+}
+"""Content-Type (without parameters, lower case) -> the parser of such bodies."""
+DEFAULT_CONTENT_TYPE = "application/json"
 
 
 def decode_steps(
@@ -125,7 +152,8 @@ def _decode_value(
 def _decode_exact(body: bytes, route: Router, single: bool, decoded: Decoded) -> None:
     """The rare path for bodies with long digit runs: integers decoded exactly, then checked."""
     try:
-        value = json.loads(body, parse_constant=_refuse_constant)
+        # With the same headroom as the pipeline's check, so depth limits agree on every path.
+        value = with_headroom(json.loads, body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise MalformedBody(f"the body cannot be decoded exactly ({exc})") from None
     items = [value] if single else value

@@ -5,7 +5,8 @@ Ingest and admin both run through this. Stopping is bounded twice: aiohttp's own
 cancelled), and an outer deadline caps the whole cleanup, so a stuck peer can delay the
 daemon's exit by seconds at most, never past the orchestrator's grace period. Idle keep-alive
 connections (a Prometheus scraper keeps one open) are closed at once by aiohttp and do not
-hold the stop.
+hold the stop. A ConnectionGuard (publisher.http.connections) closes connections that stay
+idle or trickle their headers, and those past a cap, on both servers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from publisher.http.connections import ConnectionGuard
+
 log = structlog.get_logger(__name__)
 
 # Requests under way get this long to finish on stop: enough for a spool put or a scrape.
 SHUTDOWN_TIMEOUT_S = 3.0
 # On top of that, for closing sockets and the application's cleanup hooks.
 _CLEANUP_MARGIN_S = 1.0
+DEFAULT_IDLE_TIMEOUT_S = 15.0
+DEFAULT_MAX_CONNECTIONS = 1024
 
 
 class HttpServer:
@@ -31,9 +36,17 @@ class HttpServer:
     """
 
     def __init__(
-        self, name: str, host: str, port: int, *, shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S
+        self,
+        name: str,
+        host: str,
+        port: int,
+        *,
+        shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.name = name
+        self._guard = ConnectionGuard(name, idle_timeout_s, max_connections)
         self.host = host
         self._requested_port = port
         self._shutdown_timeout_s = shutdown_timeout_s
@@ -48,6 +61,7 @@ class HttpServer:
 
     async def start(self, app: web.Application, **runner_options: Any) -> None:
         """Bind and start answering; a failed bind leaves nothing running."""
+        app.middlewares.append(self._guard.middleware)
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -62,6 +76,7 @@ class HttpServer:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._guard.attach(runner.server)
         self._port = int(runner.addresses[0][1])
         log.info(f"{self.name}_started", host=self.host, port=self._port)
 
@@ -70,6 +85,7 @@ class HttpServer:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self._guard.stop()
         deadline_s = self._shutdown_timeout_s + _CLEANUP_MARGIN_S
         try:
             async with asyncio.timeout(deadline_s):

@@ -20,16 +20,20 @@ LaneSettings = TypeVar("LaneSettings", RedisInputSettings, SqsInputSettings)
 
 
 def build_input(
-    settings: InputSettings, consumer: bool = True, aws: AwsSettings | None = None
+    settings: InputSettings,
+    consumer: bool = True,
+    aws: AwsSettings | None = None,
+    accept_empty_spool: bool = False,
 ) -> Input:
     """The adapter for `input.kind`; call start() before use and close() after.
 
     consumer=False is for processes that only put (dlq replay, enqueue).
+    accept_empty_spool: start on a spool file that lost pending events (see spool.mark).
     """
     if isinstance(settings, SpoolInputSettings):
         from publisher.inputs.spool.input import SpoolInput
 
-        return SpoolInput(settings, consumer=consumer)
+        return SpoolInput(settings, consumer=consumer, accept_empty=accept_empty_spool)
     if isinstance(settings, RedisInputSettings):
         from publisher.inputs.redis_streams import RedisStreamsInput
 

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from publisher.core.clock import steady_time
 from publisher.core.message import Message
 
 BLOCK_BYTES = 1 << 20
@@ -39,7 +40,7 @@ class LineFeed:
         stream: BlockReader,
         block_bytes: int = BLOCK_BYTES,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = steady_time,
     ) -> None:
         self._stream = stream
         self._block_bytes = block_bytes

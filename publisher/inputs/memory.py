@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from publisher.core.clock import steady_time
 from publisher.core.event import Event
 from publisher.core.message import Message
 from publisher.errors import InputFull
@@ -37,7 +38,7 @@ class MemoryInput:
         visibility_timeout_s: float = 60.0,
         max_events: int | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = steady_time,
     ) -> None:
         self._visibility_timeout_s = visibility_timeout_s
         self._max_events = max_events

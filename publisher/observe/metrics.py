@@ -27,7 +27,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # reasons and outcomes from the enums below. No tenant ids as labels, except on the per-tenant
 # gauges, which carry only the top N tenants by backlog (admin.tenant_metrics_top_n).
 PUT_OUTCOMES = ("ok", "partial", "throttled", "retryable_error", "rejected")
-INGEST_CODES = ("202", "400", "401", "404", "405", "413", "500", "503")
+INGEST_CODES = ("202", "400", "401", "404", "405", "408", "413", "415", "500", "503")
 KNOWN_ERROR_CODES = (
     ENTRY_RETRYABLE
     | ENTRY_PERMANENT
@@ -163,6 +163,22 @@ class Metrics:
         self.tenant_throttled_events = Counter(
             "publisher_tenant_throttled_events",
             "Events held back by their tenant's max_events_per_s (in memory or in the input).",
+            registry=r,
+        )
+        # Stores that fail: counted at each failed attempt, retried until they succeed.
+        self.dead_letter_write_failures = Counter(
+            "publisher_dead_letter_write_failures",
+            "Failed attempts to store dead letters (the events are kept and retried).",
+            registry=r,
+        )
+        self.ack_failures = Counter(
+            "publisher_ack_failures",
+            "Failed attempts to acknowledge settled events to the input (kept and retried).",
+            registry=r,
+        )
+        self.acks_pending = Gauge(
+            "publisher_acks_pending",
+            "Settled events whose acknowledgement waits for the input to accept it.",
             registry=r,
         )
         for outcome in PUT_OUTCOMES:

@@ -99,7 +99,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 class Daemon:
     """A `partner-publisher run` process and the ports it serves on."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, flags: Sequence[str] = ()) -> None:
         settings = yaml.safe_load(config.read_text())
         self.config = config
         self.ingest_url = f"http://127.0.0.1:{settings['ingest']['port']}"
@@ -107,7 +107,7 @@ class Daemon:
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            [*CLI, "run", "--config", str(config)],
+            [*CLI, "run", "--config", str(config), *flags],
             stdout=self._log,
             stderr=self._log,
             env=cli_env(),

@@ -70,6 +70,8 @@ class Served:
     async def post(
         self, body: bytes, headers: dict[str, str] | None = None
     ) -> tuple[int, Any, aiohttp.ClientResponse]:
+        # aiohttp sends bytes as application/octet-stream, which ingest refuses (415).
+        headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.http.post(self.url, data=body, headers=headers) as response:
             assert response.content_type == "application/json"
             return response.status, await response.json(), response
@@ -323,7 +325,7 @@ async def test_streamed_body_over_limit_is_413(serve: Serve) -> None:
             yield ndjson(*[event(n)] * 10)
 
     async with serve(max_body_bytes=8192) as served:
-        async with served.http.post(served.url, data=chunks()) as response:
+        async with served.http.post(served.url, data=chunks(), headers=NDJSON) as response:
             assert response.status == 413
             assert "8192" in (await response.json())["error"]
         assert await served.sink.backlog() == 0
@@ -371,7 +373,7 @@ async def test_ingest_stop_releases_the_port(serve: Serve) -> None:
         url = served.url
         await served.ingest.stop()
         with pytest.raises(aiohttp.ClientConnectionError):
-            async with served.http.post(url, data=ndjson(event(1))):
+            async with served.http.post(url, data=ndjson(event(1)), headers=NDJSON):
                 pass
 
 
@@ -416,7 +418,7 @@ async def test_input_failures_are_answered(
     try:
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{ingest.port}/v1/events"
-            async with http.post(url, data=ndjson(event(1))) as response:
+            async with http.post(url, data=ndjson(event(1)), headers=NDJSON) as response:
                 assert response.status == status
                 assert await response.json() == answer
     finally:

@@ -43,7 +43,9 @@ class Served:
     url: str = ""
 
     async def post(self, items: list[dict[str, Any]]) -> tuple[int, Any]:
-        async with self.http.post(self.url, data=orjson.dumps(items)) as response:
+        # aiohttp sends bytes as application/octet-stream, which ingest refuses (415).
+        headers = {"Content-Type": "application/json"}
+        async with self.http.post(self.url, data=orjson.dumps(items), headers=headers) as response:
             return response.status, await response.json()
 
     async def stored(self) -> list[dict[str, Any]]:

@@ -455,7 +455,8 @@ def test_every_problem_of_an_event_is_reported() -> None:
         "tenant: must not be empty; "
         "detail_type: is required; "
         "detail: must be a JSON object, not an array; "
-        "time: 'yesterday' is not an RFC 3339 timestamp"
+        "time: 'yesterday' is not an RFC 3339 timestamp "
+        "(YYYY-MM-DDThh:mm:ss[.fraction] with Z or a +hh:mm offset)"
     )
     assert (error.field, error.rule) == ("detail-type", "unknown field; did you mean detail_type?")
 

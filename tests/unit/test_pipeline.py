@@ -28,6 +28,7 @@ from publisher.engine.deadletter import DeadLetter
 from publisher.engine.pipeline import Pipeline
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.memory import MemoryInput
+from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import PublishSettings, RetrySettings, TenantSettings
 
@@ -108,6 +109,7 @@ def make_pipeline(
     pending: PendingPolicy = "send",
     on_settled: Callable[[int, int], None] | None = None,
     rate_rps: float = 100_000,
+    health: Health | None = None,
 ) -> Pipeline:
     """A pipeline over test doubles, built as the builder builds it from settings."""
     publish = publish or PublishSettings(linger_ms=2)
@@ -135,6 +137,7 @@ def make_pipeline(
         max_in_flight=publish.max_in_flight,
         max_buffered_events=publish.max_buffered_events,
         on_settled=on_settled,
+        health=health,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Literal
 
 import structlog
 
-from publisher.errors import InputFull
+from publisher.errors import InputFull, SpoolDamaged
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
 
@@ -35,6 +36,10 @@ CREATE TABLE IF NOT EXISTS totals (
     bytes INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals (singleton, events, bytes) VALUES (0, 0, 0);
+CREATE TABLE IF NOT EXISTS identity (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+    spool_id TEXT NOT NULL
+);
 """
 # Each tenant's rows are read on their own (fair reads): an index by (tenant, id), and a count
 # per tenant updated in the same transaction as the rows (one statement per tenant, not a
@@ -59,9 +64,15 @@ ALTER TABLE messages ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 UPDATE messages SET tenant = coalesce(json_extract(CAST(body AS TEXT), '$.tenant'), '')
     WHERE json_valid(CAST(body AS TEXT));
 """
+_TENANT_OF_BODY = (
+    "CASE WHEN json_valid(CAST(?2 AS TEXT)) "
+    "THEN coalesce(json_extract(CAST(?2 AS TEXT), '$.tenant'), '') ELSE '' END"
+)
 _COUNT_TENANTS = """
 INSERT INTO tenant_backlog (tenant, events) SELECT tenant, count(*) FROM messages GROUP BY tenant;
 """
+# identity: a random id per spool file, also kept in the mark beside it (spool.mark), so that a
+# replaced or truncated file is told apart from the one that held the pending events.
 # AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
 # message that happened to get the same rowid.
 
@@ -119,31 +130,51 @@ class SpoolDb:
         when it opened, or put through this connection, or seen by tenants_with_rows)."""
 
     @classmethod
-    def open(cls, path: Path, max_events: int, max_bytes: int, synchronous: Synchronous) -> SpoolDb:
+    def open(
+        cls,
+        path: Path,
+        max_events: int,
+        max_bytes: int,
+        synchronous: Synchronous,
+        check_integrity: bool = False,
+    ) -> SpoolDb:
+        """Open or create the file; raise SpoolDamaged for a file SQLite finds corrupt
+        (checked in full, as far as PRAGMA quick_check goes, with check_integrity)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
         try:
-            # auto_vacuum only takes effect before the first table exists, so it comes first.
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL: a commit is written to the WAL file (the OS page cache) before
-            # COMMIT returns, and only checkpoints fsync. A killed process loses nothing the
-            # kernel already holds, so an acknowledged put survives SIGKILL; only an OS crash
-            # or power loss may roll back the last commits. FULL (an fsync per commit) also
-            # covers those, at the cost of an fsync per commit (bench/spool_rate.py).
-            conn.execute(f"PRAGMA synchronous = {synchronous}")
-            conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
-            conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
-            conn.executescript(_SCHEMA)
-            dedupe_sql.create(conn)
-            conn.execute(_DROP_OLD_INDEX)
-            _add_tenants(conn)
-            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-                log.warning("spool_without_incremental_vacuum", path=str(path))
+            if check_integrity:
+                _check_integrity(conn, path)
+            cls._prepare(conn, path, synchronous)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if is_corruption(exc):
+                raise SpoolDamaged(damage_report(path, str(exc))) from None
+            raise
         except BaseException:
             conn.close()
             raise
         return cls(conn, max_events, max_bytes)
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, path: Path, synchronous: Synchronous) -> None:
+        # auto_vacuum only takes effect before the first table exists, so it comes first.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a commit is written to the WAL file (the OS page cache) before
+        # COMMIT returns, and only checkpoints fsync. A killed process loses nothing the
+        # kernel already holds, so an acknowledged put survives SIGKILL; only an OS crash
+        # or power loss may roll back the last commits. FULL (an fsync per commit) also
+        # covers those, at the cost of an fsync per commit (bench/spool_rate.py).
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_AUTOCHECKPOINT_PAGES}")
+        conn.executescript(_SCHEMA)
+        dedupe_sql.create(conn)
+        conn.execute(_DROP_OLD_INDEX)
+        _add_tenants(conn)
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            log.warning("spool_without_incremental_vacuum", path=str(path))
 
     def close(self) -> None:
         self._conn.close()
@@ -279,6 +310,39 @@ class SpoolDb:
     def backlog(self) -> int:
         return self._totals()[0]
 
+    def insert_exact(self, rows: Sequence[Row]) -> None:
+        """Insert rows with their own ids and receive times (salvage); totals via recount()."""
+        self._conn.executemany(
+            "INSERT INTO messages (id, body, enqueued_at, visible_at, tenant) "
+            f"VALUES (?1, ?2, ?3, ?3, {_TENANT_OF_BODY})",
+            [(message_id, body, at) for message_id, body, at in rows],
+        )
+
+    def recount(self) -> None:
+        """Set the totals row and the per-tenant counts from the rows themselves."""
+        self._conn.execute(
+            "UPDATE totals SET events = (SELECT count(*) FROM messages), "
+            "bytes = (SELECT coalesce(sum(length(body)), 0) FROM messages)"
+        )
+        self._conn.execute("DELETE FROM tenant_backlog")
+        self._conn.execute(_COUNT_TENANTS)
+
+    def identity(self) -> str | None:
+        row = self._conn.execute("SELECT spool_id FROM identity").fetchone()
+        return str(row[0]) if row else None
+
+    def new_identity(self) -> str:
+        spool_id = uuid.uuid4().hex
+        self._conn.execute("INSERT OR REPLACE INTO identity VALUES (0, ?)", (spool_id,))
+        return spool_id
+
+    def high_water(self) -> int:
+        """The highest message id ever handed out (AUTOINCREMENT's record)."""
+        row = self._conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'messages'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def _totals(self) -> tuple[int, int]:
         events, used = self._conn.execute("SELECT events, bytes FROM totals").fetchone()
         return int(events), int(used)
@@ -326,6 +390,34 @@ def _add_tenants(conn: sqlite3.Connection) -> None:
         raise
     if adding:
         log.info("spool_tenants_added")
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def integrity_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
+    """What PRAGMA quick_check finds wrong (b-trees, pages, records), at most `limit`."""
+    rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+    problems = [str(row[0]) for row in rows]
+    return [] if problems == ["ok"] else problems
+
+
+def damage_report(path: Path, detail: str) -> str:
+    """The start-up refusal: what is wrong and the commands that look and salvage."""
+    return (
+        f"the spool {path} is damaged ({detail}); nothing was changed. "
+        "`partner-publisher spool check --config CONFIG` lists the damage; "
+        "`partner-publisher spool salvage --config CONFIG` copies every readable event into "
+        "a new spool file and keeps the damaged one beside it"
+    )
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    problems = integrity_problems(conn, limit=3)
+    if problems:
+        raise SpoolDamaged(damage_report(path, "; ".join(problems)))
 
 
 def _visible_at_without_default(conn: sqlite3.Connection) -> bool:

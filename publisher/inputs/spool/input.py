@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import math
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
 import structlog
 
+from publisher.core.clock import steady_time
 from publisher.core.event import Event
 from publisher.core.fairness import EQUAL_SHARE, ShareOf, split_fairly
 from publisher.core.message import Message, ValidatedMessage
-from publisher.errors import InputFull, InputUnavailable
+from publisher.errors import DiskFull, InputUnavailable
 from publisher.inputs.base import Allowance, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRow, FreshRows
+from publisher.inputs.spool.mark import SpoolMark, verify, write_mark
 from publisher.inputs.spool.tenant_reads import (
     MAX_READ,
     Plan,
@@ -44,6 +46,8 @@ T = TypeVar("T")
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 1.0
 _MIN_SLEEP_S = 0.005
+# How often the consumer brings the spool's mark (spool.mark) up to date, when it changed.
+_MARK_INTERVAL_S = 1.0
 
 
 class SpoolInput:
@@ -71,11 +75,12 @@ class SpoolInput:
     def __init__(
         self,
         settings: SpoolInputSettings,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = steady_time,
         *,
         synchronous: Synchronous = "NORMAL",
         consumer: bool = False,
         fresh: FreshRows | None = None,
+        accept_empty: bool = False,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -93,13 +98,16 @@ class SpoolInput:
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
         above it never were."""
         self._trusted: set[str] = set()
+        """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
         """Whether to read the tenant '' whatever its count: an earlier version's rows are
         there and counted nowhere."""
-        """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._fresh = fresh or FreshRows()
+        self._accept_empty = accept_empty
+        self._mark: SpoolMark | None = None
+        self._marker: asyncio.Task[None] | None = None
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
         self._allowance: Allowance = lambda tenant: math.inf
         self._turn = 0
@@ -123,15 +131,63 @@ class SpoolInput:
             return
         settings = self._settings
         open_db = partial(
-            SpoolDb.open, settings.path, settings.max_events, settings.max_bytes, self._synchronous
+            SpoolDb.open,
+            settings.path,
+            settings.max_events,
+            settings.max_bytes,
+            self._synchronous,
+            check_integrity=self._consumer,
         )
         if self._consumer:
             self._lock_as_consumer()
         open_checkpointer = partial(SpoolDb.open_checkpointer, settings.path, self._synchronous)
         worker = SpoolWorker(open_db, self._translate, open_checkpointer)
-        await worker.start()
-        self._worker = worker
+        try:
+            await worker.start()
+            self._worker = worker
+            if self._consumer:
+                await self._check_against_mark()
+        except BaseException:
+            await self.close()
+            raise
         log.info("spool_opened", path=str(settings.path), backlog=await self.backlog())
+
+    async def _check_against_mark(self) -> None:
+        """Refuse a file that lost pending events (see publisher.inputs.spool.mark)."""
+        path = self._settings.path
+        self._mark = await self._call(
+            partial(verify, spool_path=path, accept_empty=self._accept_empty)
+        )
+        await self._write_mark(self._mark)
+        self._marker = asyncio.create_task(self._keep_marking(), name="spool-mark")
+
+    async def _keep_marking(self) -> None:
+        while True:
+            await asyncio.sleep(_MARK_INTERVAL_S)
+            await self._update_mark()
+
+    async def _update_mark(self) -> None:
+        """Record the high-water id and the backlog, so a lost file is noticed at start."""
+        mark = self._mark
+        if mark is None:
+            return
+        try:
+            high_water, pending = await self._call(lambda db: (db.high_water(), db.backlog()))
+        except InputUnavailable as exc:
+            log.warning("spool_mark_not_written", error=str(exc))
+            return
+        if (high_water, pending) != (mark.high_water_id, mark.pending):
+            current = SpoolMark(mark.spool_id, high_water, pending)
+            if await self._write_mark(current):
+                self._mark = current
+
+    async def _write_mark(self, mark: SpoolMark) -> bool:
+        try:
+            await asyncio.to_thread(write_mark, self._settings.path, mark)
+        except OSError as exc:  # a full disk: the next interval tries again
+            log.warning("spool_mark_not_written", error=str(exc))
+            return False
+        return True
 
     def _lock_as_consumer(self) -> None:
         """One consumer per spool file: its leases can then live in its memory, and what a
@@ -151,7 +207,14 @@ class SpoolInput:
 
     async def close(self) -> None:
         """Close the file. Leases end with this object: a new consumer gets them at once."""
+        if self._marker is not None:
+            self._marker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marker
+            self._marker = None
         await self._acks.drain()
+        if self._worker is not None:
+            await self._update_mark()
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop()
@@ -399,7 +462,7 @@ class SpoolInput:
     def _translate(self, exc: Exception) -> Exception:
         where = f"spool {self._settings.path}"
         if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return InputFull(f"{where}: the disk is full")
+            return DiskFull(f"{where}: the disk is full")
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc

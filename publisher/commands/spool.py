@@ -1,0 +1,96 @@
+"""`partner-publisher spool check|salvage`: look at the spool file, copy out what is readable."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fcntl
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from publisher.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    settings_or_exit,
+)
+from publisher.errors import PublisherError
+from publisher.settings import SpoolInputSettings
+
+if TYPE_CHECKING:
+    from publisher.commands.common import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser("spool", help="check or salvage the spool file")
+    actions = parser.add_subparsers(dest="spool_command", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="report damage and lost events (exit 0 when sound, 1 when not)",
+        description="Print one JSON object: path, ok, problems, backlog.",
+    )
+    add_config_option(check)
+    check.set_defaults(func=check_command)
+    salvage = actions.add_parser(
+        "salvage",
+        help="copy every readable event into a new spool file; the damaged one is kept",
+        description=(
+            "Stop the daemon first. Prints one JSON object: salvaged (events copied), "
+            "unreadable_ranges (message ids lost to the damage), damaged_copy (the old file)."
+        ),
+    )
+    add_config_option(salvage)
+    salvage.set_defaults(func=salvage_command)
+
+
+def _spool_path(args: argparse.Namespace) -> Path | None:
+    settings = settings_or_exit(args)
+    if not isinstance(settings.input, SpoolInputSettings):
+        print(f"partner-publisher: input.kind is {settings.input.kind}, not spool", file=sys.stderr)
+        return None
+    return settings.input.path
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from publisher.inputs.spool.salvage import check_spool
+
+    path = _spool_path(args)
+    if path is None:
+        return EXIT_USAGE
+    try:
+        report = check_spool(path)
+    except PublisherError as exc:
+        report_data = {"path": str(path), "ok": False, "problems": [str(exc)], "backlog": None}
+        print(orjson.dumps(report_data).decode())
+        return EXIT_FAILED
+    print(orjson.dumps({**dataclasses.asdict(report), "ok": report.ok}).decode())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def salvage_command(args: argparse.Namespace) -> int:
+    from publisher.inputs.spool.salvage import salvage_spool
+
+    path = _spool_path(args)
+    if path is None:
+        return EXIT_USAGE
+    if not path.exists():
+        print(f"partner-publisher: there is no spool file at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    lock = os.open(path.with_name(path.name + ".consumer.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        print(f"partner-publisher: a daemon is running on {path}; stop it first", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = salvage_spool(path)
+    finally:
+        os.close(lock)
+    print(orjson.dumps(dataclasses.asdict(report)).decode())
+    return EXIT_OK
