@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the local services the integration tests talk to are up: Redis on 127.0.0.1:6379,
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672 (guest).
-# Also installs libfaketime, which tests/chaos uses to step the daemon's wall clock.
+# Also installs libfaketime, which tests/chaos uses to step the daemon's wall clock, and the
+# openssl command, which the network tests use to make a throwaway CA.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v redis-server > /dev/null || missing+=(redis-server)
 command -v pg_ctlcluster > /dev/null || missing+=(postgresql)
 command -v rabbitmq-server > /dev/null || missing+=(rabbitmq-server)
 command -v faketime > /dev/null || missing+=(faketime)
+command -v openssl > /dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
