@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.context import Context
 from bench.procs import CLI, PYTHON, write_config
@@ -14,9 +15,11 @@ def client_command(ctx: Context, kind: str) -> list[str]:
     return [*PYTHON, "-m", "bench.clients", kind, "--url", url, "--events", str(ctx.events)]
 
 
-def send_command(ctx: Context, directory: Path) -> tuple[list[str], Path]:
+def send_command(
+    ctx: Context, directory: Path, **sections: dict[str, Any]
+) -> tuple[list[str], Path]:
     """`partner-publisher send` of ctx.events events, and the config file it reads."""
-    config_path, _ = write_config(directory, ctx.emulator.url)
+    config_path, _ = write_config(directory, ctx.emulator.url, **sections)
     path = ctx.ndjson_file()
     command = [*CLI, "send", str(path), "--config", str(config_path), "--progress-interval-s", "0"]
     return command, config_path

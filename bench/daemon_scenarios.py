@@ -49,8 +49,17 @@ def _daemon(ctx: Context, name: str, endpoint: str | None = None, **sections: An
 
 def ingest_flood(ctx: Context) -> Result:
     """N events POSTed in bodies of 500 as fast as accepted; N / (first POST to all delivered)."""
+    return _ingest_flood(ctx, "daemon_ingest")
+
+
+def ingest_flood_without_ledger(ctx: Context) -> Result:
+    """daemon_ingest with the ledger off (ledger.retention_s: 0): what the ledger costs."""
+    return _ingest_flood(ctx, "daemon_ingest_no_ledger", ledger={"retention_s": 0})
+
+
+def _ingest_flood(ctx: Context, name: str, **sections: Any) -> Result:
     result: Result = {}
-    with _daemon(ctx, "daemon_ingest") as daemon, emulator_busy(ctx, result, reset=False):
+    with _daemon(ctx, name, **sections) as daemon, emulator_busy(ctx, result, reset=False):
         meter, emulator_cpu = CpuMeter(daemon.pid), ctx.emulator.cpu_meter()
         meter.start()
         emulator_cpu.start()

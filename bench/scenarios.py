@@ -95,6 +95,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
+    from bench import ledger_footprint
     from bench import queue_scenarios as queues
 
     return [
@@ -102,6 +103,11 @@ def _all() -> list[Scenario]:
         Scenario("aiohttp_unsigned", direct_client("http"), "same requests, unsigned aiohttp"),
         Scenario("send", send_file, "partner-publisher send FILE, end to end"),
         Scenario("daemon_ingest", daemon.ingest_flood, "daemon: HTTP ingest (spool) to emulator"),
+        Scenario(
+            "daemon_ingest_no_ledger",
+            daemon.ingest_flood_without_ledger,
+            "daemon_ingest with the ledger off",
+        ),
         Scenario("daemon_redis", daemon.redis_stream, "daemon: Redis Streams input to emulator"),
         Scenario("latency_5k", daemon.latency_5k, "daemon at 5,000 events/s, linger 20 ms"),
         Scenario("daemon_postgres", queues.daemon_postgres, "daemon: PostgreSQL outbox", False),
@@ -118,6 +124,12 @@ def _all() -> list[Scenario]:
         ),
         Scenario("soak", daemon.soak, "RSS every 10 s at a steady load", False),
         Scenario(
+            "ledger_footprint",
+            ledger_footprint.footprint,
+            "the ledger at 1,000,000 events: bytes and CPU per event",
+            False,
+        ),
+        Scenario(
             "sdk_loop_instructions",
             instructions.sdk_loop,
             "sdk_loop's instructions (valgrind callgrind)",
@@ -127,6 +139,12 @@ def _all() -> list[Scenario]:
             "send_instructions",
             instructions.send,
             "send's instructions (valgrind callgrind)",
+            False,
+        ),
+        Scenario(
+            "send_instructions_no_ledger",
+            instructions.send_without_ledger,
+            "send's instructions with the ledger off (valgrind callgrind)",
             False,
         ),
     ]

@@ -37,6 +37,22 @@ RATIOS = (
         0.7,
     ),
     Ratio(
+        "ledger_cpu_efficiency",
+        "daemon events per CPU-second with the ledger on / with it off (daemon_ingest_no_ledger "
+        "CPU per event / daemon_ingest CPU per event)",
+        ("daemon_ingest_no_ledger", "cpu_ms_per_1k"),
+        ("daemon_ingest", "cpu_ms_per_1k"),
+        0.9,
+    ),
+    Ratio(
+        "ledger_instruction_efficiency",
+        "send's instructions per event with the ledger off / with it on (callgrind; backs up "
+        "ledger_cpu_efficiency)",
+        ("send_instructions_no_ledger", "instructions_per_event"),
+        ("send_instructions", "instructions_per_event"),
+        0.9,
+    ),
+    Ratio(
         "send_instruction_advantage",
         "sdk_loop instructions per event / send instructions per event (callgrind, start-up "
         "included; backs up send_cpu_advantage, information, no target)",

@@ -21,6 +21,7 @@ COMMAND_MODULES = {
     "emulator": "publisher.commands.emulator",
     "sources": "publisher.commands.sources",
     "dlq": "publisher.commands.dlq",
+    "trace": "publisher.commands.trace",
     "config": "publisher.commands.config",
     "spool": "publisher.commands.spool",
     "connect": "publisher.commands.connect",

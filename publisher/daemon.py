@@ -31,6 +31,7 @@ from publisher.http.admin import Admin
 from publisher.http.ingest import PUT_CHECK, Ingest
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
+from publisher.ledger.lookup import EventLookup
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -116,7 +117,7 @@ async def serve(
         build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
     )
     if settings.admin.enabled:
-        parts.admin = Admin(settings.admin, metrics, state.readiness)
+        parts.admin = Admin(settings.admin, metrics, state.readiness, EventLookup(settings))
     try:
         if parts.admin is not None:
             await parts.admin.start()

@@ -220,7 +220,48 @@ class RetrySettings(_Section):
 
 
 class DeadLetterSettings(_Section):
+    """Where dead letters are kept; every `dlq` command reads the same store."""
+
+    kind: Literal["file", "redis", "sqs", "postgres"] | None = None
+    """None: `redis` when the input is Redis, else `file`."""
     path: Path = Path("data/dead-letters.jsonl")
+    """file: the JSONL file (replayed ids beside it in <path>.replayed)."""
+    url: str | None = None
+    """redis: defaults to input.url."""
+    stream: str | None = None
+    """redis: defaults to <input.stream>:dead-letters."""
+    queue_url: str | None = None
+    """sqs: the dead-letter queue (required)."""
+    region: str | None = None
+    """sqs: defaults to aws.region."""
+    endpoint_url: str | None = None
+    """sqs: defaults to the queue's regional endpoint."""
+    dsn: str | None = None
+    """postgres: libpq connection string (required)."""
+    table: str = Field(default="partner_dead_letters", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    """postgres: created when missing."""
+
+    @model_validator(mode="after")
+    def _store_named(self) -> DeadLetterSettings:
+        if self.kind == "sqs" and not self.queue_url:
+            raise ValueError("dead_letter.queue_url is required when dead_letter.kind is sqs")
+        if self.kind == "postgres" and not self.dsn:
+            raise ValueError("dead_letter.dsn is required when dead_letter.kind is postgres")
+        return self
+
+
+class LedgerSettings(_Section):
+    """The event ledger behind `trace`: what became of each settled event, for a while."""
+
+    retention_s: float = Field(default=604_800, ge=0)
+    """How long a settled event is remembered; 0 turns the ledger off."""
+    max_events: int = Field(default=1_000_000, ge=1)
+    """The most events remembered; the oldest go first beyond it."""
+    path: Path | None = None
+    """SQLite ledger (spool and SQS inputs); defaults to ledger.db beside the spool, or
+    data/ledger.db."""
+    flush_interval_s: float = Field(default=0.5, gt=0)
+    """How long settled outcomes may wait to be written in one batch."""
 
 
 class SourcesSettings(_Section):
@@ -260,6 +301,7 @@ class Settings(_Section):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     tenants_file: Path | None = None
@@ -274,6 +316,8 @@ class Settings(_Section):
             secret = getattr(self.input, key, None)
             if isinstance(secret, SecretStr):
                 data["input"][key] = redact_url(secret.get_secret_value())
+        if self.dead_letter.dsn is not None:
+            data["dead_letter"]["dsn"] = redact_url(self.dead_letter.dsn)
         return data
 
 

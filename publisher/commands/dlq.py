@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -17,7 +16,10 @@ from publisher.commands.common import (
     settings_or_exit,
 )
 from publisher.commands.output import add_output_option
-from publisher.engine.deadletter import mark_replayed, read_dead_letters, replay_body, replayed_ids
+from publisher.deadletters.factory import build_dead_letter_store
+from publisher.deadletters.store import DeadLetterStore, StoredDeadLetter
+from publisher.engine.deadletter import replay_body
+from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
 from publisher.settings import Settings
 
@@ -59,26 +61,35 @@ def _add_selectors(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _selected(settings: Settings, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    path = settings.dead_letter.path
-    skip = set() if args.include_replayed else replayed_ids(path)
-    for record in read_dead_letters(path):
-        event = record.get("event")
-        tenant = event.get("tenant") if isinstance(event, dict) else None
-        if record.get("dead_letter_id") in skip:
+def _selected(stored: list[StoredDeadLetter], args: argparse.Namespace) -> list[StoredDeadLetter]:
+    chosen = []
+    for letter in stored:
+        record = letter.record
+        if letter.replayed and not args.include_replayed:
             continue
         if args.reason and record.get("reason") not in args.reason:
             continue
-        if args.dead_letter_id and record.get("dead_letter_id") not in args.dead_letter_id:
+        if args.dead_letter_id and letter.dead_letter_id not in args.dead_letter_id:
             continue
-        if args.tenant and tenant not in args.tenant:
+        if args.tenant and letter.tenant not in args.tenant:
             continue
-        yield record
+        chosen.append(letter)
+    return chosen
+
+
+async def _read(settings: Settings, args: argparse.Namespace) -> tuple[list[StoredDeadLetter], str]:
+    store = build_dead_letter_store(settings)
+    await store.start()
+    try:
+        return _selected(await store.records(), args), store.describe
+    finally:
+        await store.close()
 
 
 def list_letters(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
-    records = list(_selected(settings, args))
+    chosen, where = asyncio.run(_read(settings, args))
+    records = [letter.record for letter in chosen]
     if args.limit > 0:
         records = records[-args.limit :]
     if args.output == "json":
@@ -94,7 +105,7 @@ def list_letters(args: argparse.Namespace) -> int:
             f"{record.get('error_code', ''):22}  {record.get('dead_letter_id', ''):32}  "
             f"{str(record.get('error_message', ''))[:80]}"
         )
-    print(f"{len(records)} dead letter(s) in {settings.dead_letter.path}", file=sys.stderr)
+    print(f"{len(records)} dead letter(s) in {where}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -106,23 +117,49 @@ def replay_letters(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     settings = settings_or_exit(args)
-    records = list(_selected(settings, args))
     if args.dry_run:
-        print(f"would replay {len(records)} dead letter(s) into the {settings.input.kind} input")
+        chosen, _ = asyncio.run(_read(settings, args))
+        print(f"would replay {len(chosen)} dead letter(s) into the {settings.input.kind} input")
         return EXIT_OK
-    asyncio.run(_replay(settings, records))
-    print(f"replayed {len(records)} dead letter(s) into the {settings.input.kind} input")
+    replayed = asyncio.run(_replay(settings, args))
+    print(f"replayed {replayed} dead letter(s) into the {settings.input.kind} input")
     return EXIT_OK
 
 
-async def _replay(settings: Settings, records: list[dict[str, Any]]) -> None:
-    target = build_input(settings.input, consumer=False, aws=settings.aws)
-    await target.start()
+async def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Claim, then put back: of two operators replaying at once, each letter goes to one."""
+    store = build_dead_letter_store(settings)
+    await store.start()
     try:
-        for start in range(0, len(records), REPLAY_CHUNK):
-            chunk = records[start : start + REPLAY_CHUNK]
-            await target.put([replay_body(record) for record in chunk])
-            # Marked only once stored: a crash in between replays a chunk twice, never zero times.
-            mark_replayed(settings.dead_letter.path, [str(r.get("dead_letter_id")) for r in chunk])
+        chosen = _selected(await store.records(), args)
+        target = build_input(settings.input, consumer=False, aws=settings.aws)
+        await target.start()
+        try:
+            replayed = 0
+            for start in range(0, len(chosen), REPLAY_CHUNK):
+                chunk = chosen[start : start + REPLAY_CHUNK]
+                replayed += await _replay_chunk(store, target, chunk)
+            return replayed
+        finally:
+            await target.close()
     finally:
-        await target.close()
+        await store.close()
+
+
+async def _replay_chunk(
+    store: DeadLetterStore, target: Input, chunk: list[StoredDeadLetter]
+) -> int:
+    # Already replayed ones are here only with --include-replayed: put back without a claim.
+    again = [letter for letter in chunk if letter.replayed]
+    fresh = [letter for letter in chunk if not letter.replayed]
+    claimed = set(await store.claim([letter.dead_letter_id for letter in fresh]))
+    taken = again + [letter for letter in fresh if letter.dead_letter_id in claimed]
+    if not taken:
+        return 0
+    try:
+        await target.put([replay_body(letter.record) for letter in taken])
+    except BaseException:
+        # Not put back: release the claims so a later replay takes them.
+        await store.unclaim(list(claimed))
+        raise
+    return len(taken)

@@ -8,6 +8,7 @@ the engine batches an admitted entry, puts back a held message and dead-letters 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,7 +32,8 @@ class Entry:
     size: int
     tenant: str
     event_id: str | None
-    """The event's own `id`, if it has one: for logs."""
+    """The event's `id`; one is made up at intake (a UUID) for an event without, so that
+    every event can be traced (logs, ledger, the dead letter's record)."""
     attempts: int = 0
 
 
@@ -119,7 +121,8 @@ class Admission:
                 return self._hold
             entry_type = PendingEntry
         fields = request_entry(route.source, event)
-        return entry_type(message, route.region, fields, size, route.tenant, event.id)
+        event_id = event.id or uuid.uuid4().hex
+        return entry_type(message, route.region, fields, size, route.tenant, event_id)
 
 
 def _refuse(message: Message, event: Event, reason: Reason, rule: str) -> Refusal:

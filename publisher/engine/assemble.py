@@ -13,11 +13,15 @@ from publisher.core.admission import Admission
 from publisher.core.decisions import RetryPolicy
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
-from publisher.engine.deadletter import DeadLetterSink, JsonlDeadLetters
+from publisher.deadletters.factory import build_dead_letter_store
+from publisher.deadletters.file import FileDeadLetterStore
+from publisher.engine.deadletter import DeadLetterSink
 from publisher.engine.deadletter_retry import RetryingDeadLetters
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
+from publisher.ledger.factory import running_ledger
+from publisher.ledger.recorder import Ledger
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -35,25 +39,40 @@ async def open_pipeline(
     on_settled: SettledCallback | None = None,
     health: Health | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """A pipeline with its AWS clients (warmed up) and dead-letter file open for the block.
+    """A pipeline with its AWS clients (warmed up), the dead-letter store and the event ledger
+    open for the block.
 
-    Raises StartRefused when the dead-letter store cannot be written now: the first dead
+    Raises StartRefused when a dead-letter file cannot be written now: the first dead
     letter would otherwise find out, with the event already on its way. Later failures of
     the store are retried (engine.deadletter_retry) and reported to `health`.
     """
     health = health or Health()
-    dead_letters = JsonlDeadLetters(settings.dead_letter.path)
-    dead_letters.check_writable()
+    dead_letters = build_dead_letter_store(settings)
+    if isinstance(dead_letters, FileDeadLetterStore):
+        dead_letters.check_writable()
+    await dead_letters.start()
     retrying = RetryingDeadLetters(dead_letters, health, metrics)
     try:
         clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
-        async with clients_type(settings.aws, settings.publish) as clients:
+        async with (
+            clients_type(settings.aws, settings.publish) as clients,
+            running_ledger(settings, metrics) as ledger,
+        ):
             await warm_up(clients, tenants)
             yield build_pipeline(
-                settings, input, clients, retrying, metrics, tenants, states, on_settled, health
+                settings,
+                input,
+                clients,
+                retrying,
+                metrics,
+                tenants,
+                states,
+                on_settled,
+                ledger,
+                health,
             )
     finally:
-        dead_letters.close()
+        await dead_letters.close()
 
 
 def build_pipeline(
@@ -65,6 +84,7 @@ def build_pipeline(
     tenants: TenantRegistry,
     states: SourceStates,
     on_settled: SettledCallback | None = None,
+    ledger: Ledger | None = None,
     health: Health | None = None,
 ) -> Pipeline:
     """The pipeline of `settings` over parts that are already open."""
@@ -92,6 +112,7 @@ def build_pipeline(
         max_in_flight=publish.max_in_flight,
         max_buffered_events=publish.max_buffered_events,
         on_settled=on_settled,
+        ledger=ledger,
         health=health,
     )
 

@@ -10,7 +10,7 @@ import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,8 @@ class DeadLetter:
     attempts: int
     tenant: str | None = None
     event_id: str | None = None
+    """The event's id; one assigned at intake when it came without one is kept in the record."""
+    dead_letter_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class DeadLetterSink(Protocol):
@@ -51,8 +53,10 @@ def dead_letter_record(letter: DeadLetter, now: float) -> dict[str, Any]:
         event: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         event = body.decode("utf-8", errors="backslashreplace")
+    if isinstance(event, dict) and "id" not in event and letter.event_id is not None:
+        event["id"] = letter.event_id  # so a replay brings it back under the id it was traced by
     return {
-        "dead_letter_id": uuid.uuid4().hex,
+        "dead_letter_id": letter.dead_letter_id,
         "event": event,
         "reason": letter.reason,
         "error_code": letter.error_code,

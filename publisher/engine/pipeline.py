@@ -30,6 +30,7 @@ from publisher.engine.send_queue import SendQueue
 from publisher.engine.settle import Settlement
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input
+from publisher.ledger.recorder import Ledger
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 
@@ -70,6 +71,7 @@ class Pipeline:
         max_in_flight: int,
         max_buffered_events: int,
         on_settled: SettledCallback | None = None,
+        ledger: Ledger | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = steady_time,
         health: Health | None = None,
@@ -93,6 +95,7 @@ class Pipeline:
             metrics=metrics,
             requeue=self,
             acks=self._acks,
+            ledger=ledger,
             clock=clock,
             wall_clock=wall_clock,
         )

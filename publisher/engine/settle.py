@@ -9,6 +9,7 @@ is settled: published, or dead-lettered with the dead letter stored first.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -26,6 +27,7 @@ from publisher.engine.acks import PendingAcks
 from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
+from publisher.ledger.recorder import Ledger
 from publisher.observe.metrics import Metrics, error_code_label
 
 log = structlog.get_logger(__name__)
@@ -64,6 +66,7 @@ class Settlement:
         metrics: Metrics,
         requeue: Requeue,
         acks: PendingAcks | None = None,
+        ledger: Ledger | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = steady_time,
     ) -> None:
@@ -75,6 +78,7 @@ class Settlement:
         self._metrics = metrics
         self._requeue = requeue
         self._acks = acks
+        self._ledger = ledger
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -88,7 +92,15 @@ class Settlement:
     async def refuse(self, refusals: Sequence[Refusal]) -> None:
         """Dead-letter messages that admission refused: they were never sent."""
         letters = [
-            DeadLetter(r.message, r.reason.value, r.reason.value, r.error, 0, r.tenant, r.event_id)
+            DeadLetter(
+                r.message,
+                r.reason.value,
+                r.reason.value,
+                r.error,
+                0,
+                r.tenant,
+                r.event_id if r.event_id or r.reason == Reason.INVALID_JSON else _new_id(),
+            )
             for r in refusals
         ]
         await self._dead_letter(letters)
@@ -112,6 +124,8 @@ class Settlement:
             "put_settled", region=batch.region, entries=len(batch.entries), failed=len(failed)
         )
         await self._published(published)
+        if self._ledger is not None:
+            self._ledger.published(batch.entries, results, self._wall_clock())
         if failed:
             await self._dead_letter(self._decide_failed_entries(failed))
 
@@ -176,6 +190,8 @@ class Settlement:
         if isinstance(decision, RetryAfter):
             self._metrics.events_retried.labels(error_code=error_code_label(code)).inc()
             self._requeue.retry_at(self._clock() + decision.delay_s, entry)
+            if self._ledger is not None:
+                self._ledger.retrying(entry, self._wall_clock())
             return None
         return DeadLetter(
             entry.message,
@@ -210,6 +226,8 @@ class Settlement:
         if not letters:
             return
         await self._dead_letters.write(letters)
+        if self._ledger is not None:
+            self._ledger.dead_lettered(letters, self._wall_clock())
         for letter in letters:
             self._metrics.events_dead_lettered.labels(reason=letter.reason).inc()
             log.warning(
@@ -236,6 +254,11 @@ class Settlement:
             # Unacknowledged messages are delivered again later: a duplicate, never a loss.
             log.exception("ack_failed", messages=len(messages))
         self._requeue.settled(messages, published, dead)
+
+
+def _new_id() -> str:
+    """An id for an event that came without one: its dead letter's record keeps it (trace)."""
+    return uuid.uuid4().hex
 
 
 def _log_call_failure(batch: Batch[Entry], error: CallFailed, split: bool) -> None:

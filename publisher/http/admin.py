@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from publisher.http.server import HttpServer
+from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings
 
@@ -34,10 +35,17 @@ READINESS_TIMEOUT_S = 0.9
 class Admin:
     """The admin HTTP server; `port` is the bound port once started (useful with port 0)."""
 
-    def __init__(self, settings: AdminSettings, metrics: Metrics, readiness: Readiness) -> None:
+    def __init__(
+        self,
+        settings: AdminSettings,
+        metrics: Metrics,
+        readiness: Readiness,
+        events: EventLookup | None = None,
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._readiness = readiness
+        self._events = events
         self._server = HttpServer(
             "admin",
             settings.host,
@@ -56,9 +64,13 @@ class Admin:
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        if self._events is not None:
+            app.router.add_get("/v1/events/{id}", self._event)
         await self._server.start(app)
 
     async def stop(self) -> None:
+        if self._events is not None:
+            await self._events.close()
         await self._server.stop()
 
     async def _metrics_text(self, request: web.Request) -> web.Response:
@@ -89,6 +101,17 @@ class Admin:
         if failing:
             payload["failing"] = failing
         return _json(200 if ready else 503, payload)
+
+    async def _event(self, request: web.Request) -> web.Response:
+        """What became of an event: 200 with the trace view, 404 (state unknown) if unknown."""
+        assert self._events is not None
+        tenant = request.query.get("tenant")
+        try:
+            found, _ = await self._events.find(request.match_info["id"], tenant)
+        except Exception as exc:
+            log.warning("event_lookup_failed", error=repr(exc))
+            return _json(503, {"error": f"ledger lookup failed: {exc!r}"})
+        return _json(404 if found["state"] == "unknown" else 200, found)
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:

@@ -70,6 +70,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.ledger_entries = Counter(
+            "publisher_ledger_entries",
+            "Settled outcomes for the event ledger, by outcome (written, dropped).",
+            ["outcome"],
+            registry=r,
+        )
         self.put_requests = Counter(
             "publisher_put_requests",
             "PutPartnerEvents calls, by outcome.",

@@ -199,7 +199,7 @@ async def test_malformed_entry_becomes_a_dead_letter_with_its_stream_id(
             {
                 "aws": {"endpoint_url": emulator.url},
                 "input": {"kind": "redis", "url": LOCAL_REDIS_URL, "stream": redis_stream},
-                "dead_letter": {"path": str(dead_letters)},
+                "dead_letter": {"kind": "file", "path": str(dead_letters)},
                 "sources": {"refresh": False},
                 "tenants": {"acme": {"account": ACCOUNT, "source": SOURCE}},
             }

@@ -158,7 +158,11 @@ def test_redis_overlay_consumes_the_stream_and_autoscales_on_lag(tmp_path: Path)
     # The redis input kind lands with its own issue; every other section must load today.
     rest = {key: value for key, value in config.items() if key != "input"}
     path = _write_config(tmp_path, docs, rest)
-    assert load_settings(path, {}).ingest.enabled is False
+    settings = load_settings(path, {})
+    assert settings.ingest.enabled is False
+    # A fleet keeps dead letters and history in Redis, not on a pod's emptyDir.
+    assert config["dead_letter"] == {"kind": "redis"}
+    assert settings.ledger.retention_s > 0
     deployment = one(docs, "Deployment")
     assert deployment["spec"]["replicas"] >= 2
     env_names = {e["name"] for e in publisher_container(pod_spec(docs)).get("env", [])}

@@ -1,0 +1,1 @@
+"""Dead-letter stores: one protocol, one adapter per engine (file, Redis, SQS, PostgreSQL)."""

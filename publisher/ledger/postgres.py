@@ -1,0 +1,117 @@
+"""The PostgreSQL ledger, for inputs that run on PostgreSQL (the outbox): one row per
+(tenant, id), written with one multi-row upsert per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from publisher.ledger.entry import LedgerEntry, LedgerRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id text NOT NULL,
+    tenant text NOT NULL,
+    state text NOT NULL,
+    received_at double precision NOT NULL,
+    attempts integer NOT NULL,
+    written_at double precision NOT NULL,
+    aws_event_id text,
+    settled_at double precision,
+    reason text,
+    dead_letter_id text,
+    PRIMARY KEY (id, tenant)
+);
+CREATE INDEX IF NOT EXISTS {by_age} ON {table} (written_at);
+"""
+UPSERT = """
+INSERT INTO {table} AS old VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id, tenant) DO UPDATE SET
+    state = excluded.state, received_at = excluded.received_at, attempts = excluded.attempts,
+    written_at = excluded.written_at, aws_event_id = excluded.aws_event_id,
+    settled_at = excluded.settled_at, reason = excluded.reason,
+    dead_letter_id = excluded.dead_letter_id
+WHERE excluded.state <> 'pending' OR old.state = 'pending'
+"""
+COLUMNS = "id, tenant, state, received_at, attempts, written_at, aws_event_id, settled_at, "
+COLUMNS += "reason, dead_letter_id"
+
+
+class PostgresLedger:
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        retention_s: float,
+        max_events: int,
+        password: str | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self._password = password
+        self.table = table
+        self._names = {
+            "table": sql.Identifier(table),
+            "by_age": sql.Identifier(f"{table}_by_age"),
+        }
+        self._retention_s = retention_s
+        self._max_events = max_events
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    @property
+    def conn(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        if self._conn is None:
+            raise RuntimeError("ledger is not started")
+        return self._conn
+
+    def _sql(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(**self._names)
+
+    async def start(self) -> None:
+        extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
+        self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, **extra)
+        await self.conn.execute(self._sql(SCHEMA))
+
+    async def write(self, rows: Sequence[LedgerRow]) -> None:
+        async with self.conn.transaction(), self.conn.cursor() as cursor:
+            await cursor.executemany(self._sql(UPSERT), rows)
+
+    async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
+        query = f"SELECT {COLUMNS} FROM {{table}} WHERE id = %s AND written_at >= %s"
+        params: tuple[object, ...] = (event_id, now - self._retention_s)
+        if tenant is not None:
+            query += " AND tenant = %s"
+            params += (tenant,)
+        cursor = await self.conn.execute(self._sql(query), params)
+        rows = await cursor.fetchall()
+        return [LedgerEntry.from_row(row) for row in rows]
+
+    async def expire(self, now: float) -> int:
+        async with self.conn.transaction():
+            cursor = await self.conn.execute(
+                self._sql("DELETE FROM {table} WHERE written_at < %s"), (now - self._retention_s,)
+            )
+            removed = cursor.rowcount
+            excess = await self.count(now) - self._max_events
+            if excess > 0:
+                cursor = await self.conn.execute(
+                    self._sql(
+                        "DELETE FROM {table} WHERE (id, tenant) IN (SELECT id, tenant FROM"
+                        " {table} ORDER BY written_at LIMIT %s)"
+                    ),
+                    (excess,),
+                )
+                removed += cursor.rowcount
+        return removed
+
+    async def count(self, now: float) -> int:
+        cursor = await self.conn.execute(self._sql("SELECT count(*) FROM {table}"))
+        row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0  # type: ignore[call-overload]
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
