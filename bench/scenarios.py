@@ -95,7 +95,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
-    from bench import ledger_footprint
+    from bench import fairness, ledger_footprint
     from bench import queue_scenarios as queues
 
     return [
@@ -127,6 +127,18 @@ def _all() -> list[Scenario]:
             "ledger_footprint",
             ledger_footprint.footprint,
             "the ledger at 1,000,000 events: bytes and CPU per event",
+            False,
+        ),
+        Scenario(
+            "tenant_flood",
+            fairness.tenant_flood,
+            "100 calls/s held: a 24,000-event flood, then a trickle of another tenant",
+            False,
+        ),
+        Scenario(
+            "tenant_zipf",
+            fairness.tenant_zipf,
+            "100 calls/s held, 200 tenants, Zipf load at 120%: p99 per tenant",
             False,
         ),
         Scenario(

@@ -128,6 +128,8 @@ async def serve(
             settings, parts.input, metrics, parts.tenants, parts.states, health=state.health
         ) as pipeline:
             freeze_start_up()
+            if parts.admin is not None:
+                parts.admin.tenant_report = pipeline.tenant_stats.report
             state.aws_ok = True
             if settings.ingest.enabled:
                 parts.ingest = Ingest(

@@ -87,19 +87,53 @@ class RedisInputSettings(_Section):
     """Refuse puts (ingest 503) while the stream holds this many entries; None: unbounded."""
     delete_acked: bool = True
     """XDEL entries once acknowledged; turn off when other consumer groups read the stream."""
+    streams: list[str] = Field(default_factory=list)
+    """Lanes: several streams read fairly instead of `stream`; tenants go by `lanes` or hash."""
+    lanes: dict[str, str] = Field(default_factory=dict)
+    """Tenant -> stream (one of `streams`); tenants not named go by a hash of their id."""
+
+    @model_validator(mode="after")
+    def _lanes_known(self) -> RedisInputSettings:
+        _check_lanes(self.lanes, self.streams, "streams")
+        return self
+
+    def lane_names(self) -> list[str]:
+        return self.streams or [self.stream]
 
 
 class SqsInputSettings(_Section):
     """An Amazon SQS queue; each message body is the event JSON."""
 
     kind: Literal["sqs"]
-    queue_url: str
+    queue_url: str = ""
+    queue_urls: list[str] = Field(default_factory=list)
+    """Lanes: several queues read fairly instead of `queue_url`; tenants go by `lanes` or hash."""
+    lanes: dict[str, str] = Field(default_factory=dict)
+    """Tenant -> queue URL (one of `queue_urls`); tenants not named go by a hash of their id."""
     region: str | None = None
     """Defaults to aws.region."""
     endpoint_url: str | None = None
     """Defaults to the queue's regional endpoint (set it for local stand-ins)."""
     visibility_timeout_s: float = Field(default=60.0, ge=1, le=43_200)
     wait_time_s: int = Field(default=20, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _one_queue_or_lanes(self) -> SqsInputSettings:
+        if bool(self.queue_url) == bool(self.queue_urls):
+            raise ValueError("set either queue_url or queue_urls (lanes)")
+        _check_lanes(self.lanes, self.queue_urls, "queue_urls")
+        return self
+
+    def lane_names(self) -> list[str]:
+        return self.queue_urls or [self.queue_url]
+
+
+def _check_lanes(lanes: dict[str, str], names: list[str], key: str) -> None:
+    if len(set(names)) != len(names):
+        raise ValueError(f"{key} names a lane twice")
+    unknown = sorted(set(lanes.values()) - set(names))
+    if unknown:
+        raise ValueError(f"lanes names {', '.join(unknown)}, not in {key}")
 
 
 class PostgresInputSettings(_Section):
@@ -195,6 +229,8 @@ class AdminSettings(_Section):
     port: int = Field(default=9464, ge=0, le=65535)
     idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
     max_connections: int = Field(default=64, ge=1, le=65_536)
+    tenant_metrics_top_n: int = Field(default=20, ge=0, le=1000)
+    """The per-tenant gauges cover the tenants with the largest backlogs, this many."""
 
 
 class PublishSettings(_Section):
@@ -277,6 +313,10 @@ class TenantSettings(_Section):
     account: str
     source: str
     region: str | None = None
+    weight: float = Field(default=1.0, gt=0, le=1000)
+    """Its share of the send capacity against the other tenants with events waiting."""
+    max_events_per_s: float | None = Field(default=None, gt=0)
+    """At most this many of its events sent a second; the rest wait in the input."""
 
     @model_validator(mode="after")
     def _aws_rules(self) -> TenantSettings:

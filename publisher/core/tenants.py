@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from publisher.core.event import Event
+from publisher.core.fairness import EQUAL_SHARE, Share
 from publisher.errors import ConfigError, InvalidEvent
 from publisher.settings import Settings, TenantSettings, load_tenants_file
 
@@ -28,10 +29,23 @@ class TenantRegistry:
     def __init__(self, tenants: Mapping[str, TenantSettings], default_region: str) -> None:
         self._default_region = default_region
         self._routes = self._build(tenants)
+        self._shares = _shares(tenants)
 
     def replace(self, tenants: Mapping[str, TenantSettings]) -> None:
         """Swap in a new set of tenants at once (SIGHUP reload); in-flight events are unaffected."""
         self._routes = self._build(tenants)
+        self._shares = _shares(tenants)
+
+    def share_of(self, tenant: str) -> Share:
+        """The tenant's weight and rate limit (equal shares for a tenant not configured)."""
+        return self._shares.get(tenant, EQUAL_SHARE)
+
+    def any_limits(self) -> bool:
+        """Whether any tenant has a max_events_per_s."""
+        return any(share.max_events_per_s is not None for share in self._shares.values())
+
+    def get(self, tenant: str) -> Route | None:
+        return self._routes.get(tenant)
 
     def _build(self, tenants: Mapping[str, TenantSettings]) -> dict[str, Route]:
         return {
@@ -54,6 +68,15 @@ class TenantRegistry:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+
+def _shares(tenants: Mapping[str, TenantSettings]) -> dict[str, Share]:
+    # Only tenants that differ from the default: most lookups then miss a small dict.
+    return {
+        name: Share(t.weight, t.max_events_per_s)
+        for name, t in tenants.items()
+        if t.weight != 1.0 or t.max_events_per_s is not None
+    }
 
 
 def configured_tenants(settings: Settings) -> dict[str, TenantSettings]:

@@ -114,6 +114,8 @@ def build_pipeline(
         on_settled=on_settled,
         ledger=ledger,
         health=health,
+        tenants=tenants,
+        tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
     )
 
 

@@ -21,6 +21,7 @@ from publisher.core.clock import steady_time
 from publisher.core.decisions import RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
+from publisher.core.tenants import TenantRegistry
 from publisher.engine.acks import PendingAcks
 from publisher.engine.calls import Calls
 from publisher.engine.chores import renew_leases, report_backlog
@@ -28,8 +29,9 @@ from publisher.engine.deadletter import DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.engine.send_queue import SendQueue
 from publisher.engine.settle import Settlement
+from publisher.engine.tenant_stats import TenantStats
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import Input
+from publisher.inputs.base import Input, TenantReads
 from publisher.ledger.recorder import Ledger
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
@@ -46,6 +48,8 @@ INPUT_RETRY_MAX_S = 5.0
 ACK_LAST_TRY_S = 2.0
 INPUT_READS = "input_reads"
 """The health check this pipeline fails while fetching from its input fails."""
+# An event over its tenant's max_events_per_s goes back to the input for this long.
+THROTTLED_HOLD_S = 1.0
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
@@ -72,6 +76,8 @@ class Pipeline:
         max_buffered_events: int,
         on_settled: SettledCallback | None = None,
         ledger: Ledger | None = None,
+        tenants: TenantRegistry | None = None,
+        tenant_metrics_top_n: int = 20,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = steady_time,
         health: Health | None = None,
@@ -108,7 +114,23 @@ class Pipeline:
             on_finished=self._call_finished,
             clock=clock,
         )
-        self._send_queue = SendQueue(max_entries, max_request_bytes, linger_s)
+        tenants = tenants if tenants is not None else TenantRegistry({}, "")
+        self._tenants = tenants
+        self._send_queue = SendQueue(
+            max_entries, max_request_bytes, linger_s, tenants.share_of, clock
+        )
+        self.tenant_stats = TenantStats(
+            input=input,
+            queue=self._send_queue,
+            tenants=tenants,
+            states=states,
+            metrics=metrics,
+            top_n=tenant_metrics_top_n,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
+        if isinstance(input, TenantReads):
+            input.read_tenants_by(tenants.share_of, self._send_queue.allowance)
         self._held: dict[str, Message] = {}
         self._wake = asyncio.Event()  # the dispatcher has work
         self._space = asyncio.Event()  # the fetcher may fetch again
@@ -123,6 +145,7 @@ class Pipeline:
             asyncio.create_task(self._dispatch_loop(), name="pipeline-dispatch"),
             asyncio.create_task(report_backlog(self._input, self._metrics), name="pipeline-gauges"),
             asyncio.create_task(self._acks.retry_forever(self.settled), name="pipeline-acks"),
+            asyncio.create_task(self.tenant_stats.report_forever(), name="pipeline-tenants"),
         ]
         renew_s = self._input.lease_renew_s
         if renew_s is not None:
@@ -222,9 +245,11 @@ class Pipeline:
         wall = self._wall_clock()
         refused: list[Refusal] = []
         waiting: list[Message] = []
+        throttled: list[Message] = []
         hold: Hold | None = None
         received = pending = 0
         held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
+        limited, holds_back = self._tenants.any_limits(), self._send_queue.holds_back
         for index, message in enumerate(messages):
             if index and not index % INTAKE_SLICE:
                 # Let the dispatcher send the batches that are already full.
@@ -236,6 +261,9 @@ class Pipeline:
             received += 1
             verdict = admit(message, wall)
             if isinstance(verdict, Entry):
+                if limited and holds_back(verdict):
+                    throttled.append(message)
+                    continue
                 if type(verdict) is PendingEntry:
                     pending += 1
                 held[message.id] = message
@@ -245,12 +273,21 @@ class Pipeline:
                 waiting.append(message)
             else:
                 refused.append(verdict)
-        self._count_intake(received, pending)
+        self._count_intake(received - len(throttled), pending)
+        await self._put_back(throttled, waiting, hold)
+        if refused:
+            await self._settlement.refuse(refused)
+
+    async def _put_back(
+        self, throttled: list[Message], waiting: list[Message], hold: Hold | None
+    ) -> None:
+        """Events over their tenant's rate limit and events for PENDING sources wait in input."""
+        if throttled:
+            self._metrics.tenant_throttled_events.inc(len(throttled))
+            await self._input.release(throttled, delay_s=THROTTLED_HOLD_S)
         if hold is not None:
             self._metrics.events_held.inc(len(waiting))
             await self._input.release(waiting, delay_s=hold.delay_s)
-        if refused:
-            await self._settlement.refuse(refused)
 
     def _count_intake(self, received: int, pending: int) -> None:
         self._metrics.events_received.inc(received)
@@ -273,6 +310,7 @@ class Pipeline:
                 if not await self._calls.start(batch, unless=lambda: self._acks.blocked):
                     queue.resend_first(batch)
                     break
+            self._metrics.tenant_throttled_events.inc(queue.newly_throttled())
             self._check_drained()
             await self._sleep_until_woken(None if self._stopping else queue.next_deadline())
 

@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 Readiness = Callable[[], Awaitable[Mapping[str, bool | str]]]
 """Each check: True (passes), False or a string saying why it fails."""
+TenantReport = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 # A probe that hangs is as good as a failed one; answer before the kubelet's own timeout (1 s).
 READINESS_TIMEOUT_S = 0.9
@@ -53,6 +54,8 @@ class Admin:
             idle_timeout_s=settings.idle_timeout_s,
             max_connections=settings.max_connections,
         )
+        self.tenant_report: TenantReport | None = None
+        """Set once the pipeline exists; GET /v1/tenants answers 503 until then."""
 
     @property
     def port(self) -> int:
@@ -66,6 +69,7 @@ class Admin:
         app.router.add_get("/readyz", self._readyz)
         if self._events is not None:
             app.router.add_get("/v1/events/{id}", self._event)
+        app.router.add_get("/v1/tenants", self._tenants)
         await self._server.start(app)
 
     async def stop(self) -> None:
@@ -112,6 +116,11 @@ class Admin:
             log.warning("event_lookup_failed", error=repr(exc))
             return _json(503, {"error": f"ledger lookup failed: {exc!r}"})
         return _json(404 if found["state"] == "unknown" else 200, found)
+
+    async def _tenants(self, request: web.Request) -> web.Response:
+        if self.tenant_report is None:
+            return _json(503, {"error": "not publishing yet"})
+        return _json(200, {"tenants": await self.tenant_report()})
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from publisher.core.event import Event
+from publisher.core.fairness import ShareOf
 from publisher.core.message import Message
 
 
@@ -53,6 +54,19 @@ class ValidatedPuts(Protocol):
 
     async def put_validated(self, bodies: Sequence[bytes], events: Sequence[Event]) -> None:
         """Store bodies as `put` does; `events` are the same bodies, validated, in order."""
+
+
+Allowance = Callable[[str], float]
+"""How many more of a tenant's events the consumer wants now (math.inf: as many as come)."""
+
+
+@runtime_checkable
+class TenantReads(Protocol):
+    """An input that can choose whose events to read next (the spool; Redis and SQS lanes):
+    fetches then share max_messages across the tenants with events stored, by weight."""
+
+    def read_tenants_by(self, share_of: ShareOf, allowance: Allowance) -> None:
+        """Use these weights and allowances for every later fetch."""
 
 
 def renew_interval_s(visibility_timeout_s: float) -> float:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from publisher.inputs.base import Input
+from publisher.inputs.lanes import LanedInput
 from publisher.settings import (
     AmqpInputSettings,
     AwsSettings,
@@ -12,6 +15,8 @@ from publisher.settings import (
     SpoolInputSettings,
     SqsInputSettings,
 )
+
+LaneSettings = TypeVar("LaneSettings", RedisInputSettings, SqsInputSettings)
 
 
 def build_input(
@@ -32,11 +37,23 @@ def build_input(
     if isinstance(settings, RedisInputSettings):
         from publisher.inputs.redis_streams import RedisStreamsInput
 
-        return RedisStreamsInput(settings, consumer=consumer)
+        if not settings.streams:
+            return RedisStreamsInput(settings, consumer=consumer)
+        streams = [
+            RedisStreamsInput(_one_lane(settings, stream=name), consumer=consumer)
+            for name in settings.streams
+        ]
+        return LanedInput(streams, settings.streams, settings.lanes)
     if isinstance(settings, SqsInputSettings):
         from publisher.inputs.sqs import SqsInput
 
-        return SqsInput(settings, aws or AwsSettings())
+        if not settings.queue_urls:
+            return SqsInput(settings, aws or AwsSettings())
+        queues = [
+            SqsInput(_one_lane(settings, queue_url=url), aws or AwsSettings())
+            for url in settings.queue_urls
+        ]
+        return LanedInput(queues, settings.queue_urls, settings.lanes)
     if isinstance(settings, PostgresInputSettings):
         from publisher.inputs.postgres import PostgresOutboxInput
 
@@ -46,3 +63,12 @@ def build_input(
 
         return AmqpInput(settings, consumer=consumer)
     raise NotImplementedError(f"input kind {settings.kind!r} is not supported")
+
+
+def _one_lane(settings: LaneSettings, **lane: str) -> LaneSettings:
+    """The settings of one lane of a laned input: a plain single stream or queue."""
+    return settings.model_copy(
+        update={**lane, "streams": [], "queue_urls": [], "lanes": {}}
+        if isinstance(settings, RedisInputSettings)
+        else {**lane, "queue_urls": [], "lanes": {}}
+    )

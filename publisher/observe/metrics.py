@@ -24,7 +24,8 @@ from publisher.observe.histogram import BatchHistogram
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Label values are bounded: error codes come from AWS's short list (anything else is "other"),
-# reasons and outcomes from the enums below. No tenant ids as labels.
+# reasons and outcomes from the enums below. No tenant ids as labels, except on the per-tenant
+# gauges, which carry only the top N tenants by backlog (admin.tenant_metrics_top_n).
 PUT_OUTCOMES = ("ok", "partial", "throttled", "retryable_error", "rejected")
 INGEST_CODES = ("202", "400", "401", "404", "405", "408", "413", "415", "500", "503")
 KNOWN_ERROR_CODES = (
@@ -167,6 +168,23 @@ class Metrics:
         self.acks_pending = Gauge(
             "publisher_acks_pending",
             "Settled events whose acknowledgement waits for the input to accept it.",
+            registry=r,
+        )
+        self.tenant_backlog_events = Gauge(
+            "publisher_tenant_backlog_events",
+            "Events stored and not settled, for the tenants with the largest backlogs (top N).",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_oldest_event_age = Gauge(
+            "publisher_tenant_oldest_event_age_seconds",
+            "Age of the oldest event not settled, for the same top N tenants by backlog.",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_throttled_events = Counter(
+            "publisher_tenant_throttled_events",
+            "Events held back by their tenant's max_events_per_s (in memory or in the input).",
             registry=r,
         )
         for outcome in PUT_OUTCOMES:

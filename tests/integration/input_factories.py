@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from service_inputs import amqp_input, postgres_input
 
 from publisher.inputs.base import Input
+from publisher.inputs.lanes import LanedInput
 from publisher.inputs.memory import MemoryInput
 from publisher.inputs.redis_streams import RedisStreamsInput, dedupe_set
 from publisher.inputs.spool.input import SpoolInput
@@ -148,11 +149,78 @@ async def sqs_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
             await admin.delete_queue(QueueUrl=queue_url)
 
 
+@asynccontextmanager
+async def redis_lanes_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
+    """Two fresh streams read as lanes (`input.streams`), acme routed to the second."""
+    names = [f"test-{uuid.uuid4().hex}" for _ in range(2)]
+    streams = [
+        RedisStreamsInput(
+            RedisInputSettings(
+                kind="redis",
+                url=REDIS_URL,
+                stream=name,
+                consumer="behaviour",
+                visibility_timeout_s=options.visibility_timeout_s,
+                max_events=options.max_events,
+            )
+        )
+        for name in names
+    ]
+    laned = LanedInput(streams, names, {"acme": names[1]})
+    await laned.start()
+    try:
+        yield OpenedInput(laned, options.visibility_timeout_s)
+    finally:
+        await laned.close()
+        admin = redis.asyncio.Redis.from_url(REDIS_URL)
+        await admin.delete(*names)
+        await admin.aclose()
+
+
+@asynccontextmanager
+async def sqs_lanes_input(options: InputOptions) -> AsyncIterator[OpenedInput]:
+    """Two fresh queues on moto read as lanes (`input.queue_urls`), acme routed to the second."""
+    if options.max_events is not None:
+        pytest.skip("SQS queues are unbounded: there is no InputFull to test")
+    visibility_s = float(max(1, math.ceil(options.visibility_timeout_s)))
+    url = moto_url()
+    async with moto_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=url
+    ) as admin:
+        urls = [
+            (await admin.create_queue(QueueName=f"test-{uuid.uuid4().hex}"))["QueueUrl"]
+            for _ in range(2)
+        ]
+        queues = [
+            SqsInput(
+                SqsInputSettings(
+                    kind="sqs",
+                    queue_url=queue_url,
+                    endpoint_url=url,
+                    visibility_timeout_s=visibility_s,
+                ),
+                AwsSettings(),
+                session=moto_session(),
+            )
+            for queue_url in urls
+        ]
+        laned = LanedInput(queues, urls, {"acme": urls[1]})
+        await laned.start()
+        try:
+            yield OpenedInput(laned, visibility_s)
+        finally:
+            await laned.close()
+            for queue_url in urls:
+                await admin.delete_queue(QueueUrl=queue_url)
+
+
 INPUT_FACTORIES: dict[str, InputFactory] = {
     "memory": memory_input,
     "spool": spool_input,
     "redis": redis_input,
+    "redis_lanes": redis_lanes_input,
     "sqs": sqs_input,
+    "sqs_lanes": sqs_lanes_input,
     "postgres": postgres_input,
     "amqp": amqp_input,
 }

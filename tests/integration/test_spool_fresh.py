@@ -25,6 +25,10 @@ def body(n: int) -> bytes:
     return orjson.dumps({"tenant": "acme", "detail_type": "T", "detail": {"n": n}})
 
 
+def tenant_body(tenant: str, n: int) -> bytes:
+    return orjson.dumps({"tenant": tenant, "detail_type": "T", "detail": {"n": n}})
+
+
 def events_of(bodies: list[bytes]) -> list[Event]:
     return [decode_event(b) for b in bodies]
 
@@ -111,21 +115,32 @@ async def test_any_interleaving_delivers_every_row_once_in_id_order(
 async def test_a_failed_read_puts_the_rows_taken_from_memory_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with consumer_and_writer(tmp_path / "spool.db") as (consumer, writer):
-        await consumer.put_validated([body(1), body(2)], events_of([body(1), body(2)]))
-        await writer.put([body(3)])
+    async with consumer_and_writer(tmp_path / "spool.db", FreshRows(max_rows=2)) as (
+        consumer,
+        _,
+    ):
+        await consumer.put_validated([body(1)], events_of([body(1)]))
+        # A short read of acme from the file: memory now holds all of acme's unread rows.
+        first = await consumer.fetch(10, wait_s=0)
+        await consumer.ack(first)
+        own = [body(2), body(3)]
+        await consumer.put_validated(own, events_of(own))
+        other = [tenant_body("globex", 4)]
+        await consumer.put_validated(other, events_of(other))  # over budget: the file only
 
-        def failing(db: SpoolDb, after_id: int, limit: int) -> list[Any]:
+        def failing(db: SpoolDb, tenant: str, after_id: int, limit: int) -> list[Any]:
             raise sqlite3.OperationalError("disk I/O error")
 
-        original = SpoolDb.read_after
-        monkeypatch.setattr(SpoolDb, "read_after", failing)
+        original = SpoolDb.read_tenant_after
+        monkeypatch.setattr(SpoolDb, "read_tenant_after", failing)
         with pytest.raises(InputUnavailable, match="disk I/O error"):
-            await consumer.fetch(10, wait_s=0)  # 1 and 2 from memory, then the file fails
-        monkeypatch.setattr(SpoolDb, "read_after", original)
+            await consumer.fetch(10, wait_s=0)  # acme from memory, then globex's read fails
+        monkeypatch.setattr(SpoolDb, "read_tenant_after", original)
         got = await consumer.fetch(10, wait_s=0)
-        assert [(m.body, m.deliveries) for m in got] == [(body(1), 1), (body(2), 1), (body(3), 1)]
-        assert event_of(got[0]) is not None
+        assert sorted((m.body, m.deliveries) for m in got) == sorted(
+            [(body(2), 1), (body(3), 1), (other[0], 1)]
+        )
+        assert all(event_of(m) is not None for m in got if m.body in own)
 
 
 async def test_only_the_consumer_keeps_its_puts_in_memory(tmp_path: Path) -> None:

@@ -1,19 +1,21 @@
-"""Rows this process has just put into the spool, kept for its own consumer.
+"""Rows this process has just put into the spool, kept for its own consumer, per tenant.
 
 HTTP ingest stores each event in the spool file before it answers, and the pipeline in the
 same process then fetched it back: an SQLite read of what was just written, and a second
 decode of an event ingest had already validated. Rows put here (committed first) wait in
-memory, with their validated events, until the consumer's cursor reaches them; the file
-stays the record, and what any other process puts is still read from it.
+memory, with their validated events, until the consumer takes them; the file stays the
+record, and what any other process puts is still read from it.
 
-Only a run of ids that follows the cursor without a gap is taken from memory: an id that is
-missing there (a row another process put, or one left out because the budget was spent)
-sends the consumer to the file, which returns every row in id order.
+The consumer reads each tenant on its own (fair reads), so rows are held per tenant in id
+order. Whether memory holds every row of a tenant that the consumer has not read yet is the
+consumer's to know (SpoolInput trusts a tenant's memory only after a short read of its rows
+from the file, and distrusts it when another process put rows or a put did not fit here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from publisher.core.event import Event
@@ -33,13 +35,14 @@ class FreshRow:
 
 
 class FreshRows:
-    """Committed rows by id, above the consumer's cursor, within a budget of rows and bytes."""
+    """Committed rows by tenant, in id order, within a budget of rows and bytes."""
 
     def __init__(
         self, max_rows: int = DEFAULT_MAX_ROWS, max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        self._ids: dict[str, list[int]] = {}
         self._rows: dict[int, FreshRow] = {}
         self._bytes = 0
 
@@ -50,67 +53,68 @@ class FreshRows:
     def held_bytes(self) -> int:
         return self._bytes
 
+    def tenants(self) -> Iterable[str]:
+        """Tenants with rows held."""
+        return [tenant for tenant, ids in self._ids.items() if ids]
+
     def add(
         self,
         first_id: int,
         bodies: Sequence[bytes],
+        tenants: Sequence[str],
         enqueued_at: float,
         events: Sequence[Event] | None,
-        cursor: int,
+        cursors: dict[str, int],
     ) -> bool:
         """Hold rows first_id, first_id + 1, ... (one committed put); False when over budget.
 
-        Ids at or below `cursor` were already read from the file and are not held.
+        A row at or below its tenant's cursor was already read from the file and is not held.
         """
         if events is not None and len(events) != len(bodies):
             raise ValueError(f"{len(events)} events for {len(bodies)} bodies")
         size = sum(map(len, bodies))
         if len(self._rows) + len(bodies) > self.max_rows or self._bytes + size > self.max_bytes:
             return False
-        rows = self._rows
         for offset, body in enumerate(bodies):
-            row_id = first_id + offset
-            if row_id > cursor:
-                rows[row_id] = FreshRow(body, enqueued_at, events[offset] if events else None)
-                self._bytes += len(body)
+            row_id, tenant = first_id + offset, tenants[offset]
+            if row_id > cursors.get(tenant, 0):
+                event = events[offset] if events is not None else None
+                self._hold(tenant, row_id, FreshRow(body, enqueued_at, event))
         return True
 
-    def take(self, cursor: int, limit: int) -> list[tuple[int, FreshRow]]:
-        """Rows cursor + 1, cursor + 2, ..., up to `limit`, stopping at the first id not held."""
-        rows = self._rows
-        taken: list[tuple[int, FreshRow]] = []
-        row_id = cursor + 1
-        while len(taken) < limit:
-            row = rows.pop(row_id, None)
-            if row is None:
-                break
-            self._bytes -= len(row.body)
-            taken.append((row_id, row))
-            row_id += 1
+    def take(self, tenant: str, limit: int) -> list[tuple[int, FreshRow]]:
+        """The tenant's oldest rows, up to `limit`."""
+        ids = self._ids.get(tenant)
+        if not ids or limit <= 0:
+            return []
+        taken_ids = ids[:limit]
+        del ids[:limit]
+        taken = [(row_id, self._rows.pop(row_id)) for row_id in taken_ids]
+        self._bytes -= sum(len(row.body) for _, row in taken)
         return taken
 
-    def put_back(self, taken: Sequence[tuple[int, FreshRow]]) -> None:
+    def put_back(self, tenant: str, taken: Sequence[tuple[int, FreshRow]]) -> None:
         """Hold again rows that take() handed out but could not be delivered."""
         for row_id, row in taken:
-            self._rows[row_id] = row
-            self._bytes += len(row.body)
+            self._hold(tenant, row_id, row)
 
-    def discard_read(self, previous_cursor: int, cursor: int) -> dict[int, FreshRow]:
-        """Forget rows the consumer has read from the file (ids up to `cursor`); return them,
-        so that their events still spare a decode."""
-        rows = self._rows
-        discarded: dict[int, FreshRow] = {}
-        if not rows:
-            return discarded
-        # Rows at or below previous_cursor are never held, so only the ids read are looked up,
-        # or the held ones when fewer (the file's ids may jump past a long gap).
-        if cursor - previous_cursor <= len(rows):
-            candidates: Sequence[int] = range(previous_cursor + 1, cursor + 1)
-        else:
-            candidates = [row_id for row_id in rows if row_id <= cursor]
-        for row_id in candidates:
-            row = rows.pop(row_id, None)
-            if row is not None:
-                self._bytes -= len(row.body)
-                discarded[row_id] = row
+    def discard_read(self, tenant: str, cursor: int) -> dict[int, FreshRow]:
+        """Forget the tenant's rows the consumer has read from the file (ids up to `cursor`);
+        return them, so that their events still spare a decode."""
+        ids = self._ids.get(tenant)
+        if not ids or ids[0] > cursor:
+            return {}
+        end = bisect.bisect_right(ids, cursor)
+        discarded = {row_id: self._rows.pop(row_id) for row_id in ids[:end]}
+        del ids[:end]
+        self._bytes -= sum(len(row.body) for row in discarded.values())
         return discarded
+
+    def _hold(self, tenant: str, row_id: int, row: FreshRow) -> None:
+        ids = self._ids.setdefault(tenant, [])
+        if not ids or ids[-1] < row_id:
+            ids.append(row_id)  # the usual case: puts commit in id order
+        else:
+            bisect.insort(ids, row_id)
+        self._rows[row_id] = row
+        self._bytes += len(row.body)

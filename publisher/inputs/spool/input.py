@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -15,15 +16,24 @@ import structlog
 
 from publisher.core.clock import steady_time
 from publisher.core.event import Event
+from publisher.core.fairness import EQUAL_SHARE, ShareOf, split_fairly
 from publisher.core.message import Message, ValidatedMessage
 from publisher.errors import DiskFull, InputUnavailable
-from publisher.inputs.base import renew_interval_s
+from publisher.inputs.base import Allowance, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
-from publisher.inputs.spool.fresh import FreshRows
+from publisher.inputs.spool.fresh import FreshRow, FreshRows
 from publisher.inputs.spool.mark import SpoolMark, verify, write_mark
+from publisher.inputs.spool.tenant_reads import (
+    MAX_READ,
+    Plan,
+    delivery_counts,
+    read_tenants,
+    tenant_of,
+    tenants_with_rows,
+)
 from publisher.inputs.spool.worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
 
@@ -51,6 +61,10 @@ class SpoolInput:
     and writes nothing, so a lease costs no write to disk, only an ack does. A restart
     therefore delivers everything unacknowledged again at once, counting deliveries afresh.
     Other processes (`enqueue`, `dlq replay`) only put.
+
+    Each tenant's rows are read on their own, past a cursor of its own, and a fetch shares
+    its room among the tenants with rows stored (by weight, within what the consumer allows
+    each: `read_tenants_by`), so that one tenant's backlog never stands in front of another's.
 
     What the consumer's own process puts with `put_validated` (HTTP ingest) is also kept in
     memory once committed, with the validated events (publisher.inputs.spool.fresh): the
@@ -80,12 +94,28 @@ class SpoolInput:
         # One DELETE per PutPartnerEvents call, each a round trip to the SQLite thread:
         # acks that arrive while one runs share the next statement.
         self._acks: Coalescer[int] = Coalescer(self._delete)
-        self._cursor = 0
-        """The highest id delivered from the file or memory; rows above it never were."""
+        self._cursors: dict[str, int] = {}
+        """Per tenant, the highest id delivered from the file or memory; rows of that tenant
+        above it never were."""
+        self._trusted: set[str] = set()
+        self._scan_needed = True
+        """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
+        self._read_blank = True
+        """Whether to read the tenant '' whatever its count: an earlier version's rows are
+        there and counted nowhere."""
+        """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._fresh = fresh or FreshRows()
         self._accept_empty = accept_empty
         self._mark: SpoolMark | None = None
         self._marker: asyncio.Task[None] | None = None
+        self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
+        self._allowance: Allowance = lambda tenant: math.inf
+        self._turn = 0
+
+    def read_tenants_by(self, share_of: ShareOf, allowance: Allowance) -> None:
+        """Share each fetch among tenants by these weights, within these allowances."""
+        self._share_of = share_of
+        self._allowance = allowance
 
     @property
     def lease_renew_s(self) -> float:
@@ -204,9 +234,28 @@ class SpoolInput:
         if not bodies:
             return
         now = self._clock()
-        first_id = await self._call(lambda db: db.put(bodies, now))
+        tenants = _tenants(bodies, events)
+        first_id, others_put = await self._call(lambda db: db.put(bodies, tenants, now))
+        self._hold_fresh(first_id, bodies, tenants, now, events, others_put)
+
+    def _hold_fresh(
+        self,
+        first_id: int,
+        bodies: Sequence[bytes],
+        tenants: Sequence[str],
+        now: float,
+        events: Sequence[Event] | None,
+        others_put: bool,
+    ) -> None:
+        """Keep committed rows for our own consumer; trust memory less where it cannot."""
         if self._consumer:
-            self._fresh.add(first_id, bodies, now, events, self._cursor)
+            if others_put:
+                self._trusted.clear()  # their rows are in the file only, tenants unknown
+                self._scan_needed = True
+                self._read_blank = True
+            if not self._fresh.add(first_id, bodies, tenants, now, events, self._cursors):
+                self._trusted.difference_update(tenants)
+                self._scan_needed = True
         self._arrived.set()
 
     async def put_once(
@@ -221,12 +270,15 @@ class SpoolInput:
         if not bodies:
             return []
         now = self._clock()
-        first_id, duplicates = await self._call(lambda db: db.put_once(keys, bodies, now, limits))
-        if self._consumer and first_id:
+        tenants = _tenants(bodies, events)
+        first_id, others_put, duplicates = await self._call(
+            lambda db: db.put_once(keys, bodies, tenants, now, limits)
+        )
+        if first_id:
             new = [i for i, duplicate in enumerate(duplicates) if not duplicate]
             new_events = [events[i] for i in new] if events is not None else None
-            self._fresh.add(first_id, [bodies[i] for i in new], now, new_events, self._cursor)
-            self._arrived.set()
+            new_bodies, new_tenants = [bodies[i] for i in new], [tenants[i] for i in new]
+            self._hold_fresh(first_id, new_bodies, new_tenants, now, new_events, others_put)
         return duplicates
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
@@ -254,49 +306,125 @@ class SpoolInput:
                 poll_s = min(poll_s * 2, _MAX_POLL_S)
 
     async def _lease(self, limit: int) -> list[Message]:
-        """Messages due again first (oldest first), then rows never delivered: from memory
-        while it holds the next ids, from the file past the first one it does not."""
+        """Messages due again first (oldest first), then rows never delivered, tenants sharing
+        the room: from memory for a tenant whose unread rows it all holds, else from the file."""
         now = self._clock()
         again, counts = self._leases.take_due(now, limit)
-        held = self._fresh.take(self._cursor, limit - len(again))
-        cursor = held[-1][0] if held else self._cursor
-        unread_limit = limit - len(again) - len(held)
-        old_rows: list[Row] = []
-        new_rows: list[Row] = []
-        if again or unread_limit > 0:
-            ids = _json_ids(again)
-
-            def read(db: SpoolDb) -> tuple[list[Row], list[Row]]:
-                old = db.read_ids(ids) if again else []
-                return old, db.read_after(cursor, unread_limit) if unread_limit > 0 else []
-
-            try:
-                old_rows, new_rows = await self._call(read)
-            except BaseException:
-                # Or they would never come due again (this process reads past its cursor).
-                self._leases.put_back(again, counts, now)
-                self._fresh.put_back(held)
-                raise
-        self._cursor = new_rows[-1][0] if new_rows else cursor
-        # Held rows the file answered for (past a gap) still bring their events along.
-        read_too = self._fresh.discard_read(cursor, self._cursor)
-        deliveries = dict(zip(again, counts, strict=True))
+        held: list[tuple[str, list[tuple[int, FreshRow]]]] = []
+        try:
+            plan, spare, tenants = await self._plan(limit - len(again), held)
+            old_rows, new_rows = await self._read(again, plan, spare)
+        except BaseException:
+            # Or they would never come due again (this process reads past its cursors).
+            self._leases.put_back(again, counts, now)
+            for tenant, rows in held:
+                self._fresh.put_back(tenant, rows)
+            raise
         until = now + self._vt
         lease = self._leases.lease
         batch: list[Message] = []
-        for message_id, body, enqueued_at in old_rows:
-            count = deliveries[message_id] + 1
+        for (message_id, body, enqueued_at), count in zip(
+            old_rows, delivery_counts(again, counts, old_rows), strict=True
+        ):
             lease(message_id, until, count)
             batch.append(Message(str(message_id), body, enqueued_at, count))
-        for message_id, row in held:
-            lease(message_id, until, 1)
-            batch.append(_message(message_id, row.body, row.enqueued_at, row.event))
-        for message_id, body, enqueued_at in new_rows:
-            lease(message_id, until, 1)
+        for tenant, taken in held:
+            self._cursors[tenant] = taken[-1][0]
+            for message_id, row in taken:
+                lease(message_id, until, 1)
+                batch.append(_message(message_id, row.body, row.enqueued_at, row.event))
+        for tenant, (file_rows, quota) in new_rows.items():
+            batch.extend(self._from_file(tenant, file_rows, quota, until))
+        # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
+        self._scan_needed = not self._trusted.issuperset(tenants)
+        return batch
+
+    async def _plan(
+        self, room: int, held: list[tuple[str, list[tuple[int, FreshRow]]]]
+    ) -> tuple[Plan, int, list[str]]:
+        """Share `room` among the tenants with rows; take what memory holds for the trusted
+        ones (into `held`); return the file reads left, the room they leave unused, and the
+        tenants with rows.
+
+        Which tenants have rows in the file is asked of the file only when memory may not
+        hold them all: at start, after another process put rows, when memory ran out of
+        room or holds nothing (an idle consumer so notices other processes' puts)."""
+        if room <= 0:
+            return {}, 0, []
+        held_tenants = set(self._fresh.tenants())
+        if self._scan_needed or not held_tenants or not self._trusted.issuperset(held_tenants):
+            stored, others_put = await self._call(tenants_with_rows)
+            if others_put:
+                self._trusted.clear()
+                self._read_blank = True
+            held_tenants.update(stored)
+            if self._read_blank and "" in self._cursors and "" not in self._trusted:
+                held_tenants.add("")  # the probe found rows: read it as any tenant
+        tenants = sorted(held_tenants)
+        self._turn = (self._turn + 1) % max(1, len(tenants))
+        tenants = tenants[self._turn :] + tenants[: self._turn]
+        plan: Plan = {}
+        spare = room
+        if self._read_blank and "" not in held_tenants:
+            # A probe of one row: a full answer makes '' a tenant like the others next time.
+            plan[""] = (self._cursors.get("", 0), 1, MAX_READ)
+            spare -= 1
+            room -= 1
+        for tenant, quota in split_fairly(room, tenants, self._share_of, self._allowance).items():
+            if tenant in self._trusted:
+                rows = self._fresh.take(tenant, quota)
+                if rows:
+                    held.append((tenant, rows))
+                spare -= len(rows)
+            else:
+                cap = self._allowance(tenant)
+                plan[tenant] = (
+                    self._cursors.get(tenant, 0),
+                    quota,
+                    MAX_READ if cap == math.inf else int(cap),
+                )
+                spare -= quota
+        return plan, spare, tenants
+
+    async def _read(
+        self, again: list[int], plan: Plan, spare: int
+    ) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
+        if not again and not plan:
+            return [], {}
+        ids = _json_ids(again)
+
+        def read(db: SpoolDb) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
+            old = db.read_ids(ids) if again else []
+            return old, read_tenants(db, plan, spare)
+
+        return await self._call(read)
+
+    def _from_file(self, tenant: str, rows: list[Row], quota: int, until: float) -> list[Message]:
+        """Lease a tenant's rows read from the file; a short read means memory now holds
+        every later row of this tenant (until another process puts some)."""
+        if rows:
+            self._cursors[tenant] = rows[-1][0]
+        if len(rows) < quota:
+            self._trusted.add(tenant)
+            if tenant == "":
+                self._read_blank = False
+        # Held rows the file answered for still bring their events along.
+        read_too = self._fresh.discard_read(tenant, self._cursors.get(tenant, 0))
+        messages = []
+        for message_id, body, enqueued_at in rows:
+            self._leases.lease(message_id, until, 1)
             also_held = read_too.get(message_id)
             event = also_held.event if also_held is not None else None
-            batch.append(_message(message_id, body, enqueued_at, event))
-        return batch
+            messages.append(_message(message_id, body, enqueued_at, event))
+        return messages
+
+    async def backlog_by_tenant(self) -> dict[str, tuple[int, float | None]]:
+        """Per tenant: rows stored (leased ones included) and the oldest one's enqueued_at."""
+
+        def count(db: SpoolDb) -> dict[str, tuple[int, float | None]]:
+            return {t: (n, db.oldest_of(t)) for t, n in db.rows_by_tenant().items() if n > 0}
+
+        return await self._call(count)
 
     async def ack(self, messages: Sequence[Message]) -> None:
         """Delete the messages; returns once that is committed. Acking twice is harmless."""
@@ -338,6 +466,10 @@ class SpoolInput:
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc
+
+
+def _tenants(bodies: Sequence[bytes], events: Sequence[Event] | None) -> list[str]:
+    return [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
 
 
 def _message(message_id: int, body: bytes, enqueued_at: float, event: Event | None) -> Message:
