@@ -34,7 +34,9 @@ background:#fef3c7}.state.DELETED,.state.dead_lettered,.state.missing{background
 .chart{background:#fff;border:1px solid #e5e7eb;padding:.5rem}.chart svg{width:100%;height:80px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}
 dd{margin:0;word-break:break-word}@media (max-width:600px){main{padding:.5rem}
-th,td{padding:.25rem}}
+table,tbody,tr,td{display:block}thead{display:none}tr{border-bottom:2px solid #d1d5db;
+padding:.25rem 0}td{border:0;padding:.1rem .5rem}td.num{text-align:left}
+td::before{content:attr(data-label);font-weight:600;display:inline-block;min-width:8.5rem}}
 """
 
 NAV = (
@@ -81,7 +83,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[in
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            f'<td{" class=num" if i in numeric else ""} data-label="{esc(headers[i])}">{cell}</td>'
             for i, cell in enumerate(row)
         )
         + "</tr>"
