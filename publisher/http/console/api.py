@@ -37,10 +37,13 @@ class DeadLetterApi:
             return _json(400, {"error": "limit: an integer from 0 to 10000"})
         if not 0 <= limit <= MAX_LIMIT:
             return _json(400, {"error": "limit: an integer from 0 to 10000"})
+        include_replayed = request.query.get("include_replayed", "false")
+        if include_replayed not in ("true", "false"):
+            return _json(400, {"error": "include_replayed: true or false"})
         selection = Selection(
             reasons=tuple(request.query.getall("reason", [])),
             tenants=tuple(request.query.getall("tenant", [])),
-            include_replayed=request.query.get("include_replayed") == "true",
+            include_replayed=include_replayed == "true",
         )
         chosen = list(reversed(await read_selected(self._settings, selection)))
         records = [dict(letter.record, replayed=letter.replayed) for letter in chosen[:limit]]
@@ -63,6 +66,9 @@ def _selection(body: Any) -> Selection:
     """{"reason": [...], "tenant": [...], "dead_letter_id": [...]} or {"all": true}."""
     if not isinstance(body, dict):
         raise ValueError("the body: a JSON object")
+    unknown = set(body) - {"reason", "tenant", "dead_letter_id", "all", "dry_run"}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
     lists = {}
     for key in ("reason", "tenant", "dead_letter_id"):
         value = body.get(key, [])
