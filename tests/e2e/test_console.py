@@ -170,3 +170,32 @@ def _look_up(page: Any, proc: Daemon, url: str) -> None:
     history = page.locator("tbody").inner_text()
     assert "received" in history
     shot(page, "event")
+
+
+def test_without_a_token_the_console_is_read_only_and_replay_is_refused(
+    tmp_path: Path, browser: Any
+) -> None:
+    with emulator_process(LENIENT, "--fault-entry", "AccessDeniedException=1.0") as url:
+        config = console_daemon_setup(tmp_path, url)
+        with daemon(config) as proc:
+            post(proc, {"id": "ord-9", "tenant": "globex", "detail_type": "T", "detail": {}})
+            letters = tmp_path / "dead-letters.jsonl"
+            wait_until(lambda: len(read_jsonl(letters)) == 1, 10, "ord-9 dead-lettered")
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            assert page.goto(f"{proc.admin_url}/ui/dead-letters").status == 200
+            assert "read-only" in page.locator(".note").first.inner_text()
+            assert page.locator("button:has-text('Replay')").count() == 0
+            assert page.locator("input[type=checkbox]:not([disabled])").count() == 0
+            shot(page, "dead-letters-read-only")
+            refused = page.request.post(
+                f"{proc.admin_url}/ui/dead-letters/replay",
+                form={"scope": "filter", "confirm": "yes"},
+            )
+            assert refused.status == 403
+            api = page.request.post(f"{proc.admin_url}/v1/dead-letters/replay", data={"all": True})
+            assert api.status == 403
+            status, listed = http_json(f"{proc.admin_url}/v1/dead-letters")
+            assert status == 200
+            assert [(d["replayed"], d["reason"]) for d in listed["dead_letters"]] == [
+                (False, "rejected")
+            ]
