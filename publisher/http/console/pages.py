@@ -10,9 +10,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from publisher.core.tenants import configured_tenants
 from publisher.deadletters.replay import Selection, read_selected
 from publisher.deadletters.store import StoredDeadLetter
 from publisher.engine.deadletter import iso_time
+from publisher.errors import ConfigError
 from publisher.http.console.html import chart, esc, fields, page, state_badge, table
 from publisher.http.console.overview import SERIES, WINDOW_S, Throughput
 from publisher.ledger.entry import LedgerEntry
@@ -84,7 +86,7 @@ class ReadPages:
             return self._page("Tenants", "/ui/tenants", '<p class="note">Not publishing yet.</p>')
         rows = [row for row in await report() if wanted.lower() in str(row["tenant"]).lower()]
         recent = await self._dead_letters_last_hour()
-        sources = {name: t.source for name, t in self._settings.tenants.items()}
+        sources = self._sources()
         cells = [
             [
                 esc(row["tenant"]),
@@ -114,6 +116,14 @@ class ReadPages:
             "as <code>GET /v1/tenants</code> and the <code>publisher_tenant_*</code> metrics.</p>"
         )
         return self._page("Tenants", "/ui/tenants", body)
+
+    def _sources(self) -> dict[str, str]:
+        """Each tenant's source, tenants_file included (read now, as a reload would)."""
+        try:
+            tenants = configured_tenants(self._settings)
+        except ConfigError:
+            tenants = dict(self._settings.tenants)
+        return {name: tenant.source for name, tenant in tenants.items()}
 
     async def _dead_letters_last_hour(self) -> dict[str, int]:
         since = time.time() - HOUR_S
