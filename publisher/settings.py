@@ -63,6 +63,10 @@ class AwsSettings(_Section):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     profile: str | None = None
+    ca_bundle: Path | None = None
+    """Trust only these CAs (PEM), as botocore's ca_bundle; default: AWS_CA_BUNDLE, certifi."""
+    proxies: dict[str, str] | None = None
+    """{http: URL, https: URL} for every call, replacing HTTP(S)_PROXY and NO_PROXY."""
 
 
 class SpoolInputSettings(_Section):

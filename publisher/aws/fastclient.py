@@ -1,41 +1,68 @@
 """PutPartnerEvents without the SDK's per-call machinery: one fixed call, signed and sent directly.
 
-Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA) and
-the endpoint from botocore's resolver; the SigV4 signature is botocore's algorithm, computed
-without its per-request objects (RequestSigner). Left out: request serialization, response
-parsing, hooks and retries that this one call does not need. Errors map to the same
-CallFailed the SDK path raises, so retry decisions are the same.
+Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA),
+the endpoint from botocore's resolver, proxies and the CA bundle by botocore's rules
+(network.py); the SigV4 signature is botocore's algorithm, computed without its per-request
+objects (RequestSigner). Left out: request serialization, response parsing, hooks and retries
+that this one call does not need. Replies are judged by the same rules as the SDK client's
+(replies.py), so retry decisions are the same. README "The fast client and the SDK" lists
+every difference.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
 from aiobotocore.session import AioSession
-from botocore.auth import SIGV4_TIMESTAMP, _host_from_url
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, _host_from_url
+from botocore.awsrequest import AWSRequest
+from botocore.utils import normalize_url_path
+from yarl import URL
 
 from publisher import __version__
+from publisher.aws.network import (
+    ca_bundle_for,
+    check_readable,
+    needs_tls_at_start,
+    proxies_for,
+    proxy_url_for,
+    tls_context,
+)
 from publisher.aws.putevents import (
-    CallFailed,
-    EntryResult,
     RegionClientPool,
-    parse_results,
     require_credentials,
+    resolve_endpoint,
     sdk_config,
 )
+from publisher.aws.replies import (
+    CallFailed,
+    EntryResult,
+    decoded_body,
+    error_from_response,
+    read_bounded,
+    results_from_body,
+)
 from publisher.settings import AwsSettings, PublishSettings
+
+__all__ = ["FastPartnerEventsClient", "FastRegionClients", "RequestSigner", "error_from_response"]
 
 TARGET = "AWSEvents.PutPartnerEvents"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 SIGNING_NAME = "events"
 USER_AGENT = f"partner-publisher/{__version__}"
+# As aiobotocore: under the 20 s after which AWS closes an idle connection, so a pooled one is
+# not reused just as the server drops it.
+KEEPALIVE_S = 12
 
 
 class RequestSigner:
@@ -43,16 +70,23 @@ class RequestSigner:
 
     botocore's SigV4Auth builds an AWSRequest and walks email.message headers on every call,
     which costs more CPU than the call itself. The request here is always the same shape
-    (POST /, four signed headers, plus the session token when there is one), so its canonical
-    form is written directly, following botocore's SigV4Auth step by step; the tests check it
-    byte for byte against botocore's signer. The signing key is derived once per day.
+    (POST to the endpoint's path, four signed headers, plus the session token when there is
+    one), so its canonical form is written directly, following botocore's SigV4Auth step by
+    step; the tests check it byte for byte against botocore's signer. The URL, its canonical
+    path and query are worked out once; the signing key once per day.
     """
 
     def __init__(
         self, endpoint_url: str, region: str, clock: Callable[[], float] = time.time
     ) -> None:
-        self.url = endpoint_url.rstrip("/") + "/"
+        self.url = request_url(endpoint_url)
         self.host = _host_from_url(self.url)
+        # As SigV4Auth.canonical_request: dot segments and repeated slashes removed, then
+        # percent-encoded again (a "%20" in the path is signed as "%2520").
+        self.canonical_path = quote(normalize_url_path(urlsplit(self.url).path), safe="/~")
+        self.canonical_query = SigV4Auth(None, SIGNING_NAME, region).canonical_query_string(
+            AWSRequest(method="POST", url=self.url)
+        )
         self.region = region
         self._clock = clock
         self._keys: dict[tuple[str, str], bytes] = {}
@@ -98,7 +132,14 @@ class RequestSigner:
         names.append("x-amz-target")
         signed_headers = ";".join(names)
         canonical = "\n".join(
-            ("POST", "/", "", "\n".join(lines) + "\n", signed_headers, sha256(body).hexdigest())
+            (
+                "POST",
+                self.canonical_path,
+                self.canonical_query,
+                "\n".join(lines) + "\n",
+                signed_headers,
+                sha256(body).hexdigest(),
+            )
         )
         return canonical, signed_headers
 
@@ -125,59 +166,65 @@ def signing_key(secret_key: str, day: str, region: str) -> bytes:
     return key
 
 
-def error_from_response(status: int, headers: Any, body: bytes) -> CallFailed:
-    """Map an AWS JSON 1.1 error answer to CallFailed with the bare error code."""
-    code = ""
-    message = ""
-    try:
-        data = orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError:
-        data = {}
-    if isinstance(data, dict):
-        code = str(data.get("__type") or "")
-        message = str(data.get("message") or data.get("Message") or "")
-    code = code or str(headers.get("x-amzn-ErrorType") or "")
-    # "com.amazonaws.events#ThrottlingException" or "ThrottlingException:http://..."
-    code = code.rsplit("#", 1)[-1].split(":", 1)[0] or f"HTTP{status}"
-    return CallFailed(code, message or body[:200].decode("utf-8", "replace"), status)
+def request_url(endpoint_url: str) -> str:
+    """The URL botocore posts a JSON-protocol call to: the endpoint's own path, or "/" if none.
+
+    As botocore's _urljoin with the operation path "/": `http://gw/eventbridge` stays as it
+    is, a query string is kept.
+    """
+    parts = urlsplit(endpoint_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, parts.fragment))
 
 
 class FastPartnerEventsClient:
     """PutPartnerEvents for one Region over a shared aiohttp session."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, endpoint_url: str, region: str, credentials: Any
+        self,
+        session: aiohttp.ClientSession,
+        endpoint_url: str,
+        region: str,
+        credentials: Any,
+        proxy: str | None = None,
+        tls: ssl.SSLContext | bool = True,
     ) -> None:
         self._session = session
         self._signer = RequestSigner(endpoint_url, region)
+        # encoded=True: sent exactly as signed, as aiobotocore sends it (no re-quoting).
+        self._url = URL(self._signer.url, encoded=True)
         self._credentials = credentials
+        self._proxy = proxy
+        self._tls = tls
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
         body = orjson.dumps({"Entries": entries})
         frozen = await self._credentials.get_frozen_credentials()
         headers = self._signer.headers(body, frozen)
         headers["User-Agent"] = USER_AGENT
+        headers["Accept-Encoding"] = "identity"  # as aiobotocore: botocore decodes no codings
         try:
-            async with self._session.post(self._signer.url, data=body, headers=headers) as response:
-                payload = await response.read()
-                status = response.status
-                response_headers = response.headers
+            async with self._session.post(
+                self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
+            ) as response:
+                payload = await read_bounded(response)
         except TimeoutError as exc:
             raise CallFailed("Timeout", f"no answer in time ({exc})") from None
         except (aiohttp.ClientError, OSError) as exc:
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
-        if status != 200:
-            raise error_from_response(status, response_headers, payload)
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise CallFailed("MalformedResponse", "the answer is not JSON", status) from None
-        return parse_results(data, len(entries))
+        encoding = response.headers.get("Content-Encoding")
+        if response.status != 200:
+            plain = decoded_body(payload, encoding, response.status)
+            raise error_from_response(response.status, response.headers, plain)
+        return results_from_body(payload, len(entries), encoding)
 
 
 class FastRegionClients(RegionClientPool):
-    """Fast clients per Region sharing one connection pool; endpoints resolved by botocore."""
+    """Fast clients per Region sharing one connection pool; endpoints resolved by botocore.
+
+    The pool trusts what botocore would trust (aws.ca_bundle, AWS_CA_BUNDLE, ...), always
+    verifying certificates; each Region's client goes through the proxy botocore would use.
+    """
 
     def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
         super().__init__()
@@ -186,11 +233,21 @@ class FastRegionClients(RegionClientPool):
         self._session = AioSession(profile=aws.profile)
         self._credentials: Any = None
         self._http: aiohttp.ClientSession | None = None
+        self._ca_bundle: str | None = None
+        self._tls: ssl.SSLContext | None = None
 
     async def __aenter__(self) -> FastRegionClients:
         self._credentials = await require_credentials(self._session)
+        self._ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
+        if self._ca_bundle is not None:  # one the user named: a bad file stops the start
+            if needs_tls_at_start(self._aws.endpoint_url):
+                self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
+            else:
+                check_readable(self._ca_bundle)
         connector = aiohttp.TCPConnector(
-            limit=self._publish.max_in_flight, keepalive_timeout=30, enable_cleanup_closed=True
+            limit=self._publish.max_in_flight,
+            keepalive_timeout=KEEPALIVE_S,
+            enable_cleanup_closed=True,
         )
         timeout = aiohttp.ClientTimeout(
             total=self._publish.request_timeout_s, connect=self._publish.connect_timeout_s
@@ -202,15 +259,16 @@ class FastRegionClients(RegionClientPool):
 
     async def _create(self, region: str) -> FastPartnerEventsClient:
         assert self._http is not None, "use FastRegionClients as a context manager"
-        endpoint = await self._resolve_endpoint(region)
-        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials)
+        config = sdk_config(self._publish)
+        endpoint = await resolve_endpoint(self._session, region, self._aws, config)
+        proxy = proxy_url_for(endpoint, proxies_for(endpoint, self._aws.proxies))
+        tls = await self._tls_for(endpoint, proxy)
+        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials, proxy, tls)
 
-    async def _resolve_endpoint(self, region: str) -> str:
-        """Ask botocore's resolver (FIPS, dual-stack, partitions) and keep only the URL."""
-        async with self._session.create_client(
-            "events",
-            region_name=region,
-            endpoint_url=self._aws.endpoint_url,
-            config=sdk_config(self._publish),
-        ) as client:
-            return str(client.meta.endpoint_url)
+    async def _tls_for(self, endpoint: str, proxy: str | None) -> ssl.SSLContext | bool:
+        """The context for HTTPS (to the endpoint or the proxy), built once, when first needed."""
+        if not any(url.startswith("https:") for url in (endpoint, proxy or "")):
+            return True  # unused: nothing on this route is TLS
+        if self._tls is None:
+            self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
+        return self._tls

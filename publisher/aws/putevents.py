@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from aiobotocore.config import AioConfig
@@ -14,29 +14,12 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.aws.failures import CredentialsMissing
+from publisher.aws.network import ca_bundle_for, proxies_for, tls_context
+from publisher.aws.replies import CallFailed, EntryResult, parse_results
+from publisher.aws.sdk_replies import PARSE_EVENT, BoundedHTTPSession, check_reply, entries_sent
 from publisher.settings import AwsSettings, PublishSettings
 
-
-class EntryResult(NamedTuple):
-    """One entry's outcome, in request order: an EventId or an error code and message.
-
-    A named tuple: one is built per event sent, and tuples build several times faster than
-    frozen dataclasses.
-    """
-
-    event_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-class CallFailed(Exception):
-    """The whole call failed: nothing is known to have been accepted."""
-
-    def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.http_status = http_status
+__all__ = ["CallFailed", "EntryResult", "parse_results"]  # where the engine has always found them
 
 
 class PartnerEventsClient(Protocol):
@@ -48,33 +31,6 @@ class RegionClients(Protocol):
     async def get(self, region: str) -> PartnerEventsClient: ...
 
 
-def parse_results(response: dict[str, Any], sent: int) -> list[EntryResult]:
-    """Map the response Entries to results; a count mismatch means we cannot trust any."""
-    entries = response.get("Entries") or []
-    if not entries and response.get("FailedEntryCount") == 0:
-        # Some stand-ins (moto) answer success without per-entry results.
-        return [EntryResult() for _ in range(sent)]
-    if len(entries) != sent:
-        raise CallFailed(
-            "MalformedResponse",
-            f"{len(entries)} results for {sent} entries",
-            response_status(response),
-        )
-    return [
-        EntryResult(
-            event_id=item.get("EventId"),
-            error_code=item.get("ErrorCode"),
-            error_message=item.get("ErrorMessage"),
-        )
-        for item in entries
-    ]
-
-
-def response_status(response: dict[str, Any]) -> int | None:
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status if isinstance(status, int) else None
-
-
 class SdkPartnerEventsClient:
     """PutPartnerEvents through an aiobotocore client whose own retries are off."""
 
@@ -82,6 +38,7 @@ class SdkPartnerEventsClient:
         self._client = client
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+        entries_sent.set(len(entries))  # read by check_reply, which runs inside this call
         try:
             response = await self._client.put_partner_events(Entries=list(entries))
         except ClientError as exc:
@@ -89,12 +46,17 @@ class SdkPartnerEventsClient:
             raise CallFailed(
                 str(error.get("Code") or "Unknown"),
                 str(error.get("Message") or exc),
-                response_status(exc.response),
+                _status(exc.response),
             ) from None
         except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
         return parse_results(response, len(entries))
+
+
+def _status(response: dict[str, Any]) -> int | None:
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else None
 
 
 async def require_credentials(session: AioSession) -> Any:
@@ -115,7 +77,18 @@ def sdk_config(publish: PublishSettings) -> AioConfig:
         # The model validates every entry more strictly than botocore's minimums; skipping
         # botocore's walk over the parameters saves CPU on the one hot call.
         parameter_validation=False,
+        http_session_cls=BoundedHTTPSession,
     )
+
+
+async def resolve_endpoint(
+    session: AioSession, region: str, aws: AwsSettings, config: AioConfig
+) -> str:
+    """Ask botocore's resolver (endpoint_url, AWS_ENDPOINT_URL*, FIPS, dual-stack, partitions)."""
+    async with session.create_client(
+        "events", region_name=region, endpoint_url=aws.endpoint_url, config=config
+    ) as client:
+        return str(client.meta.endpoint_url)
 
 
 class RegionClientPool:
@@ -158,15 +131,23 @@ class SdkRegionClients(RegionClientPool):
 
     async def __aenter__(self) -> SdkRegionClients:
         await require_credentials(self._session)
+        ca_bundle = ca_bundle_for(self._aws.ca_bundle, self._session)
+        if ca_bundle is not None:  # aiobotocore would fail every call; this fails the start
+            await asyncio.to_thread(tls_context, ca_bundle)
         return self
 
     async def _create(self, region: str) -> PartnerEventsClient:
+        # The proxies are decided for the resolved endpoint by the rule the fast client uses.
+        endpoint = await resolve_endpoint(self._session, region, self._aws, self._config)
+        proxies = AioConfig(proxies=proxies_for(endpoint, self._aws.proxies))
         raw = await self._stack.enter_async_context(
             self._session.create_client(
                 "events",
                 region_name=region,
                 endpoint_url=self._aws.endpoint_url,
-                config=self._config,
+                config=self._config.merge(proxies),
+                verify=str(self._aws.ca_bundle) if self._aws.ca_bundle else None,
             )
         )
+        raw.meta.events.register(PARSE_EVENT, check_reply)
         return SdkPartnerEventsClient(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 from dataclasses import fields
 
@@ -69,6 +70,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-recorded-events", type=int, default=200_000,
         help="events kept for /_emulator/events; the oldest half is forgotten when full",
     )  # fmt: skip
+    net = p.add_argument_group("network", "what sits between a partner and AWS")
+    net.add_argument(
+        "--path-prefix", default="", metavar="PATH",
+        help="serve under this path, as an API gateway does (endpoint_url http://HOST:PORT/PATH)",
+    )  # fmt: skip
+    net.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate")
+    net.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    net.add_argument(
+        "--gzip-responses", choices=("off", "accepted", "always"), default="off",
+        help="gzip replies when the request accepts it, or always",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -87,6 +99,11 @@ def _add_fault_flags(p: argparse.ArgumentParser) -> None:
         ("--fault-drop-after", "drop_after_rate"),
     ):
         p.add_argument(flag, dest=dest, type=_rate, default=0.0, metavar="RATE")
+    p.add_argument(
+        "--fault-malformed", dest="malformed_rate", type=_rate, default=0.0, metavar="RATE",
+        help="answer this share of PutPartnerEvents calls 200 with a body that is not the "
+        "documented reply, without taking the entries",
+    )  # fmt: skip
     p.add_argument("--latency-ms", dest="latency_ms", type=int, default=0)
     p.add_argument("--seed", dest="seed", type=int, default=0)
 
@@ -101,6 +118,10 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         accept_unknown_sources=args.accept_unknown_sources,
         accounts=dict(args.account) if args.account else default_accounts(),
         max_recorded_events=args.max_recorded_events,
+        path_prefix=args.path_prefix,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        gzip_responses=args.gzip_responses,
         faults=_faults_from_args(args),
     )
 
@@ -112,7 +133,17 @@ def _faults_from_args(args: argparse.Namespace) -> FaultConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; exit status 0."""
+    """Serve until SIGINT or SIGTERM; exit status 0 (2 when the TLS files cannot be used)."""
+    if args.tls_key and not args.tls_cert:
+        sys.stderr.write("error: --tls-key needs --tls-cert\n")
+        return 2
+    if args.tls_cert:
+        try:  # the same load the server does, so a bad file is named before anything starts
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            sys.stderr.write(f"error: cannot serve TLS with {args.tls_cert}: {exc}\n")
+            return 2
     asyncio.run(_serve(options_from_args(args), args.host, args.port))
     return 0
 

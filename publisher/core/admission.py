@@ -97,9 +97,9 @@ class Admission:
         except InvalidEvent as exc:
             return Refusal(message, _reason_for(exc), str(exc), event.tenant, event.id)
         size = entry_size(route.source, event)
-        if size > self._max_request_bytes:
+        if size >= self._max_request_bytes:  # AWS: "less than" the limit
             limit = self._max_request_bytes
-            rule = f"entry is {size} bytes, over max_request_bytes {limit}"
+            rule = f"entry is {size} bytes, not under max_request_bytes {limit}"
             return _refuse(message, event, Reason.TOO_LARGE, rule)
         if wall - message.enqueued_at > self._max_age_s:
             rule = "older than retry.max_age_s before its first attempt"

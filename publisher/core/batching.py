@@ -30,8 +30,10 @@ class Batch(Generic[T]):
 class Batcher(Generic[T]):
     """Keeps one open batch per Region and closes it when full, too big or lingered long enough.
 
-    Every closed batch has 1..max_entries entries whose sizes sum to at most max_bytes. An entry
-    larger than max_bytes on its own can never be sent; callers must not add one.
+    Every closed batch has 1..max_entries entries whose sizes sum to less than max_bytes (AWS
+    counts the total as "less than" the limit: docs/aws-contract.md, "PutPartnerEvents: entry
+    size"). An entry of max_bytes or more on its own can never be sent; callers must not add
+    one.
     """
 
     def __init__(self, max_entries: int, max_bytes: int, linger_s: float) -> None:
@@ -47,11 +49,11 @@ class Batcher(Generic[T]):
 
         A tuple: nothing is allocated for the usual answer, none, once per event.
         """
-        if item.size > self.max_bytes:
-            raise ValueError(f"entry of {item.size} bytes exceeds max_bytes {self.max_bytes}")
+        if item.size >= self.max_bytes:
+            raise ValueError(f"entry of {item.size} bytes is not under max_bytes {self.max_bytes}")
         closed: tuple[Batch[T], ...] = ()
         batch = self._open.get(item.region)
-        if batch is not None and batch.size + item.size > self.max_bytes:
+        if batch is not None and batch.size + item.size >= self.max_bytes:
             closed = (self._open.pop(item.region),)
             batch = None
         if batch is None:

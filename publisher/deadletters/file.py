@@ -33,7 +33,7 @@ class FileDeadLetterStore:
         return str(self.path)
 
     def check_writable(self) -> None:
-        """Raises StartRefused when the file cannot take a dead letter now."""
+        """Raise StartRefused unless the file can be written now (see JsonlDeadLetters)."""
         self._writer.check_writable()
 
     async def start(self) -> None:

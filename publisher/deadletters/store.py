@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from publisher.engine.deadletter import DeadLetter, dead_letter_record
+from publisher.engine.deadletter import DeadLetter, dead_letter_record, encode_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,8 @@ def encode_letters(
     encoded = []
     for letter in letters:
         record = dead_letter_record(letter, now)
-        encoded.append((record, orjson.dumps(record)))
+        # encode_record keeps an event too deep for orjson as its raw text.
+        encoded.append((record, encode_record(record, letter.message.body).rstrip(b"\n")))
     return encoded
 
 

@@ -1,8 +1,8 @@
 """Fault injection: which calls and entries fail, decided by one seeded RNG so runs repeat.
 
 Decisions are drawn synchronously when a call arrives, in a fixed order (drop, throttle,
-500, 503, drop-after, then one draw per code per valid entry), and only for rates above
-zero, so a given seed and request sequence always yields the same faults.
+500, 503, drop-after, malformed, then one draw per code per valid entry), and only for rates
+above zero, so a given seed and request sequence always yields the same faults.
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ ENTRY_ERROR_MESSAGES: dict[str, str] = {
     "NotAuthorizedForDetailTypeException": "Not authorized for the detail type.",
 }
 
+# 200 replies that are not the documented object: what broken gateways and stand-ins send.
+MALFORMED_REPLIES = (
+    b"[]",
+    b"null",
+    b'{"Entries":[1]}',
+    b'{"FailedEntryCount":0}',
+    b'{"FailedEntryCount":0,"Entries":[{}]}',
+    b'{"FailedEntryCount":0,"Entries":[',
+    b"<html><body>Bad Gateway</body></html>",
+)
+
 THROTTLED = AwsError("ThrottlingException", "Rate exceeded", 400)
 INTERNAL = AwsError("InternalException", "An internal error occurred.", 500)
 UNAVAILABLE = AwsError("ServiceUnavailable", "Service is unavailable. Try again later.", 503)
@@ -42,6 +53,7 @@ class CallFault(enum.Enum):
     ERROR_500 = "error_500"
     ERROR_503 = "error_503"
     DROP_AFTER = "drop_after"
+    MALFORMED = "malformed"
 
 
 @dataclass(slots=True)
@@ -56,6 +68,7 @@ class FaultConfig:
     drop_after_rate: float = 0.0
     latency_ms: int = 0
     seed: int = 0
+    malformed_rate: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The settings as plain JSON values."""
@@ -82,6 +95,7 @@ class FaultConfig:
             "error_503_rate",
             "drop_rate",
             "drop_after_rate",
+            "malformed_rate",
         ):
             setattr(config, name, _rate(name, data.get(name, 0.0)))
         config.latency_ms = _non_negative_int("latency_ms", data.get("latency_ms", 0))
@@ -129,7 +143,13 @@ class FaultInjector:
             return CallFault.ERROR_503
         if self._hit(c.drop_after_rate):
             return CallFault.DROP_AFTER
+        if self._hit(c.malformed_rate):
+            return CallFault.MALFORMED
         return CallFault.NONE
+
+    def malformed_reply(self) -> bytes:
+        """One of MALFORMED_REPLIES, drawn like the other faults."""
+        return self._rng.choice(MALFORMED_REPLIES)
 
     def entry_fault(self) -> tuple[str, str] | None:
         """An injected (code, message) for one otherwise valid entry, or None."""

@@ -20,7 +20,10 @@ class EmulatorOptions:
     events are kept, the oldest half forgotten when full. `accounts` maps access key ids to
     account ids (unknown keys act for `default_account`, the partner);
     `accept_unknown_sources` delivers events for sources never created instead of failing
-    them as AWS does.
+    them as AWS does. The network switches play what sits between a partner
+    and AWS: `path_prefix` serves everything under a path (an API gateway), `tls_cert` and
+    `tls_key` serve HTTPS, `gzip_responses` compresses replies ("accepted": when the request
+    accepts gzip, "always": even when it does not).
     """
 
     region: str = "us-east-1"
@@ -32,3 +35,13 @@ class EmulatorOptions:
     default_account: str = DEFAULT_ACCOUNT
     max_recorded_events: int = 200_000
     faults: FaultConfig = field(default_factory=FaultConfig)
+    path_prefix: str = ""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    gzip_responses: str = "off"
+
+
+def prefix_path(path_prefix: str) -> str:
+    """A path prefix as "/a/b" (no trailing slash), or "" for none."""
+    stripped = path_prefix.strip("/")
+    return f"/{stripped}" if stripped else ""

@@ -53,7 +53,7 @@ def not_authorized_message(source: str, caller: str) -> str:
 def put_partner_events(state: EmulatorState, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Handle one call; whole-call problems raise AwsError, entry problems fail only that entry."""
     entries = request_entries(body)
-    if entries_size(entries) > state.options.max_request_bytes:
+    if entries_size(entries) >= state.options.max_request_bytes:  # AWS: "less than" the limit
         raise AwsError("ValidationException", OVER_LIMIT_MESSAGE)
     if not any(is_complete(entry) for entry in entries):
         raise AwsError("ValidationException", NO_COMPLETE_ENTRY_MESSAGE)

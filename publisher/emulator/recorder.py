@@ -13,6 +13,7 @@ CALL_OUTCOMES = (
     "error_503",
     "dropped",
     "dropped_after",
+    "malformed",
     "validation_error",
     "auth_error",
     "client_error",

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from publisher.emulator import appintegrations, profiles, restjson, workflows
 from publisher.emulator.accounts import account_of
+from publisher.emulator.options import prefix_path
 from publisher.emulator.protocol import AwsError
 from publisher.emulator.sigv4 import check_scope, parse_authorization, verify_signature
 from publisher.emulator.state import EmulatorState
@@ -42,7 +43,9 @@ def _run(
 ) -> web.Response:
     service, caller = identity
     routes, bad_request = SERVICES[service]
-    found, params = restjson.match(routes, request.method, request.raw_path)
+    # Under a path prefix the operation's own path follows it (the signature covers both).
+    path = request.raw_path.removeprefix(prefix_path(state.options.path_prefix))
+    found, params = restjson.match(routes, request.method, path)
     state.stats.operations[found.operation] += 1
     queued = state.rest_faults.take(found.operation)
     if queued is not None:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web import ContentCoding
 
 from publisher.emulator import control, rest_calls
 from publisher.emulator.accounts import account_of
 from publisher.emulator.faults import INTERNAL, THROTTLED, UNAVAILABLE, CallFault
 from publisher.emulator.operations import OPERATIONS
-from publisher.emulator.options import EmulatorOptions
-from publisher.emulator.protocol import AwsError, error_response, json_response, new_ids
+from publisher.emulator.options import EmulatorOptions, prefix_path
+from publisher.emulator.protocol import (
+    CONTENT_TYPE,
+    AwsError,
+    error_response,
+    json_response,
+    new_ids,
+)
 from publisher.emulator.sigv4 import check_scope, parse_authorization, verify_signature
 from publisher.emulator.state import EmulatorState
 
@@ -108,6 +116,10 @@ def _respond(
     if fault is CallFault.DROP:
         state.stats.calls["dropped"] += 1
         return web.Response()
+    if fault is CallFault.MALFORMED:
+        state.stats.calls["malformed"] += 1
+        body = state.faults.malformed_reply()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
     if fault in _FAULT_ERRORS:
         error, outcome = _FAULT_ERRORS[fault]
         state.stats.calls[outcome] += 1
@@ -122,21 +134,60 @@ def _respond(
 
 
 def build_app(options: EmulatorOptions | None = None) -> web.Application:
-    """The emulator as an aiohttp application with fresh state (`app[STATE_KEY]`)."""
+    """The emulator as an aiohttp application with fresh state (`app[STATE_KEY]`).
+
+    With a path prefix every route sits under it, and the AWS JSON calls answer at the bare
+    prefix too: botocore posts to an endpoint's path as it is written, with or without "/".
+    """
     options = options or EmulatorOptions()
     # JSON escaping can make the body several times the entries' AWS size; the size rule
     # itself is enforced on the decoded entries.
-    app = web.Application(client_max_size=options.max_request_bytes * 8 + 1_048_576)
+    max_size = options.max_request_bytes * 8 + 1_048_576
+    app = web.Application(client_max_size=max_size)
     app[STATE_KEY] = EmulatorState.from_options(options)
     app.router.add_post("/", handle_aws_call)
     control.add_routes(app, STATE_KEY)
     rest_calls.add_routes(app, STATE_KEY)  # the catch-all: last
-    return app
+    prefix = prefix_path(options.path_prefix)
+    outer = app
+    if prefix:
+        outer = web.Application(client_max_size=max_size)
+        outer[STATE_KEY] = app[STATE_KEY]
+        outer.router.add_post(prefix, handle_aws_call)
+        outer.add_subapp(prefix, app)
+    if options.gzip_responses != "off":
+        outer.middlewares.append(_compressing(options.gzip_responses == "always"))
+    return outer
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _compressing(always: bool) -> Any:
+    """gzip every reply whose request accepts gzip, or every reply regardless."""
+
+    @web.middleware
+    async def compress(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        accepted = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        if isinstance(response, web.Response) and response.body and (always or accepted):
+            response.enable_compression(ContentCoding.gzip)
+        return response
+
+    return compress
+
+
+def _tls(options: EmulatorOptions) -> ssl.SSLContext | None:
+    if options.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(options.tls_cert, options.tls_key)
+    return context
 
 
 @dataclass(frozen=True, slots=True)
 class RunningEmulator:
-    """A started emulator: its base URL and its live state."""
+    """A started emulator: its base URL (scheme, path prefix included) and its live state."""
 
     url: str
     host: str
@@ -149,14 +200,18 @@ async def running_emulator(
     options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[RunningEmulator]:
     """Serve the emulator on host:port (0 picks a free port) for the duration of the block."""
+    options = options or EmulatorOptions()
     app = build_app(options)
+    tls = _tls(options)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=tls)
         await site.start()
         bound_port = int(runner.addresses[0][1])
         url_host = f"[{host}]" if ":" in host else host
-        yield RunningEmulator(f"http://{url_host}:{bound_port}", host, bound_port, app[STATE_KEY])
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://{url_host}:{bound_port}{prefix_path(options.path_prefix)}"
+        yield RunningEmulator(url, host, bound_port, app[STATE_KEY])
     finally:
         await runner.cleanup()

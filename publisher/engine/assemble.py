@@ -59,18 +59,8 @@ async def open_pipeline(
             running_ledger(settings, metrics) as ledger,
         ):
             await warm_up(clients, tenants)
-            yield build_pipeline(
-                settings,
-                input,
-                clients,
-                retrying,
-                metrics,
-                tenants,
-                states,
-                on_settled,
-                ledger,
-                health,
-            )
+            parts = (input, clients, retrying, metrics, tenants, states)
+            yield build_pipeline(settings, *parts, on_settled, health, ledger)
     finally:
         await dead_letters.close()
 
@@ -84,8 +74,8 @@ def build_pipeline(
     tenants: TenantRegistry,
     states: SourceStates,
     on_settled: SettledCallback | None = None,
-    ledger: Ledger | None = None,
     health: Health | None = None,
+    ledger: Ledger | None = None,
 ) -> Pipeline:
     """The pipeline of `settings` over parts that are already open."""
     publish = settings.publish
@@ -112,8 +102,8 @@ def build_pipeline(
         max_in_flight=publish.max_in_flight,
         max_buffered_events=publish.max_buffered_events,
         on_settled=on_settled,
-        ledger=ledger,
         health=health,
+        ledger=ledger,
         tenants=tenants,
         tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
     )

@@ -178,17 +178,32 @@ async def test_total_size_rule_counts_time_and_utf8_bytes() -> None:
     size = len(SOURCE) + 1 + len(detail.encode()) + 2 + 14
     async with (
         running_emulator(
-            EmulatorOptions(max_request_bytes=2 * size, accept_unknown_sources=True)
+            EmulatorOptions(max_request_bytes=2 * size + 1, accept_unknown_sources=True)
         ) as emu,
         events_client(emu.url) as client,
     ):
-        ok = await client.put_partner_events(Entries=[one, one])
+        ok = await client.put_partner_events(Entries=[one, one])  # one byte under the limit
         assert ok["FailedEntryCount"] == 0
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(ClientError) as caught:  # AWS: the total must be "less than" it
             await client.put_partner_events(Entries=[one, one, entry(Detail="{}", DetailType="t")])
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert error["Message"] == "Total size of the entries in the request is over the limit."
+
+
+async def test_a_total_equal_to_the_limit_is_over_it() -> None:
+    one = entry(Detail="{}", DetailType="t")
+    size = len(SOURCE) + 1 + 2
+    async with (
+        running_emulator(
+            EmulatorOptions(max_request_bytes=2 * size, accept_unknown_sources=True)
+        ) as emu,
+        events_client(emu.url) as client,
+    ):
+        assert (await client.put_partner_events(Entries=[one]))["FailedEntryCount"] == 0
+        with pytest.raises(ClientError) as caught:
+            await client.put_partner_events(Entries=[one, one])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
 
 
 async def test_pending_source_accepts_but_drops(strict: RunningEmulator) -> None:

@@ -67,7 +67,22 @@ def entries(count: int = 3) -> list[dict[str, Any]]:
     ]
 
 
-async def sdk_request(sent: list[dict[str, Any]], token: str | None = None) -> AWSRequest:
+ENDPOINTS_WITH_PATHS = [
+    "https://events.us-east-1.amazonaws.com",
+    "https://events.us-east-1.amazonaws.com/",
+    "http://gateway:8080/eventbridge",
+    "http://gateway:8080/eventbridge/",
+    "https://gw.example/a/b%20c/d%2Fe/",
+    "https://gw.example/a/./b/../c//d~e",
+    "https://gw.example:8443/p?z=1&a=2&a=1",
+]
+
+
+async def sdk_request(
+    sent: list[dict[str, Any]],
+    token: str | None = None,
+    endpoint: str = "https://events.us-east-1.amazonaws.com",
+) -> AWSRequest:
     """The request aiobotocore would send, captured just before it goes on the wire."""
     captured: list[AWSRequest] = []
 
@@ -78,7 +93,7 @@ async def sdk_request(sent: list[dict[str, Any]], token: str | None = None) -> A
     async with get_session().create_client(
         "events",
         region_name="us-east-1",
-        endpoint_url="https://events.us-east-1.amazonaws.com",
+        endpoint_url=endpoint,
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         aws_session_token=token,
@@ -114,10 +129,25 @@ async def test_fast_request_signs_exactly_as_botocore_does(token: str | None) ->
         assert ours[name] == _text(sdk.headers[name]), name
 
 
+@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.parametrize("endpoint", ENDPOINTS_WITH_PATHS)
+async def test_fast_request_goes_where_the_sdks_goes_and_is_signed_alike(endpoint: str) -> None:
+    sdk = await sdk_request(entries(2), endpoint=endpoint)
+    signer = RequestSigner(endpoint, "us-east-1", clock=FROZEN.timestamp)
+    assert signer.url == sdk.url
+    ours = signer.headers(sdk.body, frozen_credentials())
+    assert ours["Authorization"] == _text(sdk.headers["Authorization"])
+
+
 @pytest.mark.parametrize("token", [None, "session-token"])
 @pytest.mark.parametrize(
     "endpoint",
-    ["https://events.us-east-1.amazonaws.com", "http://127.0.0.1:4010", "https://h.example:8443"],
+    [
+        "https://events.us-east-1.amazonaws.com",
+        "http://127.0.0.1:4010",
+        "https://h.example:8443",
+        *ENDPOINTS_WITH_PATHS,
+    ],
 )
 def test_canonical_request_and_signature_equal_botocores(endpoint: str, token: str | None) -> None:
     body = orjson.dumps({"Entries": entries(20)})
@@ -127,7 +157,7 @@ def test_canonical_request_and_signature_equal_botocores(endpoint: str, token: s
 
     theirs = AWSRequest(
         method="POST",
-        url=endpoint + "/",
+        url=signer.url,
         data=body,
         headers={
             "X-Amz-Target": "AWSEvents.PutPartnerEvents",

@@ -53,6 +53,16 @@ def test_an_admitted_entry_carries_its_region_request_fields_aws_size_tenant_and
     assert (entry.tenant, entry.event_id, entry.attempts) == ("acme", "evt-1", 0)
 
 
+def test_an_entry_of_exactly_max_request_bytes_is_refused_one_byte_less_admitted() -> None:
+    base = len(SOURCE) + len("OrderCreated") + len('{"p":""}')
+    fits = admission().admit(message(detail={"p": "x" * (999 - base)}), NOW)
+    assert isinstance(fits, Entry)
+    assert fits.size == 999
+    refused = refusal(admission().admit(message(detail={"p": "x" * (1000 - base)}), NOW))
+    assert refused.reason == "too_large"
+    assert "1000 bytes, not under max_request_bytes 1000" in refused.error
+
+
 def test_an_event_validated_on_acceptance_is_not_decoded_again_nor_changed() -> None:
     event = decode_event(message(detail={"n": 2}).body)  # what ingest validated
     handed = ValidatedMessage("1", b"not json: never decoded", NOW, event=event)
@@ -83,7 +93,7 @@ def test_what_can_never_be_sent_is_refused_with_its_reason(
 def test_a_refusal_says_why_in_the_words_of_the_rule() -> None:
     refused = refusal(admission().admit(message(detail={"pad": "x" * 1000}, id="e-9"), NOW))
     assert refused.error.startswith("event: entry is ")
-    assert refused.error.endswith(" bytes, over max_request_bytes 1000")
+    assert refused.error.endswith(" bytes, not under max_request_bytes 1000")
     assert refused.event_id == "e-9"
 
 

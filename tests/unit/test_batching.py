@@ -39,13 +39,13 @@ def test_batch_closes_when_max_entries_is_reached() -> None:
     assert len(batcher) == 0
 
 
-def test_batch_closes_before_an_entry_that_would_overflow_bytes() -> None:
+def test_batch_closes_before_an_entry_that_would_reach_max_bytes() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=20, max_bytes=100, linger_s=1.0)
     assert batcher.add(item(size=60, seq=1), now=0) == ()
-    assert batcher.add(item(size=40, seq=2), now=0) == ()  # exactly 100: still fits
-    closed = batcher.add(item(size=1, seq=3), now=0)
+    assert batcher.add(item(size=39, seq=2), now=0) == ()  # 99: still under
+    closed = batcher.add(item(size=1, seq=3), now=0)  # 100 is not "less than" 100
     assert [[i.seq for i in b.entries] for b in closed] == [[1, 2]]
-    assert closed[0].size == 100
+    assert closed[0].size == 99
     assert len(batcher) == 1
 
 
@@ -59,18 +59,19 @@ def test_regions_are_batched_separately() -> None:
     assert [(b.region, [i.seq for i in b.entries]) for b in flushed] == [("eu-west-1", [2])]
 
 
-def test_entry_of_exactly_max_bytes_is_accepted() -> None:
+def test_entry_of_one_byte_under_max_bytes_is_accepted() -> None:
     batcher: Batcher[Item] = Batcher(max_entries=20, max_bytes=100, linger_s=1.0)
-    assert batcher.add(item(size=100, seq=1), now=0) == ()
+    assert batcher.add(item(size=99, seq=1), now=0) == ()
     closed = batcher.add(item(size=1, seq=2), now=0)
     assert [[i.seq for i in b.entries] for b in closed] == [[1]]
 
 
-def test_oversize_entry_raises_and_leaves_the_batcher_unchanged() -> None:
+@pytest.mark.parametrize("size", [100, 101])
+def test_entry_of_max_bytes_or_more_raises_and_leaves_the_batcher_unchanged(size: int) -> None:
     batcher: Batcher[Item] = Batcher(max_entries=20, max_bytes=100, linger_s=1.0)
     batcher.add(item(size=50, seq=1), now=0)
-    with pytest.raises(ValueError, match="101 bytes exceeds max_bytes 100"):
-        batcher.add(item(size=101, seq=2), now=0)
+    with pytest.raises(ValueError, match=f"{size} bytes is not under max_bytes 100"):
+        batcher.add(item(size=size, seq=2), now=0)
     assert len(batcher) == 1
     assert [i.seq for b in batcher.flush() for i in b.entries] == [1]
 
@@ -155,14 +156,16 @@ Scenario = tuple[int, int, float, list[tuple[Any, ...]]]
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     max_entries = draw(st.integers(min_value=1, max_value=20))
-    max_bytes = draw(st.integers(min_value=1, max_value=200))
+    max_bytes = draw(st.integers(min_value=2, max_value=200))
     linger_s = draw(st.sampled_from([0.0, 0.01, 0.05, 1.0]))
     add = st.tuples(
         st.just("add"),
         st.sampled_from(REGIONS),
-        # Halves and quarters of max_bytes make exact fits common.
-        st.integers(min_value=1, max_value=max_bytes)
-        | st.sampled_from(sorted({1, max(1, max_bytes // 4), max(1, max_bytes // 2), max_bytes})),
+        # Halves and quarters of max_bytes make near fits common; every entry is under it.
+        st.integers(min_value=1, max_value=max_bytes - 1)
+        | st.sampled_from(
+            sorted({1, max(1, max_bytes // 4), max(1, max_bytes // 2), max_bytes - 1})
+        ),
         st.floats(min_value=0, max_value=0.01),
     )
     due = st.tuples(st.just("due"), st.floats(min_value=0, max_value=0.05))
@@ -182,11 +185,11 @@ def check_add(
     """A batch closes early only when full by count, or when the new entry would overflow it."""
     for batch in result:
         full = len(batch.entries) == max_entries
-        overflow = new not in batch.entries and batch.size + new.size > max_bytes
+        overflow = new not in batch.entries and batch.size + new.size >= max_bytes
         assert full or overflow
     if waiting and not result:
         # Nothing closed: the new entry really did fit into the open batch.
-        assert sum(a.size for a in waiting) + new.size <= max_bytes
+        assert sum(a.size for a in waiting) + new.size < max_bytes
         assert len(waiting) + 1 < max_entries
 
 
@@ -196,7 +199,7 @@ def check_closed(
     max_entries, max_bytes, linger_s, _ = scenario
     for batch in closed:
         assert 1 <= len(batch.entries) <= max_entries
-        assert batch.size == sum(i.size for i in batch.entries) <= max_bytes
+        assert batch.size == sum(i.size for i in batch.entries) < max_bytes
         assert {i.region for i in batch.entries} == {batch.region}
         assert batch.deadline == added_at[batch.entries[0].seq] + linger_s
     seen = [i.seq for batch in closed for i in batch.entries]
