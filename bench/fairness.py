@@ -15,6 +15,8 @@ import random
 import statistics
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from typing import Any
 
@@ -37,6 +39,7 @@ ZIPF_S = 1.1
 ZIPF_OVERLOAD = 1.2
 ZIPF_DURATION_S = 10.0
 ZIPF_BODY_EVENTS = 40
+NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
 def tenant(name: str) -> dict[str, str]:
@@ -64,7 +67,7 @@ def _post(daemon: Daemon, lines: list[bytes]) -> float:
     """POST NDJSON until accepted (503 while full is retried); the wall time of the 202."""
     body = b"\n".join(lines)
     for _ in range(600):
-        status, answer = http_json(daemon.ingest_url, body)
+        status, answer = _post_ndjson(daemon.ingest_url, body)
         if status == 202:
             if answer["accepted"] != len(lines):
                 raise BenchError(f"ingest rejected events: {answer['rejected'][:3]}")
@@ -73,6 +76,15 @@ def _post(daemon: Daemon, lines: list[bytes]) -> float:
             raise BenchError(f"ingest answered {status}: {answer}")
         time.sleep(0.05)
     raise BenchError("ingest stayed full")
+
+
+def _post_ndjson(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers=NDJSON)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, orjson.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read() or b"null")
 
 
 def _held_daemon(ctx: Context, name: str, tenants: list[str]) -> Daemon:

@@ -231,10 +231,10 @@ class AdminSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
-    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
-    max_connections: int = Field(default=64, ge=1, le=65_536)
     tenant_metrics_top_n: int = Field(default=20, ge=0, le=1000)
     """The per-tenant gauges cover the tenants with the largest backlogs, this many."""
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    max_connections: int = Field(default=64, ge=1, le=65_536)
     ui: bool = False
     """The operations console at /ui (read-only unless `token` is set)."""
     token: SecretStr | None = None

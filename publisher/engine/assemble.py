@@ -102,10 +102,10 @@ def build_pipeline(
         max_in_flight=publish.max_in_flight,
         max_buffered_events=publish.max_buffered_events,
         on_settled=on_settled,
-        health=health,
-        ledger=ledger,
         tenants=tenants,
         tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
+        health=health,
+        ledger=ledger,
     )
 
 

@@ -45,11 +45,11 @@ FETCH_WAIT_S = 0.25
 INTAKE_SLICE = 100
 INPUT_RETRY_MIN_S = 0.1
 INPUT_RETRY_MAX_S = 5.0
+# An event over its tenant's max_events_per_s goes back to the input for this long.
+THROTTLED_HOLD_S = 1.0
 ACK_LAST_TRY_S = 2.0
 INPUT_READS = "input_reads"
 """The health check this pipeline fails while fetching from its input fails."""
-# An event over its tenant's max_events_per_s goes back to the input for this long.
-THROTTLED_HOLD_S = 1.0
 
 SettledCallback = Callable[[int, int], None]
 """Called with (published, dead_lettered) each time events are settled."""
@@ -144,8 +144,8 @@ class Pipeline:
             asyncio.create_task(self._fetch_loop(), name="pipeline-fetch"),
             asyncio.create_task(self._dispatch_loop(), name="pipeline-dispatch"),
             asyncio.create_task(report_backlog(self._input, self._metrics), name="pipeline-gauges"),
-            asyncio.create_task(self._acks.retry_forever(self.settled), name="pipeline-acks"),
             asyncio.create_task(self.tenant_stats.report_forever(), name="pipeline-tenants"),
+            asyncio.create_task(self._acks.retry_forever(self.settled), name="pipeline-acks"),
         ]
         renew_s = self._input.lease_renew_s
         if renew_s is not None:

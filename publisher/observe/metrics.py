@@ -154,22 +154,6 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
-        # Stores that fail: counted at each failed attempt, retried until they succeed.
-        self.dead_letter_write_failures = Counter(
-            "publisher_dead_letter_write_failures",
-            "Failed attempts to store dead letters (the events are kept and retried).",
-            registry=r,
-        )
-        self.ack_failures = Counter(
-            "publisher_ack_failures",
-            "Failed attempts to acknowledge settled events to the input (kept and retried).",
-            registry=r,
-        )
-        self.acks_pending = Gauge(
-            "publisher_acks_pending",
-            "Settled events whose acknowledgement waits for the input to accept it.",
-            registry=r,
-        )
         self.tenant_backlog_events = Gauge(
             "publisher_tenant_backlog_events",
             "Events stored and not settled, for the tenants with the largest backlogs (top N).",
@@ -185,6 +169,22 @@ class Metrics:
         self.tenant_throttled_events = Counter(
             "publisher_tenant_throttled_events",
             "Events held back by their tenant's max_events_per_s (in memory or in the input).",
+            registry=r,
+        )
+        # Stores that fail: counted at each failed attempt, retried until they succeed.
+        self.dead_letter_write_failures = Counter(
+            "publisher_dead_letter_write_failures",
+            "Failed attempts to store dead letters (the events are kept and retried).",
+            registry=r,
+        )
+        self.ack_failures = Counter(
+            "publisher_ack_failures",
+            "Failed attempts to acknowledge settled events to the input (kept and retried).",
+            registry=r,
+        )
+        self.acks_pending = Gauge(
+            "publisher_acks_pending",
+            "Settled events whose acknowledgement waits for the input to accept it.",
             registry=r,
         )
         for outcome in PUT_OUTCOMES:

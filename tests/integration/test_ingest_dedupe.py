@@ -16,6 +16,7 @@ import orjson
 import pytest
 from input_factories import INPUT_FACTORIES, InputOptions
 
+from publisher.core.message import Message
 from publisher.core.tenants import TenantRegistry
 from publisher.http.ingest import Ingest
 from publisher.inputs.base import Input
@@ -49,7 +50,12 @@ class Served:
             return response.status, await response.json()
 
     async def stored(self) -> list[dict[str, Any]]:
-        messages = await self.sink.fetch(10_000, wait_s=0.5)
+        """Every event the input holds: fetch until a fetch finds nothing more. One fetch is not
+        enough: it returns once anything is there, and a broker (RabbitMQ) pushes deliveries
+        one at a time, so the rest of what was put may arrive just after it returned."""
+        messages: list[Message] = []
+        while batch := await self.sink.fetch(10_000, wait_s=0.5):
+            messages += batch
         return [orjson.loads(message.body) for message in messages]
 
 

@@ -41,8 +41,6 @@ CREATE TABLE IF NOT EXISTS identity (
     spool_id TEXT NOT NULL
 );
 """
-# identity: a random id per spool file, also kept in the mark beside it (spool.mark), so that a
-# replaced or truncated file is told apart from the one that held the pending events.
 # Each tenant's rows are read on their own (fair reads): an index by (tenant, id), and a count
 # per tenant updated in the same transaction as the rows (one statement per tenant, not a
 # trigger per row: triggers cost a fifth more CPU per put and ack), so that the consumer finds
@@ -66,9 +64,15 @@ ALTER TABLE messages ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 UPDATE messages SET tenant = coalesce(json_extract(CAST(body AS TEXT), '$.tenant'), '')
     WHERE json_valid(CAST(body AS TEXT));
 """
+_TENANT_OF_BODY = (
+    "CASE WHEN json_valid(CAST(?2 AS TEXT)) "
+    "THEN coalesce(json_extract(CAST(?2 AS TEXT), '$.tenant'), '') ELSE '' END"
+)
 _COUNT_TENANTS = """
 INSERT INTO tenant_backlog (tenant, events) SELECT tenant, count(*) FROM messages GROUP BY tenant;
 """
+# identity: a random id per spool file, also kept in the mark beside it (spool.mark), so that a
+# replaced or truncated file is told apart from the one that held the pending events.
 # AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
 # message that happened to get the same rowid.
 
@@ -309,16 +313,19 @@ class SpoolDb:
     def insert_exact(self, rows: Sequence[Row]) -> None:
         """Insert rows with their own ids and receive times (salvage); totals via recount()."""
         self._conn.executemany(
-            "INSERT INTO messages (id, body, enqueued_at, visible_at) VALUES (?, ?, ?, ?)",
-            [(message_id, body, at, at) for message_id, body, at in rows],
+            "INSERT INTO messages (id, body, enqueued_at, visible_at, tenant) "
+            f"VALUES (?1, ?2, ?3, ?3, {_TENANT_OF_BODY})",
+            [(message_id, body, at) for message_id, body, at in rows],
         )
 
     def recount(self) -> None:
-        """Set the totals row from the rows themselves."""
+        """Set the totals row and the per-tenant counts from the rows themselves."""
         self._conn.execute(
             "UPDATE totals SET events = (SELECT count(*) FROM messages), "
             "bytes = (SELECT coalesce(sum(length(body)), 0) FROM messages)"
         )
+        self._conn.execute("DELETE FROM tenant_backlog")
+        self._conn.execute(_COUNT_TENANTS)
 
     def identity(self) -> str | None:
         row = self._conn.execute("SELECT spool_id FROM identity").fetchone()
@@ -367,6 +374,24 @@ class SpoolDb:
         log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
 
 
+def _add_tenants(conn: sqlite3.Connection) -> None:
+    """Give a file the tenant column, index and counts if it lacks them."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
+    adding = "tenant" not in columns
+    # Backfilled before the index exists: one pass over the rows, no index churn.
+    script = (
+        (_ADD_TENANT_COLUMN if adding else "") + _TENANT_SCHEMA + (_COUNT_TENANTS if adding else "")
+    )
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if adding:
+        log.info("spool_tenants_added")
+
+
 def is_corruption(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -393,24 +418,6 @@ def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
     problems = integrity_problems(conn, limit=3)
     if problems:
         raise SpoolDamaged(damage_report(path, "; ".join(problems)))
-
-
-def _add_tenants(conn: sqlite3.Connection) -> None:
-    """Give a file the tenant column, index and counts if it lacks them."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
-    adding = "tenant" not in columns
-    # Backfilled before the index exists: one pass over the rows, no index churn.
-    script = (
-        (_ADD_TENANT_COLUMN if adding else "") + _TENANT_SCHEMA + (_COUNT_TENANTS if adding else "")
-    )
-    try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if adding:
-        log.info("spool_tenants_added")
 
 
 def _visible_at_without_default(conn: sqlite3.Connection) -> bool:

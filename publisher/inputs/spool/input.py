@@ -98,12 +98,12 @@ class SpoolInput:
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
         above it never were."""
         self._trusted: set[str] = set()
+        """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
         """Whether to read the tenant '' whatever its count: an earlier version's rows are
         there and counted nowhere."""
-        """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._fresh = fresh or FreshRows()
         self._accept_empty = accept_empty
         self._mark: SpoolMark | None = None
