@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the local services the integration tests talk to are up: Redis on 127.0.0.1:6379,
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672 (guest).
-# Also installs libfaketime, which tests/chaos uses to step the daemon's wall clock, and the
-# openssl command, which the network tests use to make a throwaway CA.
+# Also installs libfaketime, which tests/chaos uses to step the daemon's wall clock, the
+# openssl command, which the network tests use to make a throwaway CA, and chromium, the
+# headless browser of the console's end-to-end tests.
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,8 @@ command -v pg_ctlcluster > /dev/null || missing+=(postgresql)
 command -v rabbitmq-server > /dev/null || missing+=(rabbitmq-server)
 command -v faketime > /dev/null || missing+=(faketime)
 command -v openssl > /dev/null || missing+=(openssl)
+# The console's browser tests (tests/e2e/test_console.py) drive Debian's chromium.
+command -v chromium > /dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -117,7 +117,9 @@ async def serve(
         build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
     )
     if settings.admin.enabled:
-        parts.admin = Admin(settings.admin, metrics, state.readiness, EventLookup(settings))
+        parts.admin = Admin(
+            settings.admin, metrics, state.readiness, EventLookup(settings), whole=settings
+        )
     try:
         if parts.admin is not None:
             await parts.admin.start()

@@ -235,6 +235,17 @@ class AdminSettings(_Section):
     """The per-tenant gauges cover the tenants with the largest backlogs, this many."""
     idle_timeout_s: float = Field(default=15.0, gt=0, le=3600)
     max_connections: int = Field(default=64, ge=1, le=65_536)
+    ui: bool = False
+    """The operations console at /ui (read-only unless `token` is set)."""
+    token: SecretStr | None = None
+    """When set, /ui and /v1/ answer 401 without it (Bearer header or the console's cookie)."""
+    metrics_requires_token: bool = False
+    """Also ask /metrics for the token (probes /healthz and /readyz never do)."""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class PublishSettings(_Section):

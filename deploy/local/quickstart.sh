@@ -45,7 +45,8 @@ PY
 
 cat <<TXT
 
-partner-publisher is starting: ingest on http://127.0.0.1:8088, metrics on http://127.0.0.1:9464.
+partner-publisher is starting: ingest on http://127.0.0.1:8088, metrics on http://127.0.0.1:9464,
+the operations console on http://127.0.0.1:9464/ui (read-only: config/local.yaml sets no admin.token).
 In another terminal, in $PWD, put the CLI on PATH and act as the partner
 (access key \`partner\`, account 123456789012; the customer is \`customer\`, 111122223333):
 

@@ -17,16 +17,12 @@ from publisher.commands.common import (
 )
 from publisher.commands.output import add_output_option
 from publisher.deadletters.factory import build_dead_letter_store
-from publisher.deadletters.store import DeadLetterStore, StoredDeadLetter
-from publisher.engine.deadletter import replay_body
-from publisher.inputs.base import Input
-from publisher.inputs.factory import build_input
+from publisher.deadletters.replay import Selection, read_selected, replay
+from publisher.deadletters.store import StoredDeadLetter
 from publisher.settings import Settings
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers
-
-REPLAY_CHUNK = 500
 
 
 def register(subparsers: Subparsers) -> None:
@@ -61,29 +57,18 @@ def _add_selectors(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _selected(stored: list[StoredDeadLetter], args: argparse.Namespace) -> list[StoredDeadLetter]:
-    chosen = []
-    for letter in stored:
-        record = letter.record
-        if letter.replayed and not args.include_replayed:
-            continue
-        if args.reason and record.get("reason") not in args.reason:
-            continue
-        if args.dead_letter_id and letter.dead_letter_id not in args.dead_letter_id:
-            continue
-        if args.tenant and letter.tenant not in args.tenant:
-            continue
-        chosen.append(letter)
-    return chosen
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
+        reasons=tuple(args.reason),
+        dead_letter_ids=tuple(args.dead_letter_id),
+        tenants=tuple(args.tenant),
+        include_replayed=args.include_replayed,
+    )
 
 
 async def _read(settings: Settings, args: argparse.Namespace) -> tuple[list[StoredDeadLetter], str]:
-    store = build_dead_letter_store(settings)
-    await store.start()
-    try:
-        return _selected(await store.records(), args), store.describe
-    finally:
-        await store.close()
+    chosen = await read_selected(settings, _selection(args))
+    return chosen, build_dead_letter_store(settings).describe
 
 
 def list_letters(args: argparse.Namespace) -> int:
@@ -121,45 +106,6 @@ def replay_letters(args: argparse.Namespace) -> int:
         chosen, _ = asyncio.run(_read(settings, args))
         print(f"would replay {len(chosen)} dead letter(s) into the {settings.input.kind} input")
         return EXIT_OK
-    replayed = asyncio.run(_replay(settings, args))
+    replayed = asyncio.run(replay(settings, _selection(args)))
     print(f"replayed {replayed} dead letter(s) into the {settings.input.kind} input")
     return EXIT_OK
-
-
-async def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    """Claim, then put back: of two operators replaying at once, each letter goes to one."""
-    store = build_dead_letter_store(settings)
-    await store.start()
-    try:
-        chosen = _selected(await store.records(), args)
-        target = build_input(settings.input, consumer=False, aws=settings.aws)
-        await target.start()
-        try:
-            replayed = 0
-            for start in range(0, len(chosen), REPLAY_CHUNK):
-                chunk = chosen[start : start + REPLAY_CHUNK]
-                replayed += await _replay_chunk(store, target, chunk)
-            return replayed
-        finally:
-            await target.close()
-    finally:
-        await store.close()
-
-
-async def _replay_chunk(
-    store: DeadLetterStore, target: Input, chunk: list[StoredDeadLetter]
-) -> int:
-    # Already replayed ones are here only with --include-replayed: put back without a claim.
-    again = [letter for letter in chunk if letter.replayed]
-    fresh = [letter for letter in chunk if not letter.replayed]
-    claimed = set(await store.claim([letter.dead_letter_id for letter in fresh]))
-    taken = again + [letter for letter in fresh if letter.dead_letter_id in claimed]
-    if not taken:
-        return 0
-    try:
-        await target.put([replay_body(letter.record) for letter in taken])
-    except BaseException:
-        # Not put back: release the claims so a later replay takes them.
-        await store.unclaim(list(claimed))
-        raise
-    return len(taken)

@@ -42,7 +42,7 @@ async def open_pipeline(
     """A pipeline with its AWS clients (warmed up), the dead-letter store and the event ledger
     open for the block.
 
-    Raises StartRefused when the dead-letter store cannot be written now: the first dead
+    Raises StartRefused when a dead-letter file cannot be written now: the first dead
     letter would otherwise find out, with the event already on its way. Later failures of
     the store are retried (engine.deadletter_retry) and reported to `health`.
     """

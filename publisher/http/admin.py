@@ -1,4 +1,6 @@
-"""Admin HTTP: `GET /metrics` (Prometheus text), `GET /healthz` (alive), `GET /readyz` (ready).
+"""Admin HTTP: `GET /metrics` (Prometheus text), `GET /healthz` (alive), `GET /readyz` (ready),
+the ledger, tenants and dead letters under /v1/, and the console at /ui (admin.ui); with
+admin.token set, /v1/ and /ui ask for it (publisher.http.console.auth).
 
 /healthz answers 200 whenever the event loop gets to run the handler: a wedged loop is what a
 liveness probe should catch. /readyz answers 200 only when every readiness check is True, and
@@ -18,10 +20,14 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from publisher.http.console.api import DeadLetterApi
+from publisher.http.console.auth import AdminAuth
+from publisher.http.console.console import Console
+from publisher.http.console.pages import login_page
 from publisher.http.server import HttpServer
 from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
-from publisher.settings import AdminSettings
+from publisher.settings import AdminSettings, Settings
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +48,18 @@ class Admin:
         metrics: Metrics,
         readiness: Readiness,
         events: EventLookup | None = None,
+        whole: Settings | None = None,
     ) -> None:
+        """`whole` (the full settings) adds the dead-letter endpoints and, with admin.ui,
+        the console."""
         self._settings = settings
+        self._auth = AdminAuth(settings, login_page)
+        self._dead_letters = DeadLetterApi(whole) if whole is not None else None
+        self._console = (
+            Console(whole, metrics, self._auth, events, lambda: self.tenant_report)
+            if whole is not None and settings.ui
+            else None
+        )
         self._metrics = metrics
         self._readiness = readiness
         self._events = events
@@ -63,16 +79,23 @@ class Admin:
 
     async def start(self) -> None:
         """Bind settings.host:settings.port and start answering."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth.middleware])
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         if self._events is not None:
             app.router.add_get("/v1/events/{id}", self._event)
         app.router.add_get("/v1/tenants", self._tenants)
+        if self._dead_letters is not None:
+            self._dead_letters.add_routes(app)
+        if self._console is not None:
+            self._console.add_routes(app)
+            self._console.start()
         await self._server.start(app)
 
     async def stop(self) -> None:
+        if self._console is not None:
+            await self._console.stop()
         if self._events is not None:
             await self._events.close()
         await self._server.stop()

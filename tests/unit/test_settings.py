@@ -133,6 +133,7 @@ def test_repo_reference_config_loads() -> None:
     assert settings.dead_letter.path == Path("data/dead-letters.jsonl")
     assert settings.tenants["acme"].account == "111122223333"
     assert settings.tenants["acme"].source == ACME_SOURCE
+    assert settings.admin.ui is True  # the quick start shows the console
 
 
 # -- environment overrides ------------------------------------------------------------------
@@ -331,3 +332,8 @@ def test_redacted_hides_the_token(tmp_path: Path) -> None:
 
 def test_redacted_keeps_a_missing_token_missing() -> None:
     assert load_settings(None, {}).redacted()["ingest"]["token"] is None
+
+
+def test_the_console_is_off_and_the_admin_port_open_by_default() -> None:
+    admin = Settings().admin
+    assert (admin.ui, admin.token, admin.metrics_requires_token) == (False, None, False)

@@ -1,0 +1,1 @@
+"""The operations console at /ui on the admin port: tenants, dead letters, event history."""
