@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import yaml
 
 from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
-from publisher.config_files import choose_config
 from publisher.core.tenants import configured_tenants
 from publisher.errors import ConfigError
 from publisher.settings import Settings, load_tenants_file
+from publisher.settings.files import choose_config
 
 if TYPE_CHECKING:
     from publisher.commands.common import Subparsers

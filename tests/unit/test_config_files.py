@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from publisher.config_files import choose_config
 from publisher.settings import load_settings
+from publisher.settings.files import choose_config
 
 
 def test_order_explicit_env_working_directory_then_user(tmp_path: Path) -> None:

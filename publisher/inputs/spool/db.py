@@ -14,6 +14,8 @@ import structlog
 from publisher.errors import InputFull, SpoolDamaged
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
+from publisher.inputs.spool import integrity
+from publisher.inputs.spool.upgrade import COUNT_TENANTS, add_tenants, visible_at_without_default
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +23,10 @@ Synchronous = Literal["NORMAL", "FULL"]
 Row = tuple[int, bytes, float]
 """id, body, enqueued_at"""
 
+# identity: a random id per spool file, also kept in the mark beside it (spool.mark), so that a
+# replaced or truncated file is told apart from the one that held the pending events.
+# AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
+# message that happened to get the same rowid.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,41 +47,15 @@ CREATE TABLE IF NOT EXISTS identity (
     spool_id TEXT NOT NULL
 );
 """
-# Each tenant's rows are read on their own (fair reads): an index by (tenant, id), and a count
-# per tenant updated in the same transaction as the rows (one statement per tenant, not a
-# trigger per row: triggers cost a fifth more CPU per put and ack), so that the consumer finds
-# the tenants with rows without a scan. Rows whose tenant is not known (not valid JSON, or
-# written by an earlier version, which keeps no count) have the tenant '', a lane the consumer
-# also reads whenever another process has put rows.
-_TENANT_SCHEMA = """
-CREATE INDEX IF NOT EXISTS messages_by_tenant ON messages (tenant, id);
-CREATE TABLE IF NOT EXISTS tenant_backlog (
-    tenant TEXT PRIMARY KEY,
-    events INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
+# A tenant's count changes in the same transaction as its rows (see spool.upgrade).
 _COUNT = (
     "INSERT INTO tenant_backlog (tenant, events) VALUES (?, ?) "
     "ON CONFLICT (tenant) DO UPDATE SET events = events + excluded.events"
 )
-# A file from before fair reads: its rows get their tenant from their JSON, once.
-_ADD_TENANT_COLUMN = """
-ALTER TABLE messages ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
-UPDATE messages SET tenant = coalesce(json_extract(CAST(body AS TEXT), '$.tenant'), '')
-    WHERE json_valid(CAST(body AS TEXT));
-"""
 _TENANT_OF_BODY = (
     "CASE WHEN json_valid(CAST(?2 AS TEXT)) "
     "THEN coalesce(json_extract(CAST(?2 AS TEXT), '$.tenant'), '') ELSE '' END"
 )
-_COUNT_TENANTS = """
-INSERT INTO tenant_backlog (tenant, events) SELECT tenant, count(*) FROM messages GROUP BY tenant;
-"""
-# identity: a random id per spool file, also kept in the mark beside it (spool.mark), so that a
-# replaced or truncated file is told apart from the one that held the pending events.
-# AUTOINCREMENT: ids are never reused, so a late ack of an old lease can never delete a newer
-# message that happened to get the same rowid.
-
 # Nothing reads or writes `visible_at` and `deliveries`: leases live in the consuming process
 # (see SpoolInput). The columns stay, with defaults (a zero costs no bytes in a row), so that
 # an earlier version can still open a file this one created; the index on visible_at would
@@ -124,7 +104,7 @@ class SpoolDb:
         self._acked_since_reclaim_check = False
         # Loaded on the first keyed put: processes that only enqueue never need it.
         self._remembered = dedupe_sql.RememberedKeys()
-        self._old_file = _visible_at_without_default(conn)
+        self._old_file = visible_at_without_default(conn)
         self._known_top = self.last_id()
         """The highest id the consumer has been told about (every row at or below was there
         when it opened, or put through this connection, or seen by tenants_with_rows)."""
@@ -144,12 +124,12 @@ class SpoolDb:
         conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
         try:
             if check_integrity:
-                _check_integrity(conn, path)
+                integrity.check_integrity(conn, path)
             cls._prepare(conn, path, synchronous)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if is_corruption(exc):
-                raise SpoolDamaged(damage_report(path, str(exc))) from None
+            if integrity.is_corruption(exc):
+                raise SpoolDamaged(integrity.damage_report(path, str(exc))) from None
             raise
         except BaseException:
             conn.close()
@@ -172,7 +152,7 @@ class SpoolDb:
         conn.executescript(_SCHEMA)
         dedupe_sql.create(conn)
         conn.execute(_DROP_OLD_INDEX)
-        _add_tenants(conn)
+        add_tenants(conn)
         if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             log.warning("spool_without_incremental_vacuum", path=str(path))
 
@@ -325,7 +305,7 @@ class SpoolDb:
             "bytes = (SELECT coalesce(sum(length(body)), 0) FROM messages)"
         )
         self._conn.execute("DELETE FROM tenant_backlog")
-        self._conn.execute(_COUNT_TENANTS)
+        self._conn.execute(COUNT_TENANTS)
 
     def identity(self) -> str | None:
         row = self._conn.execute("SELECT spool_id FROM identity").fetchone()
@@ -372,57 +352,3 @@ class SpoolDb:
         # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
-
-
-def _add_tenants(conn: sqlite3.Connection) -> None:
-    """Give a file the tenant column, index and counts if it lacks them."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)").fetchall()}
-    adding = "tenant" not in columns
-    # Backfilled before the index exists: one pass over the rows, no index churn.
-    script = (
-        (_ADD_TENANT_COLUMN if adding else "") + _TENANT_SCHEMA + (_COUNT_TENANTS if adding else "")
-    )
-    try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if adding:
-        log.info("spool_tenants_added")
-
-
-def is_corruption(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-def integrity_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
-    """What PRAGMA quick_check finds wrong (b-trees, pages, records), at most `limit`."""
-    rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
-    problems = [str(row[0]) for row in rows]
-    return [] if problems == ["ok"] else problems
-
-
-def damage_report(path: Path, detail: str) -> str:
-    """The start-up refusal: what is wrong and the commands that look and salvage."""
-    return (
-        f"the spool {path} is damaged ({detail}); nothing was changed. "
-        "`partner-publisher spool check --config CONFIG` lists the damage; "
-        "`partner-publisher spool salvage --config CONFIG` copies every readable event into "
-        "a new spool file and keeps the damaged one beside it"
-    )
-
-
-def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
-    problems = integrity_problems(conn, limit=3)
-    if problems:
-        raise SpoolDamaged(damage_report(path, "; ".join(problems)))
-
-
-def _visible_at_without_default(conn: sqlite3.Connection) -> bool:
-    """Whether the file was created by a version that wrote `visible_at` on every put."""
-    for _, name, _, _, default, _ in conn.execute("PRAGMA table_info(messages)").fetchall():
-        if name == "visible_at":
-            return default is None
-    return False

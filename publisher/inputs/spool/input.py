@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import math
 import os
 import sqlite3
@@ -17,7 +15,7 @@ import structlog
 from publisher.core.clock import steady_time
 from publisher.core.event import Event
 from publisher.core.fairness import EQUAL_SHARE, ShareOf, split_fairly
-from publisher.core.message import Message, ValidatedMessage
+from publisher.core.message import Message
 from publisher.errors import DiskFull, InputUnavailable
 from publisher.inputs.base import Allowance, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
@@ -25,13 +23,16 @@ from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRow, FreshRows
-from publisher.inputs.spool.mark import SpoolMark, verify, write_mark
+from publisher.inputs.spool.keeper import MarkKeeper, lock_as_consumer
 from publisher.inputs.spool.tenant_reads import (
     MAX_READ,
     Plan,
+    backlog_by_tenant,
     delivery_counts,
-    read_tenants,
-    tenant_of,
+    first_delivery,
+    json_ids,
+    read_again_and_new,
+    tenants_of,
     tenants_with_rows,
 )
 from publisher.inputs.spool.worker import SpoolWorker
@@ -46,8 +47,6 @@ T = TypeVar("T")
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 1.0
 _MIN_SLEEP_S = 0.005
-# How often the consumer brings the spool's mark (spool.mark) up to date, when it changed.
-_MARK_INTERVAL_S = 1.0
 
 
 class SpoolInput:
@@ -106,8 +105,7 @@ class SpoolInput:
         there and counted nowhere."""
         self._fresh = fresh or FreshRows()
         self._accept_empty = accept_empty
-        self._mark: SpoolMark | None = None
-        self._marker: asyncio.Task[None] | None = None
+        self._keeper = MarkKeeper(settings.path, self._call)
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
         self._allowance: Allowance = lambda tenant: math.inf
         self._turn = 0
@@ -139,82 +137,25 @@ class SpoolInput:
             check_integrity=self._consumer,
         )
         if self._consumer:
-            self._lock_as_consumer()
+            self._consumer_lock = lock_as_consumer(settings.path)
         open_checkpointer = partial(SpoolDb.open_checkpointer, settings.path, self._synchronous)
         worker = SpoolWorker(open_db, self._translate, open_checkpointer)
         try:
             await worker.start()
             self._worker = worker
             if self._consumer:
-                await self._check_against_mark()
+                await self._keeper.start(self._accept_empty)
         except BaseException:
             await self.close()
             raise
         log.info("spool_opened", path=str(settings.path), backlog=await self.backlog())
 
-    async def _check_against_mark(self) -> None:
-        """Refuse a file that lost pending events (see publisher.inputs.spool.mark)."""
-        path = self._settings.path
-        self._mark = await self._call(
-            partial(verify, spool_path=path, accept_empty=self._accept_empty)
-        )
-        await self._write_mark(self._mark)
-        self._marker = asyncio.create_task(self._keep_marking(), name="spool-mark")
-
-    async def _keep_marking(self) -> None:
-        while True:
-            await asyncio.sleep(_MARK_INTERVAL_S)
-            await self._update_mark()
-
-    async def _update_mark(self) -> None:
-        """Record the high-water id and the backlog, so a lost file is noticed at start."""
-        mark = self._mark
-        if mark is None:
-            return
-        try:
-            high_water, pending = await self._call(lambda db: (db.high_water(), db.backlog()))
-        except InputUnavailable as exc:
-            log.warning("spool_mark_not_written", error=str(exc))
-            return
-        if (high_water, pending) != (mark.high_water_id, mark.pending):
-            current = SpoolMark(mark.spool_id, high_water, pending)
-            if await self._write_mark(current):
-                self._mark = current
-
-    async def _write_mark(self, mark: SpoolMark) -> bool:
-        try:
-            await asyncio.to_thread(write_mark, self._settings.path, mark)
-        except OSError as exc:  # a full disk: the next interval tries again
-            log.warning("spool_mark_not_written", error=str(exc))
-            return False
-        return True
-
-    def _lock_as_consumer(self) -> None:
-        """One consumer per spool file: its leases can then live in its memory, and what a
-        crashed one held comes back at once. Writers (enqueue, dlq replay) need no lock."""
-        path = self._settings.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = path.with_name(path.name + ".consumer.lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise InputUnavailable(
-                f"another process is already publishing from the spool {path}"
-            ) from None
-        self._consumer_lock = fd
-
     async def close(self) -> None:
         """Close the file. Leases end with this object: a new consumer gets them at once."""
-        if self._marker is not None:
-            self._marker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._marker
-            self._marker = None
+        await self._keeper.stop()
         await self._acks.drain()
         if self._worker is not None:
-            await self._update_mark()
+            await self._keeper.update()
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop()
@@ -234,7 +175,7 @@ class SpoolInput:
         if not bodies:
             return
         now = self._clock()
-        tenants = _tenants(bodies, events)
+        tenants = tenants_of(bodies, events)
         first_id, others_put = await self._call(lambda db: db.put(bodies, tenants, now))
         self._hold_fresh(first_id, bodies, tenants, now, events, others_put)
 
@@ -270,7 +211,7 @@ class SpoolInput:
         if not bodies:
             return []
         now = self._clock()
-        tenants = _tenants(bodies, events)
+        tenants = tenants_of(bodies, events)
         first_id, others_put, duplicates = await self._call(
             lambda db: db.put_once(keys, bodies, tenants, now, limits)
         )
@@ -332,7 +273,7 @@ class SpoolInput:
             self._cursors[tenant] = taken[-1][0]
             for message_id, row in taken:
                 lease(message_id, until, 1)
-                batch.append(_message(message_id, row.body, row.enqueued_at, row.event))
+                batch.append(first_delivery(message_id, row.body, row.enqueued_at, row.event))
         for tenant, (file_rows, quota) in new_rows.items():
             batch.extend(self._from_file(tenant, file_rows, quota, until))
         # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
@@ -391,13 +332,7 @@ class SpoolInput:
     ) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
         if not again and not plan:
             return [], {}
-        ids = _json_ids(again)
-
-        def read(db: SpoolDb) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
-            old = db.read_ids(ids) if again else []
-            return old, read_tenants(db, plan, spare)
-
-        return await self._call(read)
+        return await self._call(partial(read_again_and_new, again=again, plan=plan, spare=spare))
 
     def _from_file(self, tenant: str, rows: list[Row], quota: int, until: float) -> list[Message]:
         """Lease a tenant's rows read from the file; a short read means memory now holds
@@ -415,23 +350,19 @@ class SpoolInput:
             self._leases.lease(message_id, until, 1)
             also_held = read_too.get(message_id)
             event = also_held.event if also_held is not None else None
-            messages.append(_message(message_id, body, enqueued_at, event))
+            messages.append(first_delivery(message_id, body, enqueued_at, event))
         return messages
 
     async def backlog_by_tenant(self) -> dict[str, tuple[int, float | None]]:
         """Per tenant: rows stored (leased ones included) and the oldest one's enqueued_at."""
-
-        def count(db: SpoolDb) -> dict[str, tuple[int, float | None]]:
-            return {t: (n, db.oldest_of(t)) for t, n in db.rows_by_tenant().items() if n > 0}
-
-        return await self._call(count)
+        return await self._call(backlog_by_tenant)
 
     async def ack(self, messages: Sequence[Message]) -> None:
         """Delete the messages; returns once that is committed. Acking twice is harmless."""
         await self._acks.submit([int(message.id) for message in messages])
 
     async def _delete(self, ids: list[int]) -> None:
-        await self._call(lambda db: db.ack(_json_ids(ids)))
+        await self._call(lambda db: db.ack(json_ids(ids)))
         self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:
@@ -466,19 +397,3 @@ class SpoolInput:
         if isinstance(exc, sqlite3.Error | OSError):
             return InputUnavailable(f"{where}: {exc}")
         return exc
-
-
-def _tenants(bodies: Sequence[bytes], events: Sequence[Event] | None) -> list[str]:
-    return [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
-
-
-def _message(message_id: int, body: bytes, enqueued_at: float, event: Event | None) -> Message:
-    """A first delivery; with the event this process validated when it put the row, if any."""
-    if event is None:
-        return Message(str(message_id), body, enqueued_at, 1)
-    return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
-
-
-def _json_ids(ids: Sequence[int]) -> str:
-    """Message ids as the JSON array the statements expand with json_each."""
-    return "[" + ",".join(map(str, ids)) + "]"

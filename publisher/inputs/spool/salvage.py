@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher.inputs.spool.db import SpoolDb, integrity_problems
+from publisher.inputs.spool.db import SpoolDb
+from publisher.inputs.spool.integrity import integrity_problems
 from publisher.inputs.spool.mark import SpoolMark, lost_events, read_mark, write_mark
 
 _CHUNK_IDS = 10_000

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
+from publisher.core.event import Event
+from publisher.core.message import Message, ValidatedMessage
 from publisher.inputs.spool.db import Row, SpoolDb
 
 Plan = dict[str, tuple[int, int, int]]
@@ -50,3 +54,34 @@ def tenant_of(body: bytes) -> str:
         return ""
     tenant = event.get("tenant") if isinstance(event, dict) else None
     return tenant if isinstance(tenant, str) else ""
+
+
+def read_again_and_new(
+    db: SpoolDb, again: list[int], plan: Plan, spare: int
+) -> tuple[list[Row], dict[str, tuple[list[Row], int]]]:
+    """The rows due again (by id), then each planned tenant's rows never delivered."""
+    old = db.read_ids(json_ids(again)) if again else []
+    return old, read_tenants(db, plan, spare)
+
+
+def backlog_by_tenant(db: SpoolDb) -> dict[str, tuple[int, float | None]]:
+    """Per tenant: rows stored (leased ones included) and the oldest one's enqueued_at."""
+    return {t: (n, db.oldest_of(t)) for t, n in db.rows_by_tenant().items() if n > 0}
+
+
+def tenants_of(bodies: Sequence[bytes], events: Sequence[Event] | None) -> list[str]:
+    return [e.tenant for e in events] if events is not None else list(map(tenant_of, bodies))
+
+
+def first_delivery(
+    message_id: int, body: bytes, enqueued_at: float, event: Event | None
+) -> Message:
+    """A first delivery; with the event this process validated when it put the row, if any."""
+    if event is None:
+        return Message(str(message_id), body, enqueued_at, 1)
+    return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
+
+
+def json_ids(ids: Sequence[int]) -> str:
+    """Message ids as the JSON array the statements expand with json_each."""
+    return "[" + ",".join(map(str, ids)) + "]"
