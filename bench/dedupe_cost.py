@@ -21,7 +21,7 @@ from pathlib import Path
 import redis
 
 from publisher.inputs import dedupe_sql
-from publisher.inputs.dedupe import DedupeLimits, dedupe_key
+from publisher.inputs.dedupe import DedupeLimits, KeyedBodies, dedupe_key
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
 
@@ -107,7 +107,7 @@ async def spool_puts_per_s(events: int, keyed: bool) -> float:
         for start in range(0, events, 100):
             bodies = [body] * 100
             if keyed:
-                await spool.put_once(all_keys[start : start + 100], bodies, None, limits)
+                await spool.put_once(KeyedBodies(all_keys[start : start + 100], bodies), limits)
             else:
                 await spool.put(bodies)
         elapsed = time.perf_counter() - started

@@ -73,8 +73,8 @@ class _Options:
         return backoff_s(attempt, self.base_delay_s, self.max_delay_s, retry_after)
 
 
-class Client:
-    """A synchronous ingest client over one keep-alive connection (standard library only)."""
+class _Configured:
+    """What both clients are constructed with."""
 
     def __init__(
         self,
@@ -90,7 +90,12 @@ class Client:
         self._options = _Options(
             base_url, token, timeout, max_body_bytes, max_attempts, base_delay_s, max_delay_s
         )
-        self._conn: http.client.HTTPConnection | None = None
+
+
+class Client(_Configured):
+    """A synchronous ingest client over one keep-alive connection (standard library only)."""
+
+    _conn: http.client.HTTPConnection | None = None
 
     def __enter__(self) -> Client:
         return self
@@ -163,24 +168,10 @@ def _connect(url: str, timeout: float) -> http.client.HTTPConnection:
     raise ValueError(f"base_url must be http:// or https://, not {url!r}")
 
 
-class AsyncClient:
+class AsyncClient(_Configured):
     """The same client for asyncio, over one aiohttp session."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        timeout: float = 10.0,
-        *,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        max_attempts: int = 10,
-        base_delay_s: float = 0.1,
-        max_delay_s: float = 10.0,
-    ) -> None:
-        self._options = _Options(
-            base_url, token, timeout, max_body_bytes, max_attempts, base_delay_s, max_delay_s
-        )
-        self._session: aiohttp.ClientSession | None = None
+    _session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -54,3 +54,9 @@ def warn_unknown_regions(settings: Settings) -> None:
             "the tenants' region)",
             file=sys.stderr,
         )
+
+
+def add_actions(subparsers: Subparsers, name: str, help: str) -> Subparsers:
+    """A command whose first argument names an action (`dlq list`, `spool check`)."""
+    parser = subparsers.add_parser(name, help=help)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)

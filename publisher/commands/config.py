@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from publisher.commands.common import EXIT_OK, EXIT_USAGE, add_config_option, settings_or_exit
+from publisher.commands.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_actions,
+    add_config_option,
+    settings_or_exit,
+)
 from publisher.core.tenants import configured_tenants
 from publisher.errors import ConfigError
 from publisher.settings import Settings, load_tenants_file
@@ -20,8 +26,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser("config", help="inspect the configuration")
-    actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    actions = add_actions(subparsers, "config", "inspect the configuration")
     check = actions.add_parser(
         "check",
         help="validate the config (file plus PUBLISHER__SECTION__KEY overrides) and print it",

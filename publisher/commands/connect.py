@@ -22,6 +22,7 @@ from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_actions,
     add_aws_target_options,
     add_config_option,
 )
@@ -83,8 +84,7 @@ def _register_event_integration(groups: Any) -> None:
 
 
 def _register_profiles(groups: Any) -> None:
-    parser = groups.add_parser("profiles", help="Amazon Connect Customer Profiles integrations")
-    actions = parser.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
+    actions = add_actions(groups, "profiles", "Amazon Connect Customer Profiles integrations")
     attach = _leaf(actions, "attach", "PutIntegration: feed an event integration into a domain",
                    _profiles_attach, _prepare_attach)  # fmt: skip
     attach.add_argument("--domain", required=True)
@@ -98,8 +98,7 @@ def _register_profiles(groups: Any) -> None:
 
 
 def _register_domain(groups: Any) -> None:
-    parser = groups.add_parser("domain", help="Amazon Connect Customer Profiles domains")
-    actions = parser.add_subparsers(dest="domain_command", metavar="ACTION", required=True)
+    actions = add_actions(groups, "domain", "Amazon Connect Customer Profiles domains")
     create = _leaf(actions, "create", "CreateDomain unless it exists", _domain_create,
                    _prepare_domain)  # fmt: skip
     create.add_argument("--domain", required=True)
@@ -110,8 +109,7 @@ def _register_domain(groups: Any) -> None:
 
 
 def _register_workflow(groups: Any) -> None:
-    parser = groups.add_parser("workflow", help="Customer Profiles integration workflows (AppFlow)")
-    actions = parser.add_subparsers(dest="workflow_command", metavar="ACTION", required=True)
+    actions = add_actions(groups, "workflow", "Customer Profiles integration workflows (AppFlow)")
     create = _leaf(actions, "create", "CreateIntegrationWorkflow from a flow definition file",
                    _workflow_create, _prepare_workflow)  # fmt: skip
     create.add_argument("--domain", required=True)

@@ -12,6 +12,7 @@ import orjson
 from publisher.commands.common import (
     EXIT_OK,
     EXIT_USAGE,
+    add_actions,
     add_config_option,
     settings_or_exit,
 )
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser("dlq", help="inspect and replay dead letters")
-    actions = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    actions = add_actions(subparsers, "dlq", "inspect and replay dead letters")
     listing = actions.add_parser("list", help="show dead letters, newest last")
     _add_selectors(listing)
     listing.add_argument("--limit", type=int, default=100, help="show at most N (0: all)")

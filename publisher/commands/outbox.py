@@ -11,6 +11,7 @@ from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_actions,
     add_config_option,
     settings_or_exit,
 )
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser("outbox", help="manage the PostgreSQL outbox table")
-    actions = parser.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+    actions = add_actions(subparsers, "outbox", "manage the PostgreSQL outbox table")
     install = actions.add_parser(
         "install",
         help="create input.table with its index and notify trigger (safe to run again)",

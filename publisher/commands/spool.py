@@ -16,6 +16,7 @@ from publisher.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_actions,
     add_config_option,
     settings_or_exit,
 )
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser("spool", help="check or salvage the spool file")
-    actions = parser.add_subparsers(dest="spool_command", metavar="ACTION", required=True)
+    actions = add_actions(subparsers, "spool", "check or salvage the spool file")
     check = actions.add_parser(
         "check",
         help="report damage and lost events (exit 0 when sound, 1 when not)",

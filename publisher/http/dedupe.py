@@ -16,7 +16,13 @@ import orjson
 from publisher.core.event import Event
 from publisher.http.ingest_body import Decoded
 from publisher.inputs.base import Input
-from publisher.inputs.dedupe import DedupeLimits, PutsOnce, dedupe_key, split_repeats
+from publisher.inputs.dedupe import (
+    DedupeLimits,
+    KeyedBodies,
+    PutsOnce,
+    dedupe_key,
+    split_repeats,
+)
 from publisher.inputs.dedupe_file import KeyFile, RememberingInput, put_validated_if_able
 from publisher.settings import IngestSettings
 
@@ -100,7 +106,8 @@ class IdempotentPuts:
         keep = [i for i, repeat in enumerate(repeats) if not repeat]
         bodies = [decoded.bodies[i] for i in keep]
         events = [decoded.events[i] for i in keep]
-        flags = await self._once.put_once([unique[i] for i in keep], bodies, events, self._limits)
+        batch = KeyedBodies([unique[i] for i in keep], bodies, events)
+        flags = await self._once.put_once(batch, self._limits)
         return Stored(ids, sum(repeats) + sum(flags))
 
     def close(self) -> None:

@@ -30,17 +30,21 @@ class DedupeLimits:
     """At most this many keys are remembered; the oldest are forgotten first."""
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedBodies:
+    """Bodies to store at most once, each with its key (None: stored whatever came before)."""
+
+    keys: Sequence[str | None]
+    bodies: Sequence[bytes]
+    events: Sequence[Event] | None = None
+    """The validated events of the bodies, when the caller has them."""
+
+
 @runtime_checkable
 class PutsOnce(Protocol):
     """An input that stores each keyed body at most once within the window."""
 
-    async def put_once(
-        self,
-        keys: Sequence[str | None],
-        bodies: Sequence[bytes],
-        events: Sequence[Event] | None,
-        limits: DedupeLimits,
-    ) -> list[bool]:
+    async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
         """Store the bodies whose key is None or not remembered, and remember their keys, in
         one step (all or nothing, as `put`); return for each body whether it was a duplicate.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from publisher.core.event import Event
 from publisher.inputs import dedupe_sql
 from publisher.inputs.base import Input, ValidatedPuts
-from publisher.inputs.dedupe import DedupeLimits
+from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 
 
 async def put_validated_if_able(
@@ -79,13 +79,8 @@ class RememberingInput:
         self._clock = clock
         self._pending: dict[str, asyncio.Future[None]] = {}
 
-    async def put_once(
-        self,
-        keys: Sequence[str | None],
-        bodies: Sequence[bytes],
-        events: Sequence[Event] | None,
-        limits: DedupeLimits,
-    ) -> list[bool]:
+    async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
+        keys, bodies, events = batch.keys, batch.bodies, batch.events
         mine = await self._claim([key for key in keys if key is not None])
         try:
             now = self._clock()

@@ -10,11 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from publisher.core.clock import steady_time
-from publisher.core.event import Event
 from publisher.core.message import Message
 from publisher.errors import InputFull
 from publisher.inputs.base import renew_interval_s
-from publisher.inputs.dedupe import DedupeLimits
+from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.inputs.leases import LeaseTable
 
 # The shortest wait between two looks for an expired lease; keeps a fake clock from spinning.
@@ -74,14 +73,9 @@ class MemoryInput:
         if bodies:
             self._changed.set()
 
-    async def put_once(
-        self,
-        keys: Sequence[str | None],
-        bodies: Sequence[bytes],
-        events: Sequence[Event] | None,
-        limits: DedupeLimits,
-    ) -> list[bool]:
+    async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
         """Like put, skipping bodies whose key was put within the window."""
+        keys, bodies = batch.keys, batch.bodies
         now = self._wall_clock()
         remembered = self._remembered
         duplicates = [key is not None and remembered.get(key, now) > now for key in keys]

@@ -49,13 +49,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from publisher.core.event import Event
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import renew_interval_s
 from publisher.inputs.coalesce import Coalescer
-from publisher.inputs.dedupe import DedupeLimits
+from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.settings import RedisInputSettings
 
 log = structlog.get_logger(__name__)
@@ -157,15 +156,10 @@ class RedisStreamsInput:
         if added == -1:
             raise InputFull(f"{self._where} holds {limit} entries or more (input.max_events)")
 
-    async def put_once(
-        self,
-        keys: Sequence[str | None],
-        bodies: Sequence[bytes],
-        events: Sequence[Event] | None,
-        limits: DedupeLimits,
-    ) -> list[bool]:
+    async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
         """Like put, skipping bodies whose key is remembered in the sorted set `<stream>:dedupe`,
         checked and written in the same script as the XADDs (so replicas dedupe together)."""
+        keys, bodies = batch.keys, batch.bodies
         if not bodies:
             return []
         stream = self._settings.stream

@@ -19,7 +19,7 @@ from publisher.core.message import Message
 from publisher.errors import DiskFull, InputUnavailable
 from publisher.inputs.base import Allowance, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
-from publisher.inputs.dedupe import DedupeLimits
+from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
 from publisher.inputs.spool.fresh import FreshRow, FreshRows
@@ -199,15 +199,10 @@ class SpoolInput:
                 self._scan_needed = True
         self._arrived.set()
 
-    async def put_once(
-        self,
-        keys: Sequence[str | None],
-        bodies: Sequence[bytes],
-        events: Sequence[Event] | None,
-        limits: DedupeLimits,
-    ) -> list[bool]:
+    async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
         """Like put, skipping bodies whose key the file remembers (publisher.inputs.dedupe):
         the keys are written in the same transaction as the rows, so both or neither are."""
+        keys, bodies, events = batch.keys, batch.bodies, batch.events
         if not bodies:
             return []
         now = self._clock()
