@@ -26,12 +26,10 @@ from publisher.client_batches import (
     PublishError,
     PublishResult,
     Rejection,
+    apply_answer,
     backoff_s,
     decode_answer,
-    next_step,
     plan_batches,
-    reject_all,
-    settle,
 )
 
 if TYPE_CHECKING:
@@ -131,18 +129,10 @@ class Client(_Configured):
                 self.close()  # the connection's state is unknown: start afresh
                 problem = f"network error: {exc!r}"
             else:
-                step = next_step(status, batch)
-                if step == "settle":
-                    settle(batch, status, answer, result)
-                    return []
-                if step == "split":
-                    return list(batch.halves())
-                if step == "too_large":
-                    reject_all(batch, "event: over the server's body limit (413)", result)
-                    return []
-                problem = f"ingest answered {status}: {answer}"
-                if step == "fail":
-                    raise PublishError(problem, result, status)
+                outcome = apply_answer(batch, status, answer, result)
+                if not isinstance(outcome, str):
+                    return outcome
+                problem = outcome
             time.sleep(options.delay_s(attempt, retry_after))
         raise PublishError(f"gave up after {options.max_attempts} attempts; {problem}", result)
 
@@ -209,18 +199,10 @@ class AsyncClient(_Configured):
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 problem = f"network error: {exc!r}"
             else:
-                step = next_step(status, batch)
-                if step == "settle":
-                    settle(batch, status, answer, result)
-                    return []
-                if step == "split":
-                    return list(batch.halves())
-                if step == "too_large":
-                    reject_all(batch, "event: over the server's body limit (413)", result)
-                    return []
-                problem = f"ingest answered {status}: {answer}"
-                if step == "fail":
-                    raise PublishError(problem, result, status)
+                outcome = apply_answer(batch, status, answer, result)
+                if not isinstance(outcome, str):
+                    return outcome
+                problem = outcome
             await asyncio.sleep(options.delay_s(attempt, retry_after))
         raise PublishError(f"gave up after {options.max_attempts} attempts; {problem}", result)
 

@@ -156,3 +156,24 @@ def next_step(status: int, batch: Batch) -> str:
 
 def reject_all(batch: Batch, error: str, result: PublishResult) -> None:
     result.rejected.extend(Rejection(item.index, item.id, error) for item in batch.items)
+
+
+def apply_answer(
+    batch: Batch, status: int, answer: Any, result: PublishResult
+) -> list[Batch] | str:
+    """What ingest's answer means for the batch: the batches still to send (none once it is
+    settled, its halves when it must be split), or the problem to report before a retry.
+    Raises PublishError for an answer that no retry can change."""
+    step = next_step(status, batch)
+    if step == "settle":
+        settle(batch, status, answer, result)
+        return []
+    if step == "split":
+        return list(batch.halves())
+    if step == "too_large":
+        reject_all(batch, "event: over the server's body limit (413)", result)
+        return []
+    problem = f"ingest answered {status}: {answer}"
+    if step == "fail":
+        raise PublishError(problem, result, status)
+    return problem

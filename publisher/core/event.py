@@ -337,3 +337,13 @@ def json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+def tenant_of(body: bytes) -> str:
+    """The `tenant` of an event body, or '' if it has none (it is refused when fetched)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    tenant = event.get("tenant") if isinstance(event, dict) else None
+    return tenant if isinstance(tenant, str) else ""

@@ -14,8 +14,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-import orjson
-
+from publisher.core.event import tenant_of
 from publisher.core.message import Message
 from publisher.inputs.base import Input
 
@@ -26,15 +25,6 @@ def lane_of(tenant: str, names: Sequence[str], routes: Mapping[str, str]) -> int
     if named is not None:
         return names.index(named)
     return zlib.crc32(tenant.encode()) % len(names)
-
-
-def _tenant_of(body: bytes) -> str:
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    tenant = event.get("tenant") if isinstance(event, dict) else None
-    return tenant if isinstance(tenant, str) else ""
 
 
 def _shares(lanes: Sequence[int], total: int) -> dict[int, int]:
@@ -88,7 +78,7 @@ class LanedInput:
         """Each body into its tenant's lane (a body without a tenant goes by the hash of '')."""
         by_lane: dict[int, list[bytes]] = {}
         for body in bodies:
-            by_lane.setdefault(self.lane_of(_tenant_of(body)), []).append(body)
+            by_lane.setdefault(self.lane_of(tenant_of(body)), []).append(body)
         for index, lane_bodies in by_lane.items():
             await self._lanes[index].put(lane_bodies)
 

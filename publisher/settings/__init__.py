@@ -1,7 +1,7 @@
 """Typed configuration: one YAML file, every key overridable by PUBLISHER__SECTION__KEY.
 
 base: the shared section model and limits; inputs: the `input:` kinds; sections: the other
-sections; model: `Settings`; loading: file + environment -> `Settings`; files: which file.
+sections and `Settings`; loading: file + environment -> `Settings`; files: which file.
 """
 
 from publisher.settings.base import (
@@ -20,7 +20,6 @@ from publisher.settings.inputs import (
     SqsInputSettings,
 )
 from publisher.settings.loading import load_settings, load_tenants_file
-from publisher.settings.model import Settings, redact_url
 from publisher.settings.sections import (
     AdminSettings,
     AwsSettings,
@@ -29,8 +28,10 @@ from publisher.settings.sections import (
     LedgerSettings,
     PublishSettings,
     RetrySettings,
+    Settings,
     SourcesSettings,
     TenantSettings,
+    redact_url,
 )
 
 __all__ = [

@@ -16,8 +16,7 @@ from pydantic import (
 from publisher.errors import ConfigError
 from publisher.settings.base import ENV_NAME_PATTERN, ENV_PREFIX, _is_number, _Section
 from publisher.settings.files import choose_config, log_choice
-from publisher.settings.model import Settings
-from publisher.settings.sections import _TENANTS_ADAPTER, TenantSettings
+from publisher.settings.sections import _TENANTS_ADAPTER, Settings, TenantSettings
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
-
-from publisher.core.event import Event
+from publisher.core.event import Event, tenant_of
 from publisher.core.message import Message, ValidatedMessage
 from publisher.inputs.spool.db import Row, SpoolDb
 
@@ -44,16 +42,6 @@ def delivery_counts(again: list[int], counts: list[int], rows: list[Row]) -> lis
     """The delivery count of each row read again (this one included)."""
     deliveries = dict(zip(again, counts, strict=True))
     return [deliveries[row[0]] + 1 for row in rows]
-
-
-def tenant_of(body: bytes) -> str:
-    """The `tenant` of an event body, or '' if it has none (it is refused when fetched)."""
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    tenant = event.get("tenant") if isinstance(event, dict) else None
-    return tenant if isinstance(tenant, str) else ""
 
 
 def read_again_and_new(
