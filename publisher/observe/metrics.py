@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -53,50 +55,42 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.events_received = Counter(
-            "publisher_events_received", "Events fetched from the input.", registry=r
+        counter, gauge = partial(Counter, registry=r), partial(Gauge, registry=r)
+        histogram = partial(Histogram, registry=r)
+        self.events_received = counter(
+            "publisher_events_received", "Events fetched from the input."
         )
-        self.events_published = Counter(
-            "publisher_events_published", "Events accepted by EventBridge.", registry=r
+        self.events_published = counter(
+            "publisher_events_published", "Events accepted by EventBridge."
         )
-        self.events_retried = Counter(
+        self.events_retried = counter(
             "publisher_events_retried",
             "Entries scheduled for another attempt, by AWS error code.",
             ["error_code"],
-            registry=r,
         )
-        self.events_dead_lettered = Counter(
+        self.events_dead_lettered = counter(
             "publisher_events_dead_lettered",
             "Events written to the dead-letter store, by reason.",
             ["reason"],
-            registry=r,
         )
-        self.ledger_entries = Counter(
+        self.ledger_entries = counter(
             "publisher_ledger_entries",
             "Settled outcomes for the event ledger, by outcome (written, dropped).",
             ["outcome"],
-            registry=r,
         )
-        self.put_requests = Counter(
-            "publisher_put_requests",
-            "PutPartnerEvents calls, by outcome.",
-            ["outcome"],
-            registry=r,
+        self.put_requests = counter(
+            "publisher_put_requests", "PutPartnerEvents calls, by outcome.", ["outcome"]
         )
-        self.put_request_duration = Histogram(
+        self.put_request_duration = histogram(
             "publisher_put_request_duration_seconds",
             "Duration of PutPartnerEvents calls.",
             buckets=_REQUEST_BUCKETS,
-            registry=r,
         )
-        self.batch_entries = Histogram(
-            "publisher_batch_entries", "Entries per call.", buckets=_ENTRY_BUCKETS, registry=r
+        self.batch_entries = histogram(
+            "publisher_batch_entries", "Entries per call.", buckets=_ENTRY_BUCKETS
         )
-        self.batch_bytes = Histogram(
-            "publisher_batch_bytes",
-            "AWS-counted bytes per call.",
-            buckets=_BYTE_BUCKETS,
-            registry=r,
+        self.batch_bytes = histogram(
+            "publisher_batch_bytes", "AWS-counted bytes per call.", buckets=_BYTE_BUCKETS
         )
         # Observed once per event, so it takes a whole call's events at once.
         self.event_delivery = BatchHistogram(
@@ -105,87 +99,69 @@ class Metrics:
             _LATENCY_BUCKETS,
             r,
         )
-        self.backlog_events = Gauge(
-            "publisher_backlog_events", "Events stored in the input, not yet settled.", registry=r
+        self.backlog_events = gauge(
+            "publisher_backlog_events", "Events stored in the input, not yet settled."
         )
-        self.input_lag_events = Gauge(
+        self.input_lag_events = gauge(
             "publisher_input_lag_events",
             "Events in the input not yet settled, as the input counts them (what to scale on).",
-            registry=r,
         )
-        self.in_flight_requests = Gauge(
-            "publisher_in_flight_requests", "PutPartnerEvents calls under way.", registry=r
+        self.in_flight_requests = gauge(
+            "publisher_in_flight_requests", "PutPartnerEvents calls under way."
         )
-        self.buffered_events = Gauge(
+        self.buffered_events = gauge(
             "publisher_buffered_events",
             "Events fetched and not yet settled (batching, in flight or waiting to retry).",
-            registry=r,
         )
-        self.send_rate_limit = Gauge(
+        self.send_rate_limit = gauge(
             "publisher_send_rate_limit_rps",
             "Current PutPartnerEvents rate limit (lowered on throttling).",
-            registry=r,
         )
-        self.events_sent_to_pending = Counter(
+        self.events_sent_to_pending = counter(
             "publisher_events_sent_to_pending",
             "Events sent to a PENDING source: AWS accepts and silently drops them.",
-            registry=r,
         )
-        self.events_held = Counter(
+        self.events_held = counter(
             "publisher_events_held",
             "Times an event for a PENDING source was put back to wait (sources.pending: hold).",
-            registry=r,
         )
-        self.tenants = Gauge(
-            "publisher_tenants",
-            "Tenants by the state of their partner event source.",
-            ["state"],
-            registry=r,
+        self.tenants = gauge(
+            "publisher_tenants", "Tenants by the state of their partner event source.", ["state"]
         )
-        self.ingest_requests = Counter(
-            "publisher_ingest_requests",
-            "HTTP ingest requests, by status code.",
-            ["code"],
-            registry=r,
+        self.ingest_requests = counter(
+            "publisher_ingest_requests", "HTTP ingest requests, by status code.", ["code"]
         )
-        self.ingest_events = Counter(
+        self.ingest_events = counter(
             "publisher_ingest_events",
             "Events in HTTP ingest requests: accepted (stored) or rejected (invalid).",
             ["outcome"],
-            registry=r,
         )
-        self.tenant_backlog_events = Gauge(
+        self.tenant_backlog_events = gauge(
             "publisher_tenant_backlog_events",
             "Events stored and not settled, for the tenants with the largest backlogs (top N).",
             ["tenant"],
-            registry=r,
         )
-        self.tenant_oldest_event_age = Gauge(
+        self.tenant_oldest_event_age = gauge(
             "publisher_tenant_oldest_event_age_seconds",
             "Age of the oldest event not settled, for the same top N tenants by backlog.",
             ["tenant"],
-            registry=r,
         )
-        self.tenant_throttled_events = Counter(
+        self.tenant_throttled_events = counter(
             "publisher_tenant_throttled_events",
             "Events held back by their tenant's max_events_per_s (in memory or in the input).",
-            registry=r,
         )
         # Stores that fail: counted at each failed attempt, retried until they succeed.
-        self.dead_letter_write_failures = Counter(
+        self.dead_letter_write_failures = counter(
             "publisher_dead_letter_write_failures",
             "Failed attempts to store dead letters (the events are kept and retried).",
-            registry=r,
         )
-        self.ack_failures = Counter(
+        self.ack_failures = counter(
             "publisher_ack_failures",
             "Failed attempts to acknowledge settled events to the input (kept and retried).",
-            registry=r,
         )
-        self.acks_pending = Gauge(
+        self.acks_pending = gauge(
             "publisher_acks_pending",
             "Settled events whose acknowledgement waits for the input to accept it.",
-            registry=r,
         )
         for outcome in PUT_OUTCOMES:
             self.put_requests.labels(outcome=outcome)
