@@ -138,7 +138,7 @@ def test_dockerignore_sends_only_what_the_build_copies(tmp_path: Path) -> None:
     build_context(tmp_path)
     sent = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert {"requirements.lock", "pyproject.toml", "config/container.yaml"} <= sent
-    assert "publisher/settings.py" in sent
+    assert "publisher/settings/__init__.py" in sent
     assert not any(
         p.startswith(("tests/", "deploy/", "bench/")) or "__pycache__" in p for p in sent
     )
