@@ -32,7 +32,7 @@ wait_for_port() {  # port, seconds
 }
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping > /dev/null 2>&1; then
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no
     for _ in $(seq 50); do
         redis-cli -h 127.0.0.1 -p 6379 ping > /dev/null 2>&1 && break
         sleep 0.1
