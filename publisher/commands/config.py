@@ -5,35 +5,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
 
 import yaml
 
-from publisher.commands.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_actions,
-    add_config_option,
-    settings_or_exit,
-)
+from publisher.commands import common
 from publisher.core.tenants import configured_tenants
 from publisher.errors import ConfigError
 from publisher.settings import Settings, load_tenants_file
 from publisher.settings.files import choose_config
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
 
-
-def register(subparsers: Subparsers) -> None:
-    actions = add_actions(subparsers, "config", "inspect the configuration")
+def register(subparsers: common.Subparsers) -> None:
+    actions = common.add_actions(subparsers, "config", "inspect the configuration")
     check = actions.add_parser(
         "check",
         help="validate the config (file plus PUBLISHER__SECTION__KEY overrides) and print it",
         description="Print the effective config as YAML and exit 0 (warnings on stderr), or "
         "exit 2 saying why not; with --strict, warnings exit 2 too.",
     )
-    add_config_option(check)
+    common.add_config_option(check)
     check.add_argument(
         "--strict", action="store_true", help="exit 2 on warnings too (e.g. no tenants)"
     )
@@ -42,20 +32,20 @@ def register(subparsers: Subparsers) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     choice = choose_config(args.config, os.environ)
-    settings = settings_or_exit(args)
+    settings = common.settings_or_exit(args)
     try:
         # `run` reads tenants_file at start: a file it would refuse is refused here too.
         configured_tenants(settings)
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     # A YAML comment, so the output stays a loadable config.
     print(f"# config file: {choice.describe()}")
     print(yaml.safe_dump(settings.redacted(), sort_keys=False), end="")
     warnings = config_warnings(settings)
     for warning in warnings:
         print(f"partner-publisher: warning: {warning}", file=sys.stderr)
-    return EXIT_USAGE if warnings and args.strict else EXIT_OK
+    return common.EXIT_USAGE if warnings and args.strict else common.EXIT_OK
 
 
 def config_warnings(settings: Settings) -> list[str]:

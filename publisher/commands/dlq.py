@@ -5,29 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING
 
 import orjson
 
-from publisher.commands.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_actions,
-    add_config_option,
-    settings_or_exit,
-)
+from publisher.commands import common
 from publisher.commands.output import add_output_option
 from publisher.deadletters.factory import build_dead_letter_store
 from publisher.deadletters.replay import Selection, read_selected, replay
 from publisher.deadletters.store import StoredDeadLetter
 from publisher.settings import Settings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
 
-
-def register(subparsers: Subparsers) -> None:
-    actions = add_actions(subparsers, "dlq", "inspect and replay dead letters")
+def register(subparsers: common.Subparsers) -> None:
+    actions = common.add_actions(subparsers, "dlq", "inspect and replay dead letters")
     listing = actions.add_parser("list", help="show dead letters, newest last")
     _add_selectors(listing)
     listing.add_argument("--limit", type=int, default=100, help="show at most N (0: all)")
@@ -46,7 +36,7 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _add_selectors(parser: argparse.ArgumentParser) -> None:
-    add_config_option(parser)
+    common.add_config_option(parser)
     parser.add_argument("--reason", action="append", default=[], help="only this reason")
     parser.add_argument(
         "--dead-letter-id", action="append", default=[], help="only this dead letter"
@@ -72,7 +62,7 @@ async def _read(settings: Settings, args: argparse.Namespace) -> tuple[list[Stor
 
 
 def list_letters(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(args)
+    settings = common.settings_or_exit(args)
     chosen, where = asyncio.run(_read(settings, args))
     records = [letter.record for letter in chosen]
     if args.limit > 0:
@@ -80,7 +70,7 @@ def list_letters(args: argparse.Namespace) -> int:
     if args.output == "json":
         for record in records:
             sys.stdout.write(orjson.dumps(record).decode() + "\n")
-        return EXIT_OK
+        return common.EXIT_OK
     print(
         f"{'DEAD_LETTERED_AT':29}  {'REASON':18}  {'ERROR_CODE':22}  {'DEAD_LETTER_ID':32}  ERROR"
     )
@@ -91,7 +81,7 @@ def list_letters(args: argparse.Namespace) -> int:
             f"{str(record.get('error_message', ''))[:80]}"
         )
     print(f"{len(records)} dead letter(s) in {where}", file=sys.stderr)
-    return EXIT_OK
+    return common.EXIT_OK
 
 
 def replay_letters(args: argparse.Namespace) -> int:
@@ -100,12 +90,12 @@ def replay_letters(args: argparse.Namespace) -> int:
             "partner-publisher: dlq replay needs --all, --reason, --tenant or --dead-letter-id",
             file=sys.stderr,
         )
-        return EXIT_USAGE
-    settings = settings_or_exit(args)
+        return common.EXIT_USAGE
+    settings = common.settings_or_exit(args)
     if args.dry_run:
         chosen, _ = asyncio.run(_read(settings, args))
         print(f"would replay {len(chosen)} dead letter(s) into the {settings.input.kind} input")
-        return EXIT_OK
+        return common.EXIT_OK
     replayed = asyncio.run(replay(settings, _selection(args)))
     print(f"replayed {replayed} dead letter(s) into the {settings.input.kind} input")
-    return EXIT_OK
+    return common.EXIT_OK

@@ -7,32 +7,23 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import orjson
 
-from publisher.commands.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_config_option,
-    settings_or_exit,
-)
+from publisher.commands import common
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines, read_lines
 from publisher.errors import ConfigError, InputFull, InputUnavailable
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
 from publisher.settings import Settings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
-
 CHUNK_LINES = 500
 RETRY_MIN_S = 0.1
 RETRY_MAX_S = 2.0
 
 
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: common.Subparsers) -> None:
     parser = subparsers.add_parser(
         "enqueue",
         help="put NDJSON events from a file or stdin into the configured input",
@@ -52,7 +43,7 @@ def register(subparsers: Subparsers) -> None:
         default=60.0,
         help="how long one chunk may wait for a full or unreachable input",
     )
-    add_config_option(parser)
+    common.add_config_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,21 +63,21 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(args)
+    settings = common.settings_or_exit(args)
     try:
         with open_lines(args.file) as handle:
             progress = asyncio.run(_enqueue(settings, handle, args))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     sys.stdout.write(orjson.dumps(progress.summary(settings)).decode() + "\n")
     if progress.failure is not None:
         print(f"partner-publisher: enqueue gave up: {progress.failure}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return common.EXIT_FAILED
+    return common.EXIT_OK
 
 
 async def _enqueue(settings: Settings, handle: IO[bytes], args: argparse.Namespace) -> _Progress:

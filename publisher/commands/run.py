@@ -5,26 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING
 
 import structlog
 
-from publisher.commands.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_config_option,
-    settings_or_exit,
-    warn_unknown_regions,
-)
+from publisher.commands import common
 from publisher.errors import ConfigError, StartRefused
 from publisher.inputs.spool.mark import ACCEPT_FLAG
 from publisher.settings import Settings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
 
-
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: common.Subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the daemon: ingest, publish, serve /metrics /healthz /readyz",
@@ -34,7 +24,7 @@ def register(subparsers: Subparsers) -> None:
             "damaged spool, an unwritable dead-letter store), 1 if a part of the daemon dies."
         ),
     )
-    add_config_option(parser)
+    common.add_config_option(parser)
     parser.add_argument(
         ACCEPT_FLAG,
         action="store_true",
@@ -44,18 +34,18 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(args)
-    warn_unknown_regions(settings)
+    settings = common.settings_or_exit(args)
+    common.warn_unknown_regions(settings)
     try:
         asyncio.run(_main(settings, args.accept_empty_spool))
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     except StartRefused as exc:
         structlog.get_logger(__name__).error("start_refused", error=str(exc))
         print(f"partner-publisher: not starting: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
+        return common.EXIT_USAGE
+    return common.EXIT_OK
 
 
 async def _main(settings: Settings, accept_empty_spool: bool) -> None:

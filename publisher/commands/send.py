@@ -9,18 +9,11 @@ import stat
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from publisher.commands.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_config_option,
-    settings_or_exit,
-    warn_unknown_regions,
-)
+from publisher.commands import common
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.commands.progress import Snapshot, plain_line, terminal_line
 from publisher.core.source_states import SourceStates
@@ -32,13 +25,10 @@ from publisher.inputs.lines import LineFeed
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
-
 TERMINAL_REFRESH_S = 0.25
 
 
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: common.Subparsers) -> None:
     parser = subparsers.add_parser(
         "send",
         help="publish NDJSON events from a file or stdin and exit when all are settled",
@@ -49,7 +39,7 @@ def register(subparsers: Subparsers) -> None:
         ),
     )
     add_ndjson_arguments(parser)
-    add_config_option(parser)
+    common.add_config_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -82,8 +72,8 @@ class _Tally:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(args)
-    warn_unknown_regions(settings)
+    settings = common.settings_or_exit(args)
+    common.warn_unknown_regions(settings)
     try:
         with open_lines(args.file) as handle:
             feed = LineFeed(handle)
@@ -91,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
             tally = asyncio.run(_send(settings, feed, args.progress_interval_s, size))
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     except (ConfigError, StartRefused) as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     sys.stdout.write(orjson.dumps(tally.summary(feed.lines_read, settings)).decode() + "\n")
-    return EXIT_OK if tally.dead_lettered == 0 else EXIT_FAILED
+    return common.EXIT_OK if tally.dead_lettered == 0 else common.EXIT_FAILED
 
 
 def file_size(handle: Any) -> int | None:

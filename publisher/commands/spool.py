@@ -8,33 +8,22 @@ import fcntl
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
-from publisher.commands.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_actions,
-    add_config_option,
-    settings_or_exit,
-)
+from publisher.commands import common
 from publisher.errors import PublisherError
 from publisher.settings import SpoolInputSettings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
 
-
-def register(subparsers: Subparsers) -> None:
-    actions = add_actions(subparsers, "spool", "check or salvage the spool file")
+def register(subparsers: common.Subparsers) -> None:
+    actions = common.add_actions(subparsers, "spool", "check or salvage the spool file")
     check = actions.add_parser(
         "check",
         help="report damage and lost events (exit 0 when sound, 1 when not)",
         description="Print one JSON object: path, ok, problems, backlog.",
     )
-    add_config_option(check)
+    common.add_config_option(check)
     check.set_defaults(func=check_command)
     salvage = actions.add_parser(
         "salvage",
@@ -44,12 +33,12 @@ def register(subparsers: Subparsers) -> None:
             "unreadable_ranges (message ids lost to the damage), damaged_copy (the old file)."
         ),
     )
-    add_config_option(salvage)
+    common.add_config_option(salvage)
     salvage.set_defaults(func=salvage_command)
 
 
 def _spool_path(args: argparse.Namespace) -> Path | None:
-    settings = settings_or_exit(args)
+    settings = common.settings_or_exit(args)
     if not isinstance(settings.input, SpoolInputSettings):
         print(f"partner-publisher: input.kind is {settings.input.kind}, not spool", file=sys.stderr)
         return None
@@ -61,15 +50,15 @@ def check_command(args: argparse.Namespace) -> int:
 
     path = _spool_path(args)
     if path is None:
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     try:
         report = check_spool(path)
     except PublisherError as exc:
         report_data = {"path": str(path), "ok": False, "problems": [str(exc)], "backlog": None}
         print(orjson.dumps(report_data).decode())
-        return EXIT_FAILED
+        return common.EXIT_FAILED
     print(orjson.dumps({**dataclasses.asdict(report), "ok": report.ok}).decode())
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return common.EXIT_OK if report.ok else common.EXIT_FAILED
 
 
 def salvage_command(args: argparse.Namespace) -> int:
@@ -77,20 +66,20 @@ def salvage_command(args: argparse.Namespace) -> int:
 
     path = _spool_path(args)
     if path is None:
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     if not path.exists():
         print(f"partner-publisher: there is no spool file at {path}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     lock = os.open(path.with_name(path.name + ".consumer.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(lock)
         print(f"partner-publisher: a daemon is running on {path}; stop it first", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     try:
         report = salvage_spool(path)
     finally:
         os.close(lock)
     print(orjson.dumps(dataclasses.asdict(report)).decode())
-    return EXIT_OK
+    return common.EXIT_OK

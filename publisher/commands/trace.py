@@ -10,28 +10,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from publisher.commands.common import EXIT_FAILED, EXIT_OK, add_config_option, settings_or_exit
+from publisher.commands import common
 from publisher.engine.deadletter import iso_time
 from publisher.ledger.entry import UNKNOWN, LedgerEntry
 from publisher.ledger.lookup import EventLookup
 from publisher.settings import Settings
 
-if TYPE_CHECKING:
-    from publisher.commands.common import Subparsers
 
-
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: common.Subparsers) -> None:
     parser = subparsers.add_parser(
         "trace",
         help="show what became of one event (published with its EventId, or dead-lettered)",
         description="Looks the event up in the ledger (kept for ledger.retention_s). "
         "Exit 0 when found, 1 when unknown.",
     )
-    add_config_option(parser)
+    common.add_config_option(parser)
     parser.add_argument("id", metavar="ID", help="the event's id")
     parser.add_argument("--tenant", help="only this tenant's event with that id")
     parser.add_argument("--output", choices=["text", "json"], default="text")
@@ -39,7 +36,7 @@ def register(subparsers: Subparsers) -> None:
 
 
 def trace_event(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(args)
+    settings = common.settings_or_exit(args)
     found, entries = asyncio.run(_find(settings, args.id, args.tenant))
     if settings.ledger.retention_s <= 0:
         print("partner-publisher: the ledger is off (ledger.retention_s: 0)", file=sys.stderr)
@@ -51,7 +48,7 @@ def trace_event(args: argparse.Namespace) -> int:
         print(f"{args.id}: unknown (not in the ledger)")
     else:
         print(_summary(found))
-    return EXIT_FAILED if found["state"] == UNKNOWN else EXIT_OK
+    return common.EXIT_FAILED if found["state"] == UNKNOWN else common.EXIT_OK
 
 
 async def _find(
