@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-import orjson
 import structlog
 from aio_pika.exceptions import DeliveryError, PublishError
 
@@ -47,7 +46,7 @@ from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Delivery
-from publisher.inputs.base import renew_interval_s
+from publisher.inputs.base import parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
@@ -222,7 +221,8 @@ class AmqpInput:
             born, incoming = self._arrived.popleft()
             if born != generation:
                 continue
-            if self._settings.dead_letter_exchange is not None and not _is_json(incoming.body):
+            dead_letter_exchange = self._settings.dead_letter_exchange
+            if dead_letter_exchange is not None and not parses_as_json(incoming.body):
                 await self._reject_to_dlx(incoming)
                 continue
             message = _message(generation, incoming)
@@ -288,11 +288,3 @@ def _message(generation: int, incoming: Delivery) -> Message:
     stamp = incoming.timestamp
     enqueued_at = stamp.timestamp() if stamp is not None else time.time()
     return Message(f"{generation}.{incoming.delivery_tag}", incoming.body, enqueued_at, deliveries)
-
-
-def _is_json(body: bytes) -> bool:
-    try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+import orjson
+
 from publisher.core.event import Event
 from publisher.core.fairness import ShareOf
 from publisher.core.message import Message
@@ -72,3 +74,13 @@ class TenantReads(Protocol):
 def renew_interval_s(visibility_timeout_s: float) -> float:
     """A third of the visibility timeout: a renewal that fails still leaves a second chance."""
     return visibility_timeout_s / 3
+
+
+def parses_as_json(body: bytes) -> bool:
+    """Whether a queued body parses as JSON: queue inputs with a broker-side dead-letter route
+    (AMQP dead-letter exchange, SQS redrive) leave the bodies that do not to that route."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True

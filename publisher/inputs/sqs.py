@@ -44,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.core.message import Message
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import renew_interval_s
+from publisher.inputs.base import parses_as_json, renew_interval_s
 from publisher.settings import AwsSettings, SqsInputSettings
 
 log = structlog.get_logger(__name__)
@@ -230,7 +230,7 @@ class SqsInput:
         unparseable: list[Message] = []
         for item in raw:
             message = _message(item)
-            if self._max_receive_count is not None and not _is_json(message.body):
+            if self._max_receive_count is not None and not parses_as_json(message.body):
                 unparseable.append(message)
                 log.warning(
                     "sqs_unparseable_left_to_redrive",
@@ -303,14 +303,6 @@ def _message(item: dict[str, Any]) -> Message:
         enqueued_at=int(attributes.get("SentTimestamp", 0)) / 1000,
         deliveries=int(attributes.get("ApproximateReceiveCount", 1)),
     )
-
-
-def _is_json(body: bytes) -> bool:
-    try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 def _send_chunks(bodies: Sequence[bytes]) -> list[list[bytes]]:
