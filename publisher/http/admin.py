@@ -24,7 +24,7 @@ from publisher.http.console.api import DeadLetterApi
 from publisher.http.console.auth import AdminAuth
 from publisher.http.console.console import Console
 from publisher.http.console.pages import login_page
-from publisher.http.server import HttpServer
+from publisher.http.server import server_for
 from publisher.ledger.lookup import EventLookup
 from publisher.observe.metrics import Metrics
 from publisher.settings import AdminSettings, Settings
@@ -63,13 +63,7 @@ class Admin:
         self._metrics = metrics
         self._readiness = readiness
         self._events = events
-        self._server = HttpServer(
-            "admin",
-            settings.host,
-            settings.port,
-            idle_timeout_s=settings.idle_timeout_s,
-            max_connections=settings.max_connections,
-        )
+        self._server = server_for("admin", settings)
         self.tenant_report: TenantReport | None = None
         """Set once the pipeline exists; GET /v1/tenants answers 503 until then."""
 

@@ -50,7 +50,7 @@ from publisher.http.ingest_body import (
     Decoded,
     MalformedBody,
 )
-from publisher.http.server import HttpServer
+from publisher.http.server import server_for
 from publisher.inputs.base import Input
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
@@ -105,13 +105,7 @@ class Ingest:
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
         self._draining = False
-        self._server = HttpServer(
-            "ingest",
-            settings.host,
-            settings.port,
-            idle_timeout_s=settings.idle_timeout_s,
-            max_connections=settings.max_connections,
-        )
+        self._server = server_for("ingest", settings)
 
     @property
     def port(self) -> int:

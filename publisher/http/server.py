@@ -12,7 +12,7 @@ idle or trickle their headers, and those past a cap, on both servers.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -27,6 +27,30 @@ SHUTDOWN_TIMEOUT_S = 3.0
 _CLEANUP_MARGIN_S = 1.0
 DEFAULT_IDLE_TIMEOUT_S = 15.0
 DEFAULT_MAX_CONNECTIONS = 1024
+
+
+class Listening(Protocol):
+    """The config section of a server: where it listens and how it treats connections."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def idle_timeout_s(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+
+
+def server_for(name: str, settings: Listening) -> HttpServer:
+    """The server a config section (ingest, admin) describes."""
+    return HttpServer(
+        name,
+        settings.host,
+        settings.port,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_connections=settings.max_connections,
+    )
 
 
 class HttpServer:
