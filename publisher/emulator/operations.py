@@ -44,6 +44,14 @@ def _account(body: dict[str, Any], errors: list[str]) -> str:
     )
 
 
+def _name_and_account(body: dict[str, Any]) -> tuple[str, str]:
+    """Name and Account of a create or delete request, or every problem with them at once."""
+    errors: list[str] = []
+    name, account = _source_name(body, "Name", "name", errors), _account(body, errors)
+    raise_if_any(errors)
+    return name, account
+
+
 def _not_found(name: str) -> AwsError:
     return AwsError("ResourceNotFoundException", f"Event source {name} does not exist.")
 
@@ -63,9 +71,7 @@ def create_partner_event_source(
     state: EmulatorState, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
     """A new PENDING source for one customer account."""
-    errors: list[str] = []
-    name, account = _source_name(body, "Name", "name", errors), _account(body, errors)
-    raise_if_any(errors)
+    name, account = _name_and_account(body)
     try:
         state.sources.create(name, account, partner=caller)
     except SourceExists:
@@ -90,9 +96,7 @@ def delete_partner_event_source(
     state: EmulatorState, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
     """The source turns DELETED; the customer's bus can no longer receive its events."""
-    errors: list[str] = []
-    name, account = _source_name(body, "Name", "name", errors), _account(body, errors)
-    raise_if_any(errors)
+    name, account = _name_and_account(body)
     state.sources.delete(name, account, partner=caller)
     return {}
 
