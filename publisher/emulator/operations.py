@@ -44,6 +44,14 @@ def _account(body: dict[str, Any], errors: list[str]) -> str:
     )
 
 
+def _name(body: dict[str, Any]) -> str:
+    """The Name of a request about one source, or why it is not a valid one."""
+    errors: list[str] = []
+    name = _source_name(body, "Name", "name", errors)
+    raise_if_any(errors)
+    return name
+
+
 def _name_and_account(body: dict[str, Any]) -> tuple[str, str]:
     """Name and Account of a create or delete request, or every problem with them at once."""
     errors: list[str] = []
@@ -85,9 +93,7 @@ def describe_partner_event_source(
     state: EmulatorState, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
     """The partner's view of one source: ARN and name, no state."""
-    errors: list[str] = []
-    name = _source_name(body, "Name", "name", errors)
-    raise_if_any(errors)
+    name = _name(body)
     source = _own_source(state, name, caller)
     return {"Arn": state.source_arn(source.name), "Name": source.name}
 
@@ -271,9 +277,7 @@ def _bus_created_at(state: EmulatorState, name: str, account: str) -> float | No
 def _set_active(
     state: EmulatorState, body: dict[str, Any], caller: str, active: bool
 ) -> dict[str, Any]:
-    errors: list[str] = []
-    name = _source_name(body, "Name", "name", errors)
-    raise_if_any(errors)
+    name = _name(body)
     try:
         state.sources.set_active(name, caller, active)
     except SourceNotFound:
@@ -301,9 +305,7 @@ def describe_event_source(
     state: EmulatorState, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
     """The customer's view of a source, with its state."""
-    errors: list[str] = []
-    name = _source_name(body, "Name", "name", errors)
-    raise_if_any(errors)
+    name = _name(body)
     try:
         source = state.sources.offered_to(name, caller)
     except SourceNotFound:
