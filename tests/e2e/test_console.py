@@ -104,6 +104,7 @@ def _sign_in(page: Any, proc: Daemon) -> None:
 
 def _tenants(page: Any, proc: Daemon) -> None:
     page.click("header >> text=Tenants")
+    page.wait_for_url(f"{proc.admin_url}/ui/tenants")  # reloading mid-navigation would race it
     rows = page.locator("tbody tr")
     wait_until(lambda: _reloaded_rows(page) == 2, 10, "both tenants listed")
     acme = rows.filter(has_text="acme")
@@ -159,12 +160,18 @@ def _look_up(page: Any, proc: Daemon, url: str) -> None:
     page.click("header >> text=Event lookup")
     page.fill("input[name=id]", "ord-2")
     page.click('button:has-text("Look up")')
+    page.wait_for_load_state()
 
     def published() -> bool:
-        page.reload()
-        return "published" in page.locator("dl").inner_text()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        status, found = http_json(f"{proc.admin_url}/v1/events/ord-2", headers=auth)
+        return status == 200 and found["state"] == "published"
 
+    # The ledger is written in batches after settlement: wait on its API, then show the page
+    # (reloading the page in a tight loop races the form's own navigation).
     wait_until(published, 10, "ord-2 published in the ledger")
+    page.reload()
+    assert "published" in page.locator("dl").inner_text()
     summary = page.locator("dl").inner_text()
     assert delivered[2]["id"] in summary  # the AWS EventId of the replayed event
     history = page.locator("tbody").inner_text()
