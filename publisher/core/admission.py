@@ -83,6 +83,11 @@ class Admission:
         self._pending = pending
         self._hold = Hold(hold_s)  # one value for every held message
 
+    @property
+    def tenants(self) -> TenantRegistry:
+        """The registry events are routed with (the send queue weighs tenants by it too)."""
+        return self._tenants
+
     def admit(self, message: Message, wall: float) -> Verdict:
         """The entry to send, a Hold, or the Refusal to dead-letter; `wall` is epoch seconds."""
         try:

@@ -102,7 +102,6 @@ def build_pipeline(
         max_in_flight=publish.max_in_flight,
         max_buffered_events=publish.max_buffered_events,
         on_settled=on_settled,
-        tenants=tenants,
         tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
         health=health,
         ledger=ledger,

@@ -21,7 +21,6 @@ from publisher.core.clock import steady_time
 from publisher.core.decisions import RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
-from publisher.core.tenants import TenantRegistry
 from publisher.engine.acks import PendingAcks
 from publisher.engine.calls import Calls
 from publisher.engine.chores import renew_leases, report_backlog
@@ -76,7 +75,6 @@ class Pipeline:
         max_buffered_events: int,
         on_settled: SettledCallback | None = None,
         ledger: Ledger | None = None,
-        tenants: TenantRegistry | None = None,
         tenant_metrics_top_n: int = 20,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = steady_time,
@@ -114,7 +112,7 @@ class Pipeline:
             on_finished=self._call_finished,
             clock=clock,
         )
-        tenants = tenants if tenants is not None else TenantRegistry({}, "")
+        tenants = admission.tenants
         self._tenants = tenants
         self._send_queue = SendQueue(
             max_entries, max_request_bytes, linger_s, tenants.share_of, clock
