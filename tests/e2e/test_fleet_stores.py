@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import CLI, RedisServer, cli_env, emulator_process, wait_until
-from tests.e2e.processes import LENIENT, Daemon, emulator_events
-from tests.e2e.test_redis_scale_out import enqueue, input_config, redis_source
+from tests.e2e.processes import (
+    LENIENT,
+    Daemon,
+    emulator_events,
+    enqueue,
+    kill_at_work,
+    start_replicas,
+)
+from tests.e2e.test_redis_scale_out import redis_source
 
 TOTAL = 1000
 REJECT_RATE = "0.05"
@@ -54,27 +61,16 @@ def test_a_killed_replicas_dead_letters_and_history_outlive_its_directory(
         with emulator_process(
             LENIENT, "--latency-ms", "50", "--fault-entry", f"MalformedDetail={REJECT_RATE}"
         ) as url:
-            for index in range(2):
-                config = input_config(
-                    tmp_path / f"replica-{index}",
-                    url,
-                    redis_source(server, f"replica-{index}"),
-                    publish=publish,
-                    ingest={"enabled": False},
-                )
-                replicas.append(Daemon(config, tmp_path / f"replica-{index}.log"))
-            for replica in replicas:
-                replica.wait_ready()
+            sources = [redis_source(server, f"replica-{index}") for index in range(2)]
+            start_replicas(replicas, tmp_path, url, sources, publish=publish)
             enqueue(replicas[0].config, id_lines(range(TOTAL)), tmp_path)
 
-            victim = replicas[0]
-            wait_until(
-                lambda: victim.metric("publisher_events_dead_lettered_total") > 0,
+            kill_at_work(
+                replicas[0],
+                "publisher_events_dead_lettered_total",
                 20,
                 "the first replica to dead-letter something",
             )
-            victim.signal(signal.SIGKILL)
-            assert victim.wait(10) == -signal.SIGKILL
             published_before_kill = len(emulator_events(url))
             shutil.rmtree(tmp_path / "replica-0")
             assert published_before_kill < TOTAL, "the kill came too late to prove anything"
