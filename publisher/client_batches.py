@@ -142,7 +142,8 @@ class Attempts:
         self.batch = batch
         self.result = result
         self.max_attempts = max_attempts
-        self._delays_s = (base_delay_s, max_delay_s)
+        self._base_delay_s = base_delay_s
+        self._max_delay_s = max_delay_s
         self._problem = ""
         self._retry_after: str | None = None
 
@@ -160,7 +161,7 @@ class Attempts:
         self._problem, self._retry_after = f"network error: {exc!r}", None
 
     def pause_s(self, attempt: int) -> float:
-        return backoff_s(attempt, *self._delays_s, self._retry_after)
+        return backoff_s(attempt, self._base_delay_s, self._max_delay_s, self._retry_after)
 
     def gave_up(self) -> PublishError:
         message = f"gave up after {self.max_attempts} attempts; {self._problem}"
