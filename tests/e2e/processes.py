@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import CLI, cli_env, free_port, wait_until
+from tests.conftest import CLI, cli_env, free_port, run_cli, wait_until
 
 SOURCE = "aws.partner/example.com/acme/orders"
 OTHER_SOURCE = "aws.partner/example.com/globex/orders"
@@ -181,13 +181,7 @@ def enqueue(config: Path, lines: str, tmp_path: Path) -> dict[str, Any]:
     """`partner-publisher enqueue` of these NDJSON lines; its JSON summary."""
     events = tmp_path / "events.ndjson"
     events.write_text(lines)
-    done = subprocess.run(
-        [*CLI, "enqueue", "--config", str(config), str(events)],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=60,
-    )
+    done = run_cli("enqueue", "--config", str(config), str(events))
     assert done.returncode == 0, done.stderr
     summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CLI, RedisServer, cli_env, emulator_process, wait_until
+from tests.conftest import CLI, RedisServer, cli_env, emulator_process, run_cli, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
@@ -34,20 +34,16 @@ def id_lines(numbers: range) -> str:
     )
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, env=cli_env(), timeout=60, cwd=cwd
-    )
-
-
 def dead_letters(config: Path, cwd: Path) -> list[dict[str, Any]]:
-    done = cli("dlq", "list", "--config", str(config), "--output", "json", "--limit", "0", cwd=cwd)
+    done = run_cli(
+        "dlq", "list", "--config", str(config), "--output", "json", "--limit", "0", cwd=cwd
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 def trace(config: Path, event_id: str, cwd: Path) -> tuple[int, dict[str, Any]]:
-    done = cli("trace", "--config", str(config), event_id, "--output", "json", cwd=cwd)
+    done = run_cli("trace", "--config", str(config), event_id, "--output", "json", cwd=cwd)
     return done.returncode, json.loads(done.stdout.splitlines()[-1])
 
 
