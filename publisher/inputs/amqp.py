@@ -36,7 +36,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import aio_pika
 import structlog
@@ -45,7 +44,8 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
-from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Delivery
+from publisher.inputs.amqp_consumer import Delivery
+from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
 from publisher.inputs.base import parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
@@ -71,7 +71,7 @@ class AmqpInput:
 
     def __init__(self, settings: AmqpInputSettings, *, consumer: bool = True) -> None:
         self._settings = settings
-        self._link = AmqpLink(settings, self._on_delivery if consumer else None, self._on_lost)
+        self._link = AmqpLink(settings, self._on_deliveries if consumer else None, self._on_lost)
         self._arrived: deque[tuple[int, Delivery]] = deque()
         self._wake = asyncio.Event()
         self._held: dict[str, _Held] = {}
@@ -153,14 +153,12 @@ class AmqpInput:
 
     async def ack(self, messages: Sequence[Message]) -> None:
         """Ack the live deliveries: one `multiple` ack for a settled run, single acks for the
-        rest (amqp_acks); only the last frame waits for the socket write (frames go in order)."""
+        rest (amqp_acks), written together; waits only while the socket's buffer is full."""
         live = self._link.generation
-        channel: Any = None
         tags: list[int] = []
         for message in messages:
             held = self._held.pop(message.id, None)
             if held is not None and held.generation == live and held.incoming.delivery_tag:
-                channel = held.incoming.channel
                 tags.append(held.incoming.delivery_tag)
         if len(tags) < len(messages):
             void = len(messages) - len(tags)
@@ -168,13 +166,13 @@ class AmqpInput:
         if not tags:
             return
         plan = self._window.ack(tags)
-        frames = [(tag, False) for tag in plan.singles]
-        if plan.multiple_up_to is not None:
-            frames.append((plan.multiple_up_to, True))
         try:
-            for index, (tag, multiple) in enumerate(frames, 1):
-                wait = index == len(frames)
-                await channel.basic_ack(delivery_tag=tag, multiple=multiple, wait=wait)
+            consumer = self._link.consumer()
+            for tag in plan.singles:
+                consumer.ack(tag)
+            if plan.multiple_up_to is not None:
+                consumer.ack(plan.multiple_up_to, multiple=True)
+            await consumer.flushed()
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
 
@@ -200,11 +198,11 @@ class AmqpInput:
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _on_delivery(self, generation: int, incoming: Delivery) -> None:
+    def _on_deliveries(self, generation: int, deliveries: list[Delivery]) -> None:
         if generation != self._window_generation:  # a new channel numbers from 1 again
             self._window, self._window_generation = AckWindow(), generation
-        self._window.delivered(incoming.delivery_tag)
-        self._arrived.append((generation, incoming))
+        self._window.delivered([incoming.delivery_tag for incoming in deliveries])
+        self._arrived.extend((generation, incoming) for incoming in deliveries)
         self._wake.set()
 
     def _on_lost(self, generation: int) -> None:
@@ -232,7 +230,7 @@ class AmqpInput:
 
     async def _reject_to_dlx(self, incoming: Delivery) -> None:
         try:
-            await incoming.channel.basic_reject(incoming.delivery_tag, requeue=False)
+            self._link.consumer().reject(incoming.delivery_tag)
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
         self._window.answered([incoming.delivery_tag])
@@ -245,7 +243,7 @@ class AmqpInput:
             if held is None or held.generation != live:
                 continue
             try:
-                await held.incoming.channel.basic_nack(held.incoming.delivery_tag, requeue=True)
+                self._link.consumer().nack(held.incoming.delivery_tag)
             except LINK_ERRORS as exc:
                 raise self._link.failed(exc) from None
             self._window.answered([held.incoming.delivery_tag])
@@ -286,5 +284,5 @@ def _message(generation: int, incoming: Delivery) -> Message:
     redelivered = 2 if incoming.redelivered else 1
     deliveries = count + 1 if isinstance(count, int) else redelivered
     stamp = incoming.timestamp
-    enqueued_at = stamp.timestamp() if stamp is not None else time.time()
+    enqueued_at = stamp if stamp is not None else time.time()
     return Message(f"{generation}.{incoming.delivery_tag}", incoming.body, enqueued_at, deliveries)
