@@ -214,17 +214,18 @@ class AmqpInput:
 
     async def _take(self, limit: int, generation: int) -> list[Message]:
         until = asyncio.get_running_loop().time() + self._settings.visibility_timeout_s
+        checks_json = self._settings.dead_letter_exchange is not None
+        arrived, held, now = self._arrived, self._held, time.time()
         batch: list[Message] = []
-        while self._arrived and len(batch) < limit:
-            born, incoming = self._arrived.popleft()
+        while arrived and len(batch) < limit:
+            born, incoming = arrived.popleft()
             if born != generation:
                 continue
-            dead_letter_exchange = self._settings.dead_letter_exchange
-            if dead_letter_exchange is not None and not parses_as_json(incoming.body):
+            if checks_json and not parses_as_json(incoming.body):
                 await self._reject_to_dlx(incoming)
                 continue
-            message = _message(generation, incoming)
-            self._held[message.id] = _Held(incoming, generation, until)
+            message = _message(generation, incoming, now)
+            held[message.id] = _Held(incoming, generation, until)
             batch.append(message)
         return batch
 
@@ -277,12 +278,12 @@ def _outgoing(body: bytes, stamp: datetime) -> aio_pika.Message:
     )
 
 
-def _message(generation: int, incoming: Delivery) -> Message:
+def _message(generation: int, incoming: Delivery, now: float) -> Message:
     """A Message; enqueued_at is the publisher's timestamp (whole seconds in AMQP) or, when it
-    set none, the time of this delivery."""
-    count = incoming.headers.get("x-delivery-count")
+    set none, `now` (the time of this fetch)."""
+    count = incoming.headers.get("x-delivery-count") if incoming.headers else None
     redelivered = 2 if incoming.redelivered else 1
     deliveries = count + 1 if isinstance(count, int) else redelivered
     stamp = incoming.timestamp
-    enqueued_at = stamp if stamp is not None else time.time()
+    enqueued_at = stamp if stamp is not None else now
     return Message(f"{generation}.{incoming.delivery_tag}", incoming.body, enqueued_at, deliveries)

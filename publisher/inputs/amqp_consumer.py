@@ -270,9 +270,7 @@ class AmqpConsumer(asyncio.Protocol):
             if flags & bit:
                 at += 1 + buffer[at]
         if flags & _HEADERS:
-            length = _U32.unpack_from(buffer, at)[0]
-            headers = field_table(bytes(buffer[at : at + 4 + length]))[1]
-            at += 4 + length
+            headers, at = _table(buffer, at)
         if not flags & _TIMESTAMP:
             return headers, None
         for bit in _OCTETS:
@@ -374,6 +372,14 @@ class AmqpConsumer(asyncio.Protocol):
                 self._fail(f"no frame from the broker in {interval_s * HEARTBEAT_GRACE:.0f} s")
                 return
             self._transport.write(beat)
+
+
+def _table(buffer: bytearray, at: int) -> tuple[Mapping[str, Any], int]:
+    """The field table at `at` and the offset after it."""
+    length = _U32.unpack_from(buffer, at)[0]
+    if not length:  # publishers often send an empty table
+        return _NO_HEADERS, at + 4
+    return field_table(bytes(buffer[at : at + 4 + length]))[1], at + 4 + length
 
 
 def _heartbeat(broker_s: int, ours_s: int) -> int:

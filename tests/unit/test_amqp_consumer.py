@@ -49,7 +49,7 @@ def stream() -> bytes:
                 message_id="m-1",
                 timestamp=STAMP,
             ),
-            delivery_frames(3, b"", timestamp=STAMP),  # an empty body: no body frame
+            delivery_frames(3, b"", headers={}, timestamp=STAMP),  # an empty body: no body frame
         ]
     )
 

@@ -34,12 +34,12 @@ def incoming(**fields: Any) -> Delivery:
 
 
 def test_quorum_queues_count_deliveries_and_classic_ones_only_say_redelivered() -> None:
-    assert _message(3, incoming(headers={"x-delivery-count": 2})).deliveries == 3
-    assert _message(3, incoming(redelivered=True)).deliveries == 2
-    assert _message(3, incoming()).deliveries == 1
+    assert _message(3, incoming(headers={"x-delivery-count": 2}), 0.0).deliveries == 3
+    assert _message(3, incoming(redelivered=True), 0.0).deliveries == 2
+    assert _message(3, incoming(), 0.0).deliveries == 1
 
 
 def test_the_message_id_names_the_channel_generation_and_the_publishers_time_is_kept() -> None:
     stamp = datetime(2026, 12, 4, 12, 0, 0, tzinfo=UTC).timestamp()
-    message = _message(3, incoming(timestamp=stamp))
+    message = _message(3, incoming(timestamp=stamp), 0.0)
     assert (message.id, message.enqueued_at) == ("3.7", stamp)
