@@ -51,6 +51,11 @@ from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
 
+# The broker hands deliveries over in small bursts while publishers trickle; every fetch costs
+# the pipeline a round (intake, metrics, wake-ups), so a short fetch waits a moment for the
+# next burst, up to a PutPartnerEvents call's worth of entries.
+FETCH_FILL = 20
+FETCH_LINGER_S = 0.01
 MIN_KEEPER_TICK_S = 0.05
 MAX_KEEPER_TICK_S = 0.5
 
@@ -135,7 +140,8 @@ class AmqpInput:
         raise self._link.failed(failures[0])
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
-        """Hand over deliveries, waiting at most wait_s for the first."""
+        """Hand over deliveries, waiting at most wait_s for the first (and FETCH_LINGER_S for
+        more after a short first take)."""
         if max_messages <= 0:
             return []
         link = await self._link.get()
@@ -145,6 +151,9 @@ class AmqpInput:
             self._wake.clear()
             batch = await self._take(max_messages, link.generation)
             remaining = deadline - loop.time()
+            if batch and len(batch) < min(max_messages, FETCH_FILL) and remaining > 0:
+                await asyncio.sleep(FETCH_LINGER_S)
+                batch += await self._take(max_messages - len(batch), link.generation)
             if batch or remaining <= 0:
                 return batch
             with contextlib.suppress(TimeoutError):
