@@ -46,7 +46,7 @@ from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_consumer import Delivery
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
-from publisher.inputs.base import parses_as_json, renew_interval_s
+from publisher.inputs.base import Deadline, parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
@@ -145,12 +145,11 @@ class AmqpInput:
         if max_messages <= 0:
             return []
         link = await self._link.get()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
             self._wake.clear()
             batch = await self._take(max_messages, link.generation)
-            remaining = deadline - loop.time()
+            remaining = deadline.remaining_s()
             if batch and len(batch) < min(max_messages, FETCH_FILL) and remaining > 0:
                 await asyncio.sleep(FETCH_LINGER_S)
                 batch += await self._take(max_messages - len(batch), link.generation)
