@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import structlog
 
 from publisher import __version__
+from publisher.aws import aiohttp_trust
 from publisher.gc_policy import set_thresholds
 from publisher.observe.logs import configure_logging
 
@@ -61,6 +62,7 @@ def _modules_for(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     set_thresholds()
+    aiohttp_trust.install()
     args = build_parser(argv).parse_args(argv)
     configure_logging(args.log_level, json_output=args.log_format == "json")
     try:
