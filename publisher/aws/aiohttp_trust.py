@@ -12,15 +12,13 @@ so anything that reached it another way would fail closed, never open.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import ssl
-import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 from typing import Any
+
+from publisher.import_hooks import run_first_import_within
 
 TARGET = "aiohttp.connector"
 
@@ -49,16 +47,7 @@ class TrustOnFirstUse(ssl.SSLContext):
 
 def install() -> None:
     """Defer the CA store reads of aiohttp's import, if aiohttp.connector is not imported yet."""
-    install_for(TARGET)
-
-
-def install_for(module: str) -> None:
-    """Import `module` under deferred_default_trust() when something first imports it."""
-    if module in sys.modules or any(
-        isinstance(f, _Finder) and f.module == module for f in sys.meta_path
-    ):
-        return
-    sys.meta_path.insert(0, _Finder(module))
+    run_first_import_within(TARGET, deferred_default_trust)
 
 
 @contextmanager
@@ -82,36 +71,3 @@ def deferred_default_trust() -> Iterator[list[ssl.SSLContext]]:
                 context._trust_pending = True
             else:  # a subclass of another library: it reads the store now, as it asked
                 context.set_default_verify_paths()
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Finds one module as the path finder does, and runs it under deferred trust."""
-
-    def __init__(self, module: str) -> None:
-        self.module = module
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.module:
-            return None
-        sys.meta_path.remove(self)  # once: later imports take the module from sys.modules
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and isinstance(spec.loader, importlib.abc.Loader):
-            spec.loader = _DeferringLoader(spec.loader)
-        return spec
-
-
-class _DeferringLoader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        with deferred_default_trust():
-            self._loader.exec_module(module)
-
-    def __getattr__(self, name: str) -> Any:  # get_source, get_code, ...: the real loader's
-        return getattr(self._loader, name)

@@ -9,7 +9,8 @@ from pathlib import Path
 import certifi
 import pytest
 
-from publisher.aws.aiohttp_trust import TrustOnFirstUse, deferred_default_trust, install_for
+from publisher.aws.aiohttp_trust import TrustOnFirstUse, deferred_default_trust
+from publisher.import_hooks import run_first_import_within
 
 # Builds its contexts at import, as aiohttp.connector does.
 MODULE = """
@@ -64,8 +65,8 @@ def test_the_first_import_of_the_module_runs_under_deferred_trust(
     name = "publisher_test_tls_at_import"
     (tmp_path / f"{name}.py").write_text(MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
-    install_for(name)
-    install_for(name)  # once
+    run_first_import_within(name, deferred_default_trust)
+    run_first_import_within(name, deferred_default_trust)  # once
     try:
         module = __import__(name)
     finally:
