@@ -46,7 +46,7 @@ from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Delivery
-from publisher.inputs.base import parses_as_json, renew_interval_s
+from publisher.inputs.base import Deadline, parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
@@ -139,12 +139,11 @@ class AmqpInput:
         if max_messages <= 0:
             return []
         link = await self._link.get()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
             self._wake.clear()
             batch = await self._take(max_messages, link.generation)
-            remaining = deadline - loop.time()
+            remaining = deadline.remaining_s()
             if batch or remaining <= 0:
                 return batch
             with contextlib.suppress(TimeoutError):

@@ -23,14 +23,14 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 
+from publisher.core.backoff import Doubling
 from publisher.errors import InputUnavailable
 from publisher.settings import AmqpInputSettings, redact_url
 
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
-RECONNECT_MIN_S = 0.1
-RECONNECT_MAX_S = 10.0
+RECONNECT = Doubling(first_s=0.1, max_s=10.0)
 # Everything aio-pika raises when the broker, the connection or a channel goes away.
 LINK_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
@@ -95,7 +95,7 @@ class AmqpLink:
         self._generation = 0
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
-        self._backoff_s = RECONNECT_MIN_S
+        self._backoff_s = RECONNECT.first_s
         self._closing: set[asyncio.Task[None]] = set()
         self.where = f"amqp queue {settings.queue} at {redact_url(settings.url.get_secret_value())}"
 
@@ -121,9 +121,9 @@ class AmqpLink:
                 self._link = await self._connect()
             except LINK_ERRORS as exc:
                 self._retry_at = loop.time() + self._backoff_s
-                self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
+                self._backoff_s = RECONNECT.after(self._backoff_s)
                 raise InputUnavailable(f"{self.where}: {exc!r}") from None
-            self._backoff_s = RECONNECT_MIN_S
+            self._backoff_s = RECONNECT.first_s
             return self._link
 
     def failed(self, exc: BaseException) -> InputUnavailable:
