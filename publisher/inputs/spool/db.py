@@ -236,7 +236,12 @@ class SpoolDb:
         same transaction; returns the first id (0 if none was new), whether another process
         put rows (as put), and which were duplicates."""
         self._remembered.load_once(self._conn, now)
-        remembered = self._remembered.known(keys, now)
+        remembered = self._remembered.known(keys, now) if any(keys) else None
+        if not remembered:  # no duplicate: every body goes in as it came
+            first_id, others_put = self.put(bodies, tenants, now)
+            new_keys = [key for key in keys if key]
+            dedupe_sql.remember(self._conn, self._remembered, new_keys, now, limits)
+            return first_id, others_put, [False] * len(keys)
         duplicates = [key is not None and key in remembered for key in keys]
         new = [i for i, dup in enumerate(duplicates) if not dup]
         first_id, others_put = (

@@ -75,11 +75,22 @@ class FreshRows:
         size = sum(map(len, bodies))
         if len(self._rows) + len(bodies) > self.max_rows or self._bytes + size > self.max_bytes:
             return False
+        # _hold inlined: this runs once per event ingested.
+        ids_of, rows, held = self._ids, self._rows, 0
         for offset, body in enumerate(bodies):
             row_id, tenant = first_id + offset, tenants[offset]
-            if row_id > cursors.get(tenant, 0):
-                event = events[offset] if events is not None else None
-                self._hold(tenant, row_id, FreshRow(body, enqueued_at, event))
+            if row_id <= cursors.get(tenant, 0):
+                continue
+            ids = ids_of.get(tenant)
+            if ids is None:
+                ids = ids_of[tenant] = []
+            if not ids or ids[-1] < row_id:
+                ids.append(row_id)
+            else:
+                bisect.insort(ids, row_id)
+            rows[row_id] = FreshRow(body, enqueued_at, events[offset] if events else None)
+            held += len(body)
+        self._bytes += held
         return True
 
     def take(self, tenant: str, limit: int) -> list[tuple[int, FreshRow]]:
