@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 from publisher.core.event import Event
 
-# Rows and bytes of bodies held at most; a row's event and bookkeeping take about 400 bytes
-# more. Past either, rows are read back from the file as before: a consumer that is far
-# behind its producers gains nothing from memory, and the pipeline fetches 500 at a time.
-DEFAULT_MAX_ROWS = 10_000
-DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# Rows and bytes of bodies held at most; a row's event (its Detail text) and bookkeeping take
+# about as much again, some 1.5 KB per 500-byte event, so about 45 MiB when full. Enough to
+# carry a burst of tens of thousands of events that ingest takes faster than AWS is sent
+# them; past either, rows are read back from the file and decoded again, as they are from
+# other processes.
+DEFAULT_MAX_ROWS = 32_768
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
