@@ -211,7 +211,9 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        rows = zip(bodies, tenants, strict=True)
+        # Bound as bytearray: sqlite3 binds one as a BLOB at once, while for bytes it first
+        # asks its adapter registry and the object itself for an adaptation, on every row.
+        rows = zip(map(bytearray, bodies), tenants, strict=True)
         if self._old_file:
             self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
         else:
