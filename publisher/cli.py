@@ -7,11 +7,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-import structlog
-
 from publisher import __version__
+from publisher.aws import aiohttp_trust
 from publisher.gc_policy import set_thresholds
-from publisher.observe.logs import configure_logging
+from publisher.import_hooks import hidden_modules, run_first_import_within
 
 # Each module exposes register(subparsers); the order is the order of `--help`.
 COMMAND_MODULES = {
@@ -59,8 +58,21 @@ def _modules_for(argv: Sequence[str]) -> list[str]:
     return [COMMAND_MODULES[named]] if named else list(COMMAND_MODULES.values())
 
 
+def prepare_imports() -> None:
+    """Before any command's imports: skip the import-time work no command uses.
+
+    structlog imports rich, when installed, to render console tracebacks; our logs render
+    their own (observe.logs), and loading rich costs more than structlog itself.
+    """
+    aiohttp_trust.install()
+    run_first_import_within("structlog", lambda: hidden_modules("rich"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     set_thresholds()
+    prepare_imports()
+    from publisher.observe.logs import configure_logging  # structlog: after prepare_imports
+
     args = build_parser(argv).parse_args(argv)
     configure_logging(args.log_level, json_output=args.log_format == "json")
     try:
@@ -68,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        import structlog
+
         structlog.get_logger(__name__).exception("command_failed", command=args.command)
         print(f"partner-publisher: {args.command} failed: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,15 @@ class PublisherError(Exception):
         super().__init__(message or (self.__doc__ or "").strip())
 
 
+class SourceAdminError(PublisherError):
+    """A partner event source call failed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
 class ConfigError(PublisherError):
     """The configuration is invalid."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ConnectTimeoutError,
@@ -58,6 +57,8 @@ def network_failure(exc: BotoCoreError | OSError | TimeoutError) -> tuple[str, s
 @cache
 def known_regions() -> frozenset[str]:
     """The Regions botocore's endpoint data lists for EventBridge (all partitions)."""
+    import botocore.session  # the SDK's client stack: only when a Region is checked
+
     session = botocore.session.get_session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():

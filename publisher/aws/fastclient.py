@@ -1,6 +1,7 @@
 """PutPartnerEvents without the SDK's per-call machinery: one fixed call, signed and sent directly.
 
 Credentials still come from aiobotocore's session (the whole default chain, refresh, IRSA),
+or, where the environment alone decides them, from botocore's same providers (env_session.py);
 the endpoint from botocore's rule set (endpoints.py), proxies and the CA bundle by botocore's
 rules (network.py); the SigV4 signature is botocore's algorithm, computed without its per-request
 objects (RequestSigner). Left out: request serialization, response parsing, hooks and retries
@@ -23,13 +24,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
-from aiobotocore.session import AioSession
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSRequest
 from botocore.utils import normalize_url_path
 from yarl import URL
 
 from publisher import __version__
+from publisher.aws.env_session import env_session
 from publisher.aws.network import (
     ca_bundle_for,
     check_readable,
@@ -229,7 +230,7 @@ class FastRegionClients(RegionClientPool):
         super().__init__()
         self._aws = aws
         self._publish = publish
-        self._session = AioSession(profile=aws.profile)
+        self._session: Any = env_session(aws) or _sdk_session(aws)
         self._credentials: Any = None
         self._http: aiohttp.ClientSession | None = None
         self._ca_bundle: str | None = None
@@ -270,3 +271,9 @@ class FastRegionClients(RegionClientPool):
         if self._tls is None:
             self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
         return self._tls
+
+
+def _sdk_session(aws: AwsSettings) -> Any:
+    from aiobotocore.session import AioSession  # its client stack: only when the SDK decides
+
+    return AioSession(profile=aws.profile)

@@ -13,10 +13,10 @@ import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies
 
-from aiobotocore.session import AioSession
 from botocore.httpsession import ProxyConfiguration, create_urllib3_context, get_cert_path
 from botocore.utils import get_environ_proxies
 
@@ -64,7 +64,7 @@ def _in_no_proxy_network(endpoint_url: str) -> bool:
     return False
 
 
-def ca_bundle_for(configured: Path | None, session: AioSession) -> str | None:
+def ca_bundle_for(configured: Path | None, session: Any) -> str | None:
     """The CA bundle botocore would trust: aws.ca_bundle, AWS_CA_BUNDLE (or the profile's
     ca_bundle), then REQUESTS_CA_BUNDLE; None means botocore's default bundle."""
     if configured is not None:

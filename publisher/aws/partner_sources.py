@@ -21,22 +21,15 @@ from aiobotocore.session import AioSession
 from publisher.aws.control_plane import call_with_retries
 from publisher.core.event import is_valid_account, is_valid_source
 from publisher.engine.ratelimit import AdaptiveRateLimiter
-from publisher.errors import PublisherError
+from publisher.errors import SourceAdminError
+
+__all__ = ["PartnerSources", "SourceAdminError", "open_partner_sources"]
 from publisher.settings import AwsSettings
 
 DEFAULT_CONTROL_PLANE_RPS = 10.0
 LIST_PAGE_LIMIT = 100
 
 T = TypeVar("T")
-
-
-class SourceAdminError(PublisherError):
-    """A partner event source call failed."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,19 +6,19 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.aws.endpoints import events_endpoint
 from publisher.aws.failures import CredentialsMissing
 from publisher.aws.network import ca_bundle_for, proxies_for, tls_context
 from publisher.aws.replies import CallFailed, EntryResult, parse_results
-from publisher.aws.sdk_replies import PARSE_EVENT, BoundedHTTPSession, check_reply, entries_sent
 from publisher.settings import AwsSettings, PublishSettings
+
+if TYPE_CHECKING:  # aiobotocore's client stack: imported only when an SDK client is made
+    from aiobotocore.config import AioConfig
 
 __all__ = ["CallFailed", "EntryResult", "parse_results"]  # where the engine has always found them
 
@@ -36,10 +36,13 @@ class SdkPartnerEventsClient:
     """PutPartnerEvents through an aiobotocore client whose own retries are off."""
 
     def __init__(self, client: Any) -> None:
+        from publisher.aws.sdk_replies import entries_sent
+
         self._client = client
+        self._entries_sent = entries_sent
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
-        entries_sent.set(len(entries))  # read by check_reply, which runs inside this call
+        self._entries_sent.set(len(entries))  # read by check_reply, which runs inside this call
         try:
             response = await self._client.put_partner_events(Entries=list(entries))
         except ClientError as exc:
@@ -60,7 +63,7 @@ def _status(response: dict[str, Any]) -> int | None:
     return status if isinstance(status, int) else None
 
 
-async def require_credentials(session: AioSession) -> Any:
+async def require_credentials(session: Any) -> Any:
     """The session's credentials, or a ConfigError that says how to provide them."""
     credentials = await session.get_credentials()
     if credentials is None:
@@ -69,6 +72,10 @@ async def require_credentials(session: AioSession) -> Any:
 
 
 def sdk_config(publish: PublishSettings) -> AioConfig:
+    from aiobotocore.config import AioConfig
+
+    from publisher.aws.sdk_replies import BoundedHTTPSession
+
     return AioConfig(
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=publish.max_in_flight,
@@ -82,7 +89,7 @@ def sdk_config(publish: PublishSettings) -> AioConfig:
     )
 
 
-async def resolve_endpoint(session: AioSession, region: str, aws: AwsSettings) -> str:
+async def resolve_endpoint(session: Any, region: str, aws: AwsSettings) -> str:
     """botocore's endpoint decision (endpoint_url, AWS_ENDPOINT_URL*, FIPS, dual-stack,
     partitions), made from its rule set without building an SDK client (aws/endpoints.py)."""
     return events_endpoint(session, region, aws.endpoint_url)
@@ -121,6 +128,8 @@ class SdkRegionClients(RegionClientPool):
     """One aiobotocore `events` client per Region."""
 
     def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
+        from aiobotocore.session import AioSession
+
         super().__init__()
         self._aws = aws
         self._config = sdk_config(publish)
@@ -134,6 +143,10 @@ class SdkRegionClients(RegionClientPool):
         return self
 
     async def _create(self, region: str) -> PartnerEventsClient:
+        from aiobotocore.config import AioConfig
+
+        from publisher.aws.sdk_replies import PARSE_EVENT, check_reply
+
         # The proxies are decided for the resolved endpoint by the rule the fast client uses.
         endpoint = await resolve_endpoint(self._session, region, self._aws)
         proxies = AioConfig(proxies=proxies_for(endpoint, self._aws.proxies))

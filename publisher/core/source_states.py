@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
-from publisher.aws.partner_sources import PartnerSources, SourceAdminError
 from publisher.core.tenants import Route, TenantRegistry
+from publisher.errors import SourceAdminError
+
+if TYPE_CHECKING:  # the SDK's control-plane client: imported by whoever refreshes states
+    from publisher.aws.partner_sources import PartnerSources
 
 log = structlog.get_logger(__name__)
 

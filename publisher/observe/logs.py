@@ -14,7 +14,10 @@ def configure_logging(level: str = "info", json_output: bool = True) -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json_output
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks whatever is installed (structlog picks rich's when it can import it).
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

@@ -60,3 +60,20 @@ def test_a_command_runs_with_the_cli_collector_thresholds() -> None:
     assert code == 0
     assert before != list(GC_THRESHOLDS)  # the interpreter's own default
     assert during == list(GC_THRESHOLDS)
+
+
+def test_the_cli_skips_import_time_work_no_command_uses() -> None:
+    probe = (
+        "import json, sys\n"
+        "from publisher.cli import prepare_imports\n"
+        "prepare_imports()\n"
+        "import aiohttp.connector, structlog.dev\n"
+        "verified = aiohttp.connector._SSL_CONTEXT_VERIFIED\n"
+        "print(json.dumps([type(verified).__name__, verified.cert_store_stats()['x509_ca'],"
+        " structlog.dev.rich is None, 'rich' in sys.modules]))\n"
+    )
+    context_type, trusted, rich_hidden, rich_marked = run_probe(probe)
+    assert context_type == "TrustOnFirstUse"
+    assert trusted == 0  # read at its first handshake instead
+    assert rich_hidden
+    assert not rich_marked  # hidden from structlog's import only: importable afterwards

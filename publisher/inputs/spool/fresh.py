@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 from publisher.core.event import Event
 
-# Rows and bytes of bodies held at most; a row's event (its Detail text) and bookkeeping take
-# about as much again, some 1.5 KB per 500-byte event, so about 45 MiB when full. Enough to
-# carry a burst of tens of thousands of events that ingest takes faster than AWS is sent
-# them; past either, rows are read back from the file and decoded again, as they are from
-# other processes.
-DEFAULT_MAX_ROWS = 32_768
+# Rows and bytes of bodies held at most; a row's event and bookkeeping take about 900 bytes
+# more. Past either, rows are read back from the file and decoded again, which costs the
+# consumer more than the rest of its work on the row: the budget covers a burst of a few
+# seconds at the account's default quota, so that a consumer catching up on one does not
+# decode what ingest just validated. A backlog beyond it gains little from memory.
+DEFAULT_MAX_ROWS = 30_000
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -77,22 +77,33 @@ class FreshRows:
         size = sum(map(len, bodies))
         if len(self._rows) + len(bodies) > self.max_rows or self._bytes + size > self.max_bytes:
             return False
-        # _hold inlined: this runs once per event ingested.
-        ids_of, rows, held = self._ids, self._rows, 0
+        if not bodies:
+            return True
+        tenant = tenants[0]
+        ids = self._ids.get(tenant)
+        if (
+            tenants.count(tenant) == len(tenants)
+            and first_id > cursors.get(tenant, 0)
+            and (not ids or ids[-1] < first_id)
+        ):
+            # The usual put: one tenant's rows, all after what is held and read.
+            row_ids = range(first_id, first_id + len(bodies))
+            found = events if events is not None else [None] * len(bodies)
+            self._ids.setdefault(tenant, []).extend(row_ids)
+            self._rows.update(
+                zip(
+                    row_ids,
+                    map(FreshRow, bodies, [enqueued_at] * len(bodies), found),
+                    strict=True,
+                )
+            )
+            self._bytes += size
+            return True
         for offset, body in enumerate(bodies):
             row_id, tenant = first_id + offset, tenants[offset]
-            if row_id <= cursors.get(tenant, 0):
-                continue
-            ids = ids_of.get(tenant)
-            if ids is None:
-                ids = ids_of[tenant] = []
-            if not ids or ids[-1] < row_id:
-                ids.append(row_id)
-            else:
-                bisect.insort(ids, row_id)
-            rows[row_id] = FreshRow(body, enqueued_at, events[offset] if events else None)
-            held += len(body)
-        self._bytes += held
+            if row_id > cursors.get(tenant, 0):
+                event = events[offset] if events is not None else None
+                self._hold(tenant, row_id, FreshRow(body, enqueued_at, event))
         return True
 
     def take(self, tenant: str, limit: int) -> list[tuple[int, FreshRow]]:

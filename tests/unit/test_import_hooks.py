@@ -1,0 +1,74 @@
+"""A module's first import run inside a context, and modules hidden for the time of a block."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from publisher.import_hooks import hidden_modules, run_first_import_within
+
+# Records whether an optional module could be imported, as structlog does with rich.
+MODULE = """
+try:
+    import {optional}
+except ImportError:
+    {optional} = None
+"""
+
+
+@pytest.fixture
+def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """An importable module using an optional one, both only on this test's path."""
+    user, optional = "publisher_test_hook_user", "publisher_test_hook_optional"
+    (tmp_path / f"{user}.py").write_text(MODULE.format(optional=optional))
+    (tmp_path / f"{optional}.py").write_text("PRESENT = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield user, optional
+    for name in (user, optional):
+        sys.modules.pop(name, None)
+
+
+def test_the_first_import_runs_within_the_context_and_later_ones_import_as_usual(
+    modules: tuple[str, str],
+) -> None:
+    user, optional = modules
+    run_first_import_within(user, lambda: hidden_modules(optional))
+    module = __import__(user)
+    assert getattr(module, optional) is None
+    assert optional not in sys.modules
+    assert __import__(optional).PRESENT
+    assert not any(getattr(f, "module", None) == user for f in sys.meta_path)
+
+
+def test_the_context_is_entered_once_and_only_for_that_module(
+    modules: tuple[str, str],
+) -> None:
+    user, optional = modules
+    entered: list[str] = []
+
+    @contextmanager
+    def noting() -> Iterator[None]:
+        entered.append("in")
+        yield
+
+    run_first_import_within(user, noting)
+    run_first_import_within(user, noting)
+    __import__(optional)
+    assert entered == []
+    __import__(user)
+    sys.modules.pop(user)
+    __import__(user)
+    assert entered == ["in"]
+
+
+def test_a_module_already_imported_is_neither_hidden_nor_hooked() -> None:
+    with hidden_modules("json"):
+        import json
+
+        assert json.dumps(1) == "1"
+    run_first_import_within("json", lambda: hidden_modules("re"))
+    assert not any(getattr(f, "module", None) == "json" for f in sys.meta_path)
