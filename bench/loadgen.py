@@ -29,6 +29,7 @@ from bench import events
 FLOOD_BODY_EVENTS = 500
 FLOOD_IN_FLIGHT = 4
 STEADY_BODY_EVENTS = 1000
+EDGE_SLACK_S = 1e-6
 RETRY_SLEEP_S = 0.005
 HEADERS = {"Content-Type": "application/x-ndjson"}
 
@@ -168,7 +169,8 @@ def _window_figures(
     posts: list[Post], window: tuple[float, float], body_events: int
 ) -> dict[str, float]:
     """Events due and accepted within the window; ingest latency (POST to 202) of its bodies."""
-    start, end = window
+    # A body due exactly on an edge belongs to the window it opens, whatever the rounding.
+    start, end = window[0] - EDGE_SLACK_S, window[1] - EDGE_SLACK_S
     due = [p for p in posts if start <= p.due < end]
     latencies = sorted((p.done - p.started) * 1000 for p in due)
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
