@@ -41,6 +41,7 @@ MAX_CPU_SHARE = 0.95  # "with CPU to spare": the daemon's core not saturated
 # The first page read back from the emulator at a window edge; sampling lags the edge by a
 # few milliseconds, i.e. a few hundred events at the quota.
 EDGE_PAGE = 400
+MAX_PAGE = 100_000  # the most the emulator answers at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,9 @@ def _delivered_before(emulator: Emulator, end: int, edge: float) -> int:
         page = emulator.page(since, end - since)["events"]
         if since == 0 or (page and page[0]["received_at"] < edge):
             return since + sum(1 for record in page if record["received_at"] < edge)
-        size *= 4
+        if size >= MAX_PAGE:
+            raise BenchError(f"sampled over {MAX_PAGE:,} events after the window's edge")
+        size = min(size * 4, MAX_PAGE)
     return 0
 
 
