@@ -270,7 +270,7 @@ def spool_backlog(ctx: Context) -> Result:
     down = f"http://127.0.0.1:{free_port()}"
     sections: dict[str, Any] = {
         "input": {"max_events": total * 2, "max_bytes": 8 << 30},
-        "retry": {"max_attempts": 1_000_000, "max_delay_ms": 5000},
+        "retry": {"max_attempts": 1000, "max_delay_ms": 5000},  # the most the config allows
     }
     with _daemon(ctx, "spool_backlog", endpoint=down, **sections) as daemon:
         rss_before = proc_status_kib(daemon.pid, "VmRSS")

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from publisher.client_batches import (
+    Attempts,
     Batch,
     PublishError,
     PublishResult,
     Rejection,
-    apply_answer,
-    backoff_s,
     decode_answer,
     plan_batches,
 )
@@ -67,8 +66,8 @@ class _Options:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def delay_s(self, attempt: int, retry_after: str | None) -> float:
-        return backoff_s(attempt, self.base_delay_s, self.max_delay_s, retry_after)
+    def attempts(self, batch: Batch, result: PublishResult) -> Attempts:
+        return Attempts(batch, result, self.max_attempts, self.base_delay_s, self.max_delay_s)
 
 
 class _Configured:
@@ -119,22 +118,18 @@ class Client(_Configured):
 
     def _send(self, batch: Batch, result: PublishResult) -> list[Batch]:
         """Send one batch until it is settled; returns batches still to send (its halves)."""
-        options = self._options
-        problem = ""
-        for attempt in range(options.max_attempts):
-            retry_after = None
+        attempts = self._options.attempts(batch, result)
+        for attempt in range(attempts.max_attempts):
             try:
                 status, retry_after, answer = self._post(batch)
             except (OSError, http.client.HTTPException) as exc:
                 self.close()  # the connection's state is unknown: start afresh
-                problem = f"network error: {exc!r}"
+                attempts.failed(exc)
             else:
-                outcome = apply_answer(batch, status, answer, result)
-                if not isinstance(outcome, str):
-                    return outcome
-                problem = outcome
-            time.sleep(options.delay_s(attempt, retry_after))
-        raise PublishError(f"gave up after {options.max_attempts} attempts; {problem}", result)
+                if (rest := attempts.answered(status, retry_after, answer)) is not None:
+                    return rest
+            time.sleep(attempts.pause_s(attempt))
+        raise attempts.gave_up()
 
     def _post(self, batch: Batch) -> tuple[int, str | None, Any]:
         if self._conn is None:
@@ -190,21 +185,17 @@ class AsyncClient(_Configured):
 
         import aiohttp
 
-        options = self._options
-        problem = ""
-        for attempt in range(options.max_attempts):
-            retry_after = None
+        attempts = self._options.attempts(batch, result)
+        for attempt in range(attempts.max_attempts):
             try:
                 status, retry_after, answer = await self._post(batch)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                problem = f"network error: {exc!r}"
+                attempts.failed(exc)
             else:
-                outcome = apply_answer(batch, status, answer, result)
-                if not isinstance(outcome, str):
-                    return outcome
-                problem = outcome
-            await asyncio.sleep(options.delay_s(attempt, retry_after))
-        raise PublishError(f"gave up after {options.max_attempts} attempts; {problem}", result)
+                if (rest := attempts.answered(status, retry_after, answer)) is not None:
+                    return rest
+            await asyncio.sleep(attempts.pause_s(attempt))
+        raise attempts.gave_up()
 
     async def _post(self, batch: Batch) -> tuple[int, str | None, Any]:
         import aiohttp

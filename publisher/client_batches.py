@@ -127,6 +127,47 @@ def settle(batch: Batch, status: int, answer: Any, result: PublishResult) -> Non
         result.duplicates += int(answer.get("duplicates", 0))
 
 
+class Attempts:
+    """One batch's attempts at ingest, as both clients run them: what each answer or network
+    error means for the batch, the wait before the next attempt, and the error on giving up."""
+
+    def __init__(
+        self,
+        batch: Batch,
+        result: PublishResult,
+        max_attempts: int,
+        base_delay_s: float,
+        max_delay_s: float,
+    ) -> None:
+        self.batch = batch
+        self.result = result
+        self.max_attempts = max_attempts
+        self._base_delay_s = base_delay_s
+        self._max_delay_s = max_delay_s
+        self._problem = ""
+        self._retry_after: str | None = None
+
+    def answered(self, status: int, retry_after: str | None, answer: Any) -> list[Batch] | None:
+        """The batches still to send once the answer settles this one (none, or its halves);
+        None to try again. Raises PublishError for an answer that no retry can change."""
+        outcome = apply_answer(self.batch, status, answer, self.result)
+        if not isinstance(outcome, str):
+            return outcome
+        self._problem, self._retry_after = outcome, retry_after
+        return None
+
+    def failed(self, exc: BaseException) -> None:
+        """The request got no answer; a network error is always worth another attempt."""
+        self._problem, self._retry_after = f"network error: {exc!r}", None
+
+    def pause_s(self, attempt: int) -> float:
+        return backoff_s(attempt, self._base_delay_s, self._max_delay_s, self._retry_after)
+
+    def gave_up(self) -> PublishError:
+        message = f"gave up after {self.max_attempts} attempts; {self._problem}"
+        return PublishError(message, self.result)
+
+
 def backoff_s(attempt: int, base_s: float, max_s: float, retry_after: str | None) -> float:
     """Full jitter on an exponential ceiling, and never less than the server's Retry-After."""
     delay = random.uniform(0, min(max_s, base_s * 2**attempt))

@@ -91,17 +91,6 @@ def _joined(health: Health, checks: Sequence[str]) -> bool | str:
     return "; ".join(reasons) if reasons else True
 
 
-@dataclass
-class _Parts:
-    settings: Settings
-    metrics: Metrics
-    tenants: TenantRegistry
-    states: SourceStates
-    input: Input
-    admin: Admin | None = None
-    ingest: Ingest | None = None
-
-
 async def serve(
     settings: Settings, state: DaemonState | None = None, *, accept_empty_spool: bool = False
 ) -> None:
@@ -109,96 +98,101 @@ async def serve(
     a part cannot start as it is (a damaged spool, an unwritable dead-letter store)."""
     state = state or DaemonState()
     metrics = Metrics()
-    parts = _Parts(
-        settings,
-        metrics,
-        tenants_for(settings),
-        SourceStates(),
-        build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool),
-    )
+    tenants = tenants_for(settings)
+    states = SourceStates()
+    input = build_input(settings.input, aws=settings.aws, accept_empty_spool=accept_empty_spool)
+    admin: Admin | None = None
+    ingest: Ingest | None = None
     if settings.admin.enabled:
-        parts.admin = Admin(
+        admin = Admin(
             settings.admin, metrics, state.readiness, EventLookup(settings), whole=settings
         )
     try:
-        if parts.admin is not None:
-            await parts.admin.start()
-        await parts.input.start()
-        state.input_probe = parts.input.backlog
+        if admin is not None:
+            await admin.start()
+        await input.start()
+        state.input_probe = input.backlog
         state.input_ok = True
         async with open_pipeline(
-            settings, parts.input, metrics, parts.tenants, parts.states, health=state.health
+            settings, input, metrics, tenants, states, health=state.health
         ) as pipeline:
             freeze_start_up()
-            if parts.admin is not None:
-                parts.admin.tenant_report = pipeline.tenant_stats.report
+            if admin is not None:
+                admin.tenant_report = pipeline.tenant_stats.report
             state.aws_ok = True
             if settings.ingest.enabled:
-                parts.ingest = Ingest(
+                ingest = Ingest(
                     settings.ingest,
-                    parts.input,
-                    parts.tenants,
+                    input,
+                    tenants,
                     metrics,
                     max_request_bytes=settings.publish.max_request_bytes,
                     health=state.health,
                 )
-                await parts.ingest.start()
-            _log_started(parts)
-            with reload_tenants_on_sighup(settings, parts.tenants):
-                await _run_until_stopped(parts, pipeline, state)
+                await ingest.start()
+            _log_started(settings, tenants, ingest, admin)
+            with reload_tenants_on_sighup(settings, tenants):
+                async with _source_refresher(settings, tenants, states, metrics) as refresher:
+                    await _run_until_stopped(settings, pipeline, state, refresher, ingest)
     finally:
         state.draining = True
-        if parts.ingest is not None:
-            await parts.ingest.stop()
-        await _close_quietly(parts.input)
-        if parts.admin is not None:
-            await parts.admin.stop()
+        if ingest is not None:
+            await ingest.stop()
+        await _close_quietly(input)
+        if admin is not None:
+            await admin.stop()
     log.info("daemon_stopped")
 
 
-async def _run_until_stopped(parts: _Parts, pipeline: Pipeline, state: DaemonState) -> None:
-    grace_s = parts.settings.publish.shutdown_grace_s
+async def _run_until_stopped(
+    settings: Settings,
+    pipeline: Pipeline,
+    state: DaemonState,
+    refresher: asyncio.Task[None] | None,
+    ingest: Ingest | None,
+) -> None:
+    grace_s = settings.publish.shutdown_grace_s
     pipeline_stop = asyncio.Event()
-    async with _source_refresher(parts) as refresher:
-        publishing = asyncio.create_task(pipeline.run(pipeline_stop, grace_s), name="pipeline")
-        stop_wait = asyncio.create_task(state.stop.wait(), name="stop-wait")
-        watched = [publishing, stop_wait, *([refresher] if refresher else [])]
-        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
-        if refresher is not None and refresher in done:
-            log.error("background_task_died", task=refresher.get_name())
-        state.draining = True
-        if parts.ingest is not None:
-            parts.ingest.start_draining()
-        log.info("daemon_draining", grace_s=grace_s)
-        pipeline_stop.set()
-        await publishing  # re-raises if the pipeline died: the daemon then exits non-zero
-        if refresher is not None and refresher in done:
-            refresher.result()  # re-raises what killed it
+    publishing = asyncio.create_task(pipeline.run(pipeline_stop, grace_s), name="pipeline")
+    stop_wait = asyncio.create_task(state.stop.wait(), name="stop-wait")
+    watched = [publishing, stop_wait, *([refresher] if refresher else [])]
+    done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    stop_wait.cancel()
+    if refresher is not None and refresher in done:
+        log.error("background_task_died", task=refresher.get_name())
+    state.draining = True
+    if ingest is not None:
+        ingest.start_draining()
+    log.info("daemon_draining", grace_s=grace_s)
+    pipeline_stop.set()
+    await publishing  # re-raises if the pipeline died: the daemon then exits non-zero
+    if refresher is not None and refresher in done:
+        refresher.result()  # re-raises what killed it
 
 
 @asynccontextmanager
-async def _source_refresher(parts: _Parts) -> AsyncIterator[asyncio.Task[None] | None]:
+async def _source_refresher(
+    settings: Settings, tenants: TenantRegistry, states: SourceStates, metrics: Metrics
+) -> AsyncIterator[asyncio.Task[None] | None]:
     """The periodic source-state refresh task, if enabled, with its AWS clients."""
-    settings = parts.settings
-    if not settings.sources.refresh or not len(parts.tenants):
+    if not settings.sources.refresh or not len(tenants):
         yield None
         return
     async with AsyncExitStack() as stack:
         clients: dict[str, PartnerSources] = {}
-        for region in sorted({route.region for route in parts.tenants}):
+        for region in sorted({route.region for route in tenants}):
             clients[region] = await stack.enter_async_context(
                 open_partner_sources(settings.aws, region, settings.sources.control_plane_rps)
             )
 
         def publish_counts() -> None:
-            for name, count in parts.states.counts(parts.tenants).items():
-                parts.metrics.tenants.labels(state=name).set(count)
+            for name, count in states.counts(tenants).items():
+                metrics.tenants.labels(state=name).set(count)
 
         task = asyncio.create_task(
             refresh_forever(
-                parts.states,
-                parts.tenants,
+                states,
+                tenants,
                 clients.__getitem__,
                 settings.sources.refresh_interval_s,
                 publish_counts,
@@ -220,14 +214,15 @@ async def _close_quietly(input: Input) -> None:
         log.exception("input_close_failed")
 
 
-def _log_started(parts: _Parts) -> None:
-    settings = parts.settings
+def _log_started(
+    settings: Settings, tenants: TenantRegistry, ingest: Ingest | None, admin: Admin | None
+) -> None:
     log.info(
         "daemon_started",
         input=settings.input.kind,
-        ingest=f"http://{settings.ingest.host}:{parts.ingest.port}" if parts.ingest else None,
-        admin=f"http://{settings.admin.host}:{parts.admin.port}" if parts.admin else None,
-        tenants=len(parts.tenants),
+        ingest=f"http://{settings.ingest.host}:{ingest.port}" if ingest else None,
+        admin=f"http://{settings.admin.host}:{admin.port}" if admin else None,
+        tenants=len(tenants),
         region=settings.aws.region,
         endpoint_url=settings.aws.endpoint_url,
         pending_policy=settings.sources.pending,

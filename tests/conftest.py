@@ -89,6 +89,24 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_cli(
+    *args: str,
+    timeout_s: float = 60,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`partner-publisher ARGS` run to its end (text output, exit code not checked)."""
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=cli_env() if env is None else env,
+        cwd=cwd,
+        check=False,
+    )
+
+
 @contextmanager
 def emulator_process(*flags: str) -> Iterator[str]:
     """A `partner-publisher emulator` process on a free port; yields its URL."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from publisher.errors import ConfigError
@@ -24,6 +25,20 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
         help="YAML config file (default: $PUBLISHER_CONFIG, ./partner-publisher.yaml, "
         "$XDG_CONFIG_HOME/partner-publisher/config.yaml; PUBLISHER__SECTION__KEY overrides)",
     )
+
+
+def add_command(
+    subparsers: Subparsers,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A command (or an action of one) that reads the config: its parser, --config added."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    add_config_option(parser)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def add_aws_target_options(parser: argparse.ArgumentParser) -> None:

@@ -17,17 +17,17 @@ from publisher.settings.files import choose_config
 
 def register(subparsers: common.Subparsers) -> None:
     actions = common.add_actions(subparsers, "config", "inspect the configuration")
-    check = actions.add_parser(
+    check = common.add_command(
+        actions,
         "check",
+        check_config,
         help="validate the config (file plus PUBLISHER__SECTION__KEY overrides) and print it",
         description="Print the effective config as YAML and exit 0 (warnings on stderr), or "
         "exit 2 saying why not; with --strict, warnings exit 2 too.",
     )
-    common.add_config_option(check)
     check.add_argument(
         "--strict", action="store_true", help="exit 2 on warnings too (e.g. no tenants)"
     )
-    check.set_defaults(func=check_config)
 
 
 def check_config(args: argparse.Namespace) -> int:

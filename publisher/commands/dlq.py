@@ -18,13 +18,16 @@ from publisher.settings import Settings
 
 def register(subparsers: common.Subparsers) -> None:
     actions = common.add_actions(subparsers, "dlq", "inspect and replay dead letters")
-    listing = actions.add_parser("list", help="show dead letters, newest last")
+    listing = common.add_command(
+        actions, "list", list_letters, help="show dead letters, newest last"
+    )
     _add_selectors(listing)
     listing.add_argument("--limit", type=int, default=100, help="show at most N (0: all)")
     add_output_option(listing)
-    listing.set_defaults(func=list_letters)
-    replay = actions.add_parser(
+    replay = common.add_command(
+        actions,
         "replay",
+        replay_letters,
         help="put chosen dead letters back into the input (events keep their id)",
         description="Choose with --reason, --dead-letter-id or --all; replayed ones are "
         "remembered and not replayed again.",
@@ -32,11 +35,9 @@ def register(subparsers: common.Subparsers) -> None:
     _add_selectors(replay)
     replay.add_argument("--all", action="store_true", help="every dead letter not yet replayed")
     replay.add_argument("--dry-run", action="store_true", help="only say what would be replayed")
-    replay.set_defaults(func=replay_letters)
 
 
 def _add_selectors(parser: argparse.ArgumentParser) -> None:
-    common.add_config_option(parser)
     parser.add_argument("--reason", action="append", default=[], help="only this reason")
     parser.add_argument(
         "--dead-letter-id", action="append", default=[], help="only this dead letter"

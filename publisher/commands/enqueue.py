@@ -13,19 +13,21 @@ import orjson
 
 from publisher.commands import common
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines, read_lines
+from publisher.core.backoff import Doubling
 from publisher.errors import ConfigError, InputFull, InputUnavailable
 from publisher.inputs.base import Input
 from publisher.inputs.factory import build_input
 from publisher.settings import Settings
 
 CHUNK_LINES = 500
-RETRY_MIN_S = 0.1
-RETRY_MAX_S = 2.0
+RETRY = Doubling(first_s=0.1, max_s=2.0)
 
 
 def register(subparsers: common.Subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = common.add_command(
+        subparsers,
         "enqueue",
+        run,
         help="put NDJSON events from a file or stdin into the configured input",
         description=(
             "Put one event per line, unchanged, into input.kind (spool, redis, sqs, postgres, "
@@ -43,8 +45,6 @@ def register(subparsers: common.Subparsers) -> None:
         default=60.0,
         help="how long one chunk may wait for a full or unreachable input",
     )
-    common.add_config_option(parser)
-    parser.set_defaults(func=run)
 
 
 @dataclass
@@ -104,7 +104,7 @@ async def _enqueue(settings: Settings, handle: IO[bytes], args: argparse.Namespa
 async def _put_patiently(target: Input, lines: list[bytes], give_up_after_s: float) -> str | None:
     """Put one chunk, retrying while the input is full or away; the reason when giving up."""
     deadline = time.monotonic() + give_up_after_s
-    delay_s = RETRY_MIN_S
+    delay_s = RETRY.first_s
     while True:
         try:
             await target.put(lines)
@@ -113,7 +113,7 @@ async def _put_patiently(target: Input, lines: list[bytes], give_up_after_s: flo
             if time.monotonic() + delay_s > deadline:
                 return str(exc)
             await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, RETRY_MAX_S)
+            delay_s = RETRY.after(delay_s)
 
 
 async def _report(progress: _Progress, interval_s: float) -> None:

@@ -13,8 +13,10 @@ from publisher.settings import PostgresInputSettings, redact_url
 
 def register(subparsers: common.Subparsers) -> None:
     actions = common.add_actions(subparsers, "outbox", "manage the PostgreSQL outbox table")
-    install = actions.add_parser(
+    install = common.add_command(
+        actions,
         "install",
+        install_outbox,
         help="create input.table with its index and notify trigger (safe to run again)",
         description=(
             "Create the outbox table named by input.table (input.kind: postgres), its index "
@@ -25,8 +27,6 @@ def register(subparsers: common.Subparsers) -> None:
         ),
     )
     install.add_argument("--print", action="store_true", help="print the DDL, do not connect")
-    common.add_config_option(install)
-    install.set_defaults(func=install_outbox)
 
 
 def install_outbox(args: argparse.Namespace) -> int:

@@ -15,8 +15,10 @@ from publisher.settings import Settings
 
 
 def register(subparsers: common.Subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = common.add_command(
+        subparsers,
         "run",
+        run,
         help="run the daemon: ingest, publish, serve /metrics /healthz /readyz",
         description=(
             "Run until SIGTERM or SIGINT, then drain for up to publish.shutdown_grace_s and exit "
@@ -24,13 +26,11 @@ def register(subparsers: common.Subparsers) -> None:
             "damaged spool, an unwritable dead-letter store), 1 if a part of the daemon dies."
         ),
     )
-    common.add_config_option(parser)
     parser.add_argument(
         ACCEPT_FLAG,
         action="store_true",
         help="start although the spool file lost events that were pending (replaced, truncated)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

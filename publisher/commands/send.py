@@ -29,8 +29,10 @@ TERMINAL_REFRESH_S = 0.25
 
 
 def register(subparsers: common.Subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = common.add_command(
+        subparsers,
         "send",
+        run,
         help="publish NDJSON events from a file or stdin and exit when all are settled",
         description=(
             "Publish one event per line through validation, batching, retries and dead letters. "
@@ -39,8 +41,6 @@ def register(subparsers: common.Subparsers) -> None:
         ),
     )
     add_ndjson_arguments(parser)
-    common.add_config_option(parser)
-    parser.set_defaults(func=run)
 
 
 @dataclass

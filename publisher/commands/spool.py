@@ -18,23 +18,23 @@ from publisher.settings import SpoolInputSettings
 
 def register(subparsers: common.Subparsers) -> None:
     actions = common.add_actions(subparsers, "spool", "check or salvage the spool file")
-    check = actions.add_parser(
+    common.add_command(
+        actions,
         "check",
+        check_command,
         help="report damage and lost events (exit 0 when sound, 1 when not)",
         description="Print one JSON object: path, ok, problems, backlog.",
     )
-    common.add_config_option(check)
-    check.set_defaults(func=check_command)
-    salvage = actions.add_parser(
+    common.add_command(
+        actions,
         "salvage",
+        salvage_command,
         help="copy every readable event into a new spool file; the damaged one is kept",
         description=(
             "Stop the daemon first. Prints one JSON object: salvaged (events copied), "
             "unreadable_ranges (message ids lost to the damage), damaged_copy (the old file)."
         ),
     )
-    common.add_config_option(salvage)
-    salvage.set_defaults(func=salvage_command)
 
 
 def _spool_path(args: argparse.Namespace) -> Path | None:

@@ -22,17 +22,17 @@ from publisher.settings import Settings
 
 
 def register(subparsers: common.Subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = common.add_command(
+        subparsers,
         "trace",
+        trace_event,
         help="show what became of one event (published with its EventId, or dead-lettered)",
         description="Looks the event up in the ledger (kept for ledger.retention_s). "
         "Exit 0 when found, 1 when unknown.",
     )
-    common.add_config_option(parser)
     parser.add_argument("id", metavar="ID", help="the event's id")
     parser.add_argument("--tenant", help="only this tenant's event with that id")
     parser.add_argument("--output", choices=["text", "json"], default="text")
-    parser.set_defaults(func=trace_event)
 
 
 def trace_event(args: argparse.Namespace) -> int:

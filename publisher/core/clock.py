@@ -12,6 +12,8 @@ in the future counts as now.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 _WALL_AT_START = time.time()
 _MONOTONIC_AT_START = time.monotonic()
@@ -20,3 +22,15 @@ _MONOTONIC_AT_START = time.monotonic()
 def steady_time() -> float:
     """Epoch seconds, anchored to the wall clock at start, advanced by the monotonic clock."""
     return _WALL_AT_START + (time.monotonic() - _MONOTONIC_AT_START)
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """The engine's two clocks: `monotonic` for deadlines, waits and rates; `wall` (epoch
+    seconds) for event ages and the times written to records."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = steady_time
+
+
+SYSTEM_CLOCKS = Clocks()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from publisher.core.backoff import Doubling
 from publisher.core.message import Message
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
@@ -20,8 +21,7 @@ from publisher.observe.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 CHECK = "input_acks"
-RETRY_MIN_S = 0.1
-RETRY_MAX_S = 5.0
+RETRY = Doubling(first_s=0.1, max_s=5.0)
 
 Settled = Callable[[list[Message], int, int], None]
 """Called with (messages, published, dead_lettered) once their ack is stored."""
@@ -56,7 +56,7 @@ class PendingAcks:
         self._arrived.set()
 
     async def retry_forever(self, settled: Settled) -> None:
-        delay_s = RETRY_MIN_S
+        delay_s = RETRY.first_s
         while True:
             await self._arrived.wait()
             await asyncio.sleep(delay_s)
@@ -65,9 +65,9 @@ class PendingAcks:
                 await self._ack([m for messages, _, _ in waiting for m in messages])
             except Exception as exc:
                 self._failed(exc)
-                delay_s = min(RETRY_MAX_S, delay_s * 2)
+                delay_s = RETRY.after(delay_s)
                 continue
-            delay_s = RETRY_MIN_S
+            delay_s = RETRY.first_s
             self._waiting = self._waiting[len(waiting) :]  # defers that came in meanwhile
             for messages, published, dead in waiting:
                 settled(messages, published, dead)

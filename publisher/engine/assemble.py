@@ -15,13 +15,11 @@ from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
 from publisher.deadletters.factory import build_dead_letter_store
 from publisher.deadletters.file import FileDeadLetterStore
-from publisher.engine.deadletter import DeadLetterSink
 from publisher.engine.deadletter_retry import RetryingDeadLetters
 from publisher.engine.pipeline import Pipeline, SettledCallback
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.factory import running_ledger
-from publisher.ledger.recorder import Ledger
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
@@ -52,59 +50,45 @@ async def open_pipeline(
         dead_letters.check_writable()
     await dead_letters.start()
     retrying = RetryingDeadLetters(dead_letters, health, metrics)
+    publish = settings.publish
     try:
-        clients_type = FastRegionClients if settings.publish.client == "fast" else SdkRegionClients
+        clients_type = FastRegionClients if publish.client == "fast" else SdkRegionClients
         async with (
-            clients_type(settings.aws, settings.publish) as clients,
+            clients_type(settings.aws, publish) as clients,
             running_ledger(settings, metrics) as ledger,
         ):
             await warm_up(clients, tenants)
-            parts = (input, clients, retrying, metrics, tenants, states)
-            yield build_pipeline(settings, *parts, on_settled, health, ledger)
+            yield Pipeline(
+                input=input,
+                clients=clients,
+                admission=admission_for(settings, tenants, states),
+                states=states,
+                dead_letters=retrying,
+                metrics=metrics,
+                policy=RetryPolicy(settings.retry),
+                limiter=AdaptiveRateLimiter(publish.rate_limit_rps),
+                max_entries=publish.max_entries,
+                max_request_bytes=publish.max_request_bytes,
+                linger_s=publish.linger_ms / 1000.0,
+                max_in_flight=publish.max_in_flight,
+                max_buffered_events=publish.max_buffered_events,
+                on_settled=on_settled,
+                tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
+                health=health,
+                ledger=ledger,
+            )
     finally:
         await dead_letters.close()
 
 
-def build_pipeline(
-    settings: Settings,
-    input: Input,
-    clients: RegionClients,
-    dead_letters: DeadLetterSink,
-    metrics: Metrics,
-    tenants: TenantRegistry,
-    states: SourceStates,
-    on_settled: SettledCallback | None = None,
-    health: Health | None = None,
-    ledger: Ledger | None = None,
-) -> Pipeline:
-    """The pipeline of `settings` over parts that are already open."""
-    publish = settings.publish
-    admission = Admission(
+def admission_for(settings: Settings, tenants: TenantRegistry, states: SourceStates) -> Admission:
+    return Admission(
         tenants,
         states,
-        max_request_bytes=publish.max_request_bytes,
+        max_request_bytes=settings.publish.max_request_bytes,
         max_age_s=settings.retry.max_age_s,
         pending=settings.sources.pending,
         hold_s=settings.sources.refresh_interval_s,
-    )
-    return Pipeline(
-        input=input,
-        clients=clients,
-        admission=admission,
-        states=states,
-        dead_letters=dead_letters,
-        metrics=metrics,
-        policy=RetryPolicy(settings.retry),
-        limiter=AdaptiveRateLimiter(publish.rate_limit_rps),
-        max_entries=publish.max_entries,
-        max_request_bytes=publish.max_request_bytes,
-        linger_s=publish.linger_ms / 1000.0,
-        max_in_flight=publish.max_in_flight,
-        max_buffered_events=publish.max_buffered_events,
-        on_settled=on_settled,
-        tenant_metrics_top_n=settings.admin.tenant_metrics_top_n,
-        health=health,
-        ledger=ledger,
     )
 
 

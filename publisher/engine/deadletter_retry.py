@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from publisher.core.backoff import Doubling
 from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.observe.health import Health
 from publisher.observe.metrics import Metrics
@@ -20,8 +21,7 @@ from publisher.observe.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 CHECK = "dead_letters"
-RETRY_MIN_S = 0.1
-RETRY_MAX_S = 5.0
+RETRY = Doubling(first_s=0.1, max_s=5.0)
 
 
 class RetryingDeadLetters:
@@ -33,7 +33,7 @@ class RetryingDeadLetters:
         self._metrics = metrics
 
     async def write(self, letters: Sequence[DeadLetter]) -> None:
-        delay_s = RETRY_MIN_S
+        delay_s = RETRY.first_s
         while True:
             try:
                 await self._store.write(letters)
@@ -47,7 +47,7 @@ class RetryingDeadLetters:
                     retry_in_s=delay_s,
                 )
                 await asyncio.sleep(delay_s)
-                delay_s = min(RETRY_MAX_S, delay_s * 2)
+                delay_s = RETRY.after(delay_s)
                 continue
             if self._health.reason(CHECK) is not None:
                 self._health.ok(CHECK)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 
 import structlog
 
 from publisher.aws.putevents import RegionClients
 from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal
+from publisher.core.backoff import Doubling
 from publisher.core.batching import Batch
-from publisher.core.clock import steady_time
+from publisher.core.clock import SYSTEM_CLOCKS, Clocks
 from publisher.core.decisions import RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
@@ -42,8 +42,7 @@ FETCH_WAIT_S = 0.25
 # A full fetch takes about 20 ms to validate and batch; catching up after a stall, its first
 # batches should not wait for its last events.
 INTAKE_SLICE = 100
-INPUT_RETRY_MIN_S = 0.1
-INPUT_RETRY_MAX_S = 5.0
+INPUT_RETRY = Doubling(first_s=0.1, max_s=5.0)
 # An event over its tenant's max_events_per_s goes back to the input for this long.
 THROTTLED_HOLD_S = 1.0
 ACK_LAST_TRY_S = 2.0
@@ -76,8 +75,7 @@ class Pipeline:
         on_settled: SettledCallback | None = None,
         ledger: Ledger | None = None,
         tenant_metrics_top_n: int = 20,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = steady_time,
+        clocks: Clocks = SYSTEM_CLOCKS,
         health: Health | None = None,
     ) -> None:
         self._input = input
@@ -88,8 +86,8 @@ class Pipeline:
         self._metrics = metrics
         self._max_buffered_events = max_buffered_events
         self._on_settled = on_settled
-        self._clock = clock
-        self._wall_clock = wall_clock
+        self._clock = clocks.monotonic
+        self._wall_clock = clocks.wall
         self._settlement = Settlement(
             input=input,
             dead_letters=dead_letters,
@@ -100,8 +98,7 @@ class Pipeline:
             requeue=self,
             acks=self._acks,
             ledger=ledger,
-            clock=clock,
-            wall_clock=wall_clock,
+            clocks=clocks,
         )
         self._calls = Calls(
             clients=clients,
@@ -110,12 +107,12 @@ class Pipeline:
             metrics=metrics,
             max_in_flight=max_in_flight,
             on_finished=self._call_finished,
-            clock=clock,
+            clock=clocks.monotonic,
         )
         tenants = admission.tenants
         self._tenants = tenants
         self._send_queue = SendQueue(
-            max_entries, max_request_bytes, linger_s, tenants.share_of, clock
+            max_entries, max_request_bytes, linger_s, tenants.share_of, clocks.monotonic
         )
         self.tenant_stats = TenantStats(
             input=input,
@@ -124,8 +121,7 @@ class Pipeline:
             states=states,
             metrics=metrics,
             top_n=tenant_metrics_top_n,
-            clock=clock,
-            wall_clock=wall_clock,
+            clocks=clocks,
         )
         if isinstance(input, TenantReads):
             input.read_tenants_by(tenants.share_of, self._send_queue.allowance)
@@ -227,7 +223,7 @@ class Pipeline:
 
     async def _wait_out_input_outage(self, exc: InputUnavailable, outage_s: float) -> float:
         """Back off while the input is unreachable; what it holds waits there, nothing is lost."""
-        delay_s = min(INPUT_RETRY_MAX_S, max(INPUT_RETRY_MIN_S, outage_s * 2))
+        delay_s = INPUT_RETRY.after(outage_s)
         log.warning("input_unavailable", error=str(exc), retry_in_s=delay_s)
         await self._sleep_unless_stopping(delay_s)
         return delay_s

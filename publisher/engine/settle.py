@@ -8,9 +8,8 @@ is settled: published, or dead-lettered with the dead letter stored first.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
@@ -18,7 +17,7 @@ import structlog
 from publisher.aws.putevents import CallFailed, EntryResult
 from publisher.core.admission import Entry, Refusal
 from publisher.core.batching import Batch
-from publisher.core.clock import steady_time
+from publisher.core.clock import SYSTEM_CLOCKS, Clocks
 from publisher.core.decisions import GiveUp, RetryAfter, RetryPolicy, Split, is_throttling
 from publisher.core.message import Message
 from publisher.core.reasons import Reason
@@ -67,8 +66,7 @@ class Settlement:
         requeue: Requeue,
         acks: PendingAcks | None = None,
         ledger: Ledger | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = steady_time,
+        clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
         self._input = input
         self._dead_letters = dead_letters
@@ -79,8 +77,8 @@ class Settlement:
         self._requeue = requeue
         self._acks = acks
         self._ledger = ledger
-        self._clock = clock
-        self._wall_clock = wall_clock
+        self._clock = clocks.monotonic
+        self._wall_clock = clocks.wall
 
     async def settle(self, batch: Batch[Entry], outcome: Outcome) -> None:
         """Settle every entry of a call that returned `outcome`."""

@@ -7,13 +7,13 @@ tenants by backlog, so that the number of series stays bounded however many tena
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
+from publisher.core.clock import SYSTEM_CLOCKS, Clocks
 from publisher.core.source_states import SourceStates
 from publisher.core.tenants import TenantRegistry
 from publisher.engine.send_queue import SendQueue
@@ -62,8 +62,7 @@ class TenantStats:
         states: SourceStates,
         metrics: Metrics,
         top_n: int,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
         self._input = input
         self._queue = queue
@@ -71,10 +70,10 @@ class TenantStats:
         self._states = states
         self._metrics = metrics
         self._top_n = top_n
-        self._clock = clock
-        self._wall_clock = wall_clock
+        self._clock = clocks.monotonic
+        self._wall_clock = clocks.wall
         self._rates: dict[str, float] = {}
-        self._last: tuple[float, dict[str, int]] = (clock(), {})
+        self._last: tuple[float, dict[str, int]] = (self._clock(), {})
 
     async def rows(self) -> list[TenantRow]:
         """Every configured tenant and any other with events waiting, largest backlog first."""

@@ -36,7 +36,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import aio_pika
 import structlog
@@ -45,12 +44,18 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
-from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Delivery
-from publisher.inputs.base import parses_as_json, renew_interval_s
+from publisher.inputs.amqp_consumer import Delivery
+from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
+from publisher.inputs.base import Deadline, parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
 log = structlog.get_logger(__name__)
 
+# The broker hands deliveries over in small bursts while publishers trickle; every fetch costs
+# the pipeline a round (intake, metrics, wake-ups), so a short fetch waits a moment for the
+# next burst, up to a PutPartnerEvents call's worth of entries.
+FETCH_FILL = 20
+FETCH_LINGER_S = 0.01
 MIN_KEEPER_TICK_S = 0.05
 MAX_KEEPER_TICK_S = 0.5
 
@@ -71,7 +76,7 @@ class AmqpInput:
 
     def __init__(self, settings: AmqpInputSettings, *, consumer: bool = True) -> None:
         self._settings = settings
-        self._link = AmqpLink(settings, self._on_delivery if consumer else None, self._on_lost)
+        self._link = AmqpLink(settings, self._on_deliveries if consumer else None, self._on_lost)
         self._arrived: deque[tuple[int, Delivery]] = deque()
         self._wake = asyncio.Event()
         self._held: dict[str, _Held] = {}
@@ -135,16 +140,19 @@ class AmqpInput:
         raise self._link.failed(failures[0])
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Message]:
-        """Hand over deliveries, waiting at most wait_s for the first."""
+        """Hand over deliveries, waiting at most wait_s for the first (and FETCH_LINGER_S for
+        more after a short first take)."""
         if max_messages <= 0:
             return []
         link = await self._link.get()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
             self._wake.clear()
             batch = await self._take(max_messages, link.generation)
-            remaining = deadline - loop.time()
+            remaining = deadline.remaining_s()
+            if batch and len(batch) < min(max_messages, FETCH_FILL) and remaining > 0:
+                await asyncio.sleep(FETCH_LINGER_S)
+                batch += await self._take(max_messages - len(batch), link.generation)
             if batch or remaining <= 0:
                 return batch
             with contextlib.suppress(TimeoutError):
@@ -153,14 +161,12 @@ class AmqpInput:
 
     async def ack(self, messages: Sequence[Message]) -> None:
         """Ack the live deliveries: one `multiple` ack for a settled run, single acks for the
-        rest (amqp_acks); only the last frame waits for the socket write (frames go in order)."""
+        rest (amqp_acks), written together; waits only while the socket's buffer is full."""
         live = self._link.generation
-        channel: Any = None
         tags: list[int] = []
         for message in messages:
             held = self._held.pop(message.id, None)
             if held is not None and held.generation == live and held.incoming.delivery_tag:
-                channel = held.incoming.channel
                 tags.append(held.incoming.delivery_tag)
         if len(tags) < len(messages):
             void = len(messages) - len(tags)
@@ -168,13 +174,13 @@ class AmqpInput:
         if not tags:
             return
         plan = self._window.ack(tags)
-        frames = [(tag, False) for tag in plan.singles]
-        if plan.multiple_up_to is not None:
-            frames.append((plan.multiple_up_to, True))
         try:
-            for index, (tag, multiple) in enumerate(frames, 1):
-                wait = index == len(frames)
-                await channel.basic_ack(delivery_tag=tag, multiple=multiple, wait=wait)
+            consumer = self._link.consumer()
+            for tag in plan.singles:
+                consumer.ack(tag)
+            if plan.multiple_up_to is not None:
+                consumer.ack(plan.multiple_up_to, multiple=True)
+            await consumer.flushed()
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
 
@@ -200,11 +206,11 @@ class AmqpInput:
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _on_delivery(self, generation: int, incoming: Delivery) -> None:
+    def _on_deliveries(self, generation: int, deliveries: list[Delivery]) -> None:
         if generation != self._window_generation:  # a new channel numbers from 1 again
             self._window, self._window_generation = AckWindow(), generation
-        self._window.delivered(incoming.delivery_tag)
-        self._arrived.append((generation, incoming))
+        self._window.delivered([incoming.delivery_tag for incoming in deliveries])
+        self._arrived.extend((generation, incoming) for incoming in deliveries)
         self._wake.set()
 
     def _on_lost(self, generation: int) -> None:
@@ -216,23 +222,24 @@ class AmqpInput:
 
     async def _take(self, limit: int, generation: int) -> list[Message]:
         until = asyncio.get_running_loop().time() + self._settings.visibility_timeout_s
+        checks_json = self._settings.dead_letter_exchange is not None
+        arrived, held, now = self._arrived, self._held, time.time()
         batch: list[Message] = []
-        while self._arrived and len(batch) < limit:
-            born, incoming = self._arrived.popleft()
+        while arrived and len(batch) < limit:
+            born, incoming = arrived.popleft()
             if born != generation:
                 continue
-            dead_letter_exchange = self._settings.dead_letter_exchange
-            if dead_letter_exchange is not None and not parses_as_json(incoming.body):
+            if checks_json and not parses_as_json(incoming.body):
                 await self._reject_to_dlx(incoming)
                 continue
-            message = _message(generation, incoming)
-            self._held[message.id] = _Held(incoming, generation, until)
+            message = _message(generation, incoming, now)
+            held[message.id] = _Held(incoming, generation, until)
             batch.append(message)
         return batch
 
     async def _reject_to_dlx(self, incoming: Delivery) -> None:
         try:
-            await incoming.channel.basic_reject(incoming.delivery_tag, requeue=False)
+            self._link.consumer().reject(incoming.delivery_tag)
         except LINK_ERRORS as exc:
             raise self._link.failed(exc) from None
         self._window.answered([incoming.delivery_tag])
@@ -245,7 +252,7 @@ class AmqpInput:
             if held is None or held.generation != live:
                 continue
             try:
-                await held.incoming.channel.basic_nack(held.incoming.delivery_tag, requeue=True)
+                self._link.consumer().nack(held.incoming.delivery_tag)
             except LINK_ERRORS as exc:
                 raise self._link.failed(exc) from None
             self._window.answered([held.incoming.delivery_tag])
@@ -279,12 +286,12 @@ def _outgoing(body: bytes, stamp: datetime) -> aio_pika.Message:
     )
 
 
-def _message(generation: int, incoming: Delivery) -> Message:
+def _message(generation: int, incoming: Delivery, now: float) -> Message:
     """A Message; enqueued_at is the publisher's timestamp (whole seconds in AMQP) or, when it
-    set none, the time of this delivery."""
-    count = incoming.headers.get("x-delivery-count")
+    set none, `now` (the time of this fetch)."""
+    count = incoming.headers.get("x-delivery-count") if incoming.headers else None
     redelivered = 2 if incoming.redelivered else 1
     deliveries = count + 1 if isinstance(count, int) else redelivered
     stamp = incoming.timestamp
-    enqueued_at = stamp.timestamp() if stamp is not None else time.time()
+    enqueued_at = stamp if stamp is not None else now
     return Message(f"{generation}.{incoming.delivery_tag}", incoming.body, enqueued_at, deliveries)

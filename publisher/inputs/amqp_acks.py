@@ -34,9 +34,9 @@ class AckWindow:
     def __len__(self) -> int:
         return len(self._order) - len(self._done)
 
-    def delivered(self, tag: int) -> None:
-        """A new delivery; tags grow along a channel."""
-        self._order.append(tag)
+    def delivered(self, tags: Iterable[int]) -> None:
+        """New deliveries; tags grow along a channel."""
+        self._order.extend(tags)
 
     def answered(self, tags: Iterable[int]) -> None:
         """Tags nacked or rejected: they leave the window without an ack."""

@@ -1,5 +1,6 @@
-"""The RabbitMQ connection of the AMQP input: connect with backoff, declare the queue when it is
-missing, one channel with publisher confirms for puts and one with a prefetch for consuming.
+"""The RabbitMQ connections of the AMQP input: connect with backoff, declare the queue when it
+is missing; an aio-pika connection with a publisher-confirms channel for puts, and, when
+consuming, an AmqpConsumer connection of its own for deliveries.
 
 A lost connection or channel is never repaired in place: the whole link is dropped and built
 again by the next call (after a backoff), under a new `generation`. Deliveries of an older
@@ -10,72 +11,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 import aio_pika
-import aiormq.abc
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
-from aiormq.abc import DeliveredMessage
 
+from publisher.core.backoff import Doubling
 from publisher.errors import InputUnavailable
+from publisher.inputs.amqp_consumer import AmqpConsumer, ConsumerError, Delivery
 from publisher.settings import AmqpInputSettings, redact_url
 
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
-RECONNECT_MIN_S = 0.1
-RECONNECT_MAX_S = 10.0
+RECONNECT = Doubling(first_s=0.1, max_s=10.0)
 # Everything aio-pika raises when the broker, the connection or a channel goes away.
 LINK_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One message delivered to this consumer, as the input uses it."""
-
-    channel: aiormq.abc.AbstractChannel
-    delivery_tag: int
-    body: bytes
-    redelivered: bool
-    headers: Mapping[str, Any]
-    timestamp: datetime | None
-
-    @classmethod
-    def of(cls, message: DeliveredMessage) -> Delivery:
-        delivery, properties = message.delivery, message.header.properties
-        return cls(
-            message.channel,
-            getattr(delivery, "delivery_tag", None) or 0,
-            message.body,
-            bool(getattr(delivery, "redelivered", False)),
-            properties.headers or {},
-            properties.timestamp,
-        )
-
-
-OnDelivery = Callable[[int, Delivery], Awaitable[None]]
+OnDeliveries = Callable[[int, list[Delivery]], None]
+"""Called with the link's generation and the deliveries of one read from the socket."""
 
 
 @dataclass(slots=True)
 class Link:
-    """One live connection and its channels."""
+    """One live pair of connections: aio-pika's for puts, the consumer's for deliveries."""
 
     generation: int
     connection: AbstractConnection
     publish: AbstractChannel
     queue: AbstractQueue
-    consume: AbstractChannel | None
+    consumer: AmqpConsumer | None
 
     @property
     def alive(self) -> bool:
-        channels = [self.publish] if self.consume is None else [self.publish, self.consume]
-        return not self.connection.is_closed and not any(c.is_closed for c in channels)
+        consuming = self.consumer is None or not self.consumer.closed
+        return consuming and not self.connection.is_closed and not self.publish.is_closed
 
 
 class AmqpLink:
@@ -85,17 +60,17 @@ class AmqpLink:
     def __init__(
         self,
         settings: AmqpInputSettings,
-        on_delivery: OnDelivery | None,
+        on_deliveries: OnDeliveries | None,
         on_lost: Callable[[int], None],
     ) -> None:
         self._settings = settings
-        self._on_delivery = on_delivery
+        self._on_deliveries = on_deliveries
         self._on_lost = on_lost
         self._link: Link | None = None
         self._generation = 0
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
-        self._backoff_s = RECONNECT_MIN_S
+        self._backoff_s = RECONNECT.first_s
         self._closing: set[asyncio.Task[None]] = set()
         self.where = f"amqp queue {settings.queue} at {redact_url(settings.url.get_secret_value())}"
 
@@ -103,6 +78,13 @@ class AmqpLink:
     def generation(self) -> int:
         """The generation of the live link (0 before the first)."""
         return self._link.generation if self._link is not None and self._link.alive else -1
+
+    def consumer(self) -> AmqpConsumer:
+        """The live link's consumer; ConsumerError when there is none."""
+        link = self._link
+        if link is None or link.consumer is None or not link.alive:
+            raise ConsumerError(f"{self.where}: no live consumer")
+        return link.consumer
 
     async def get(self) -> Link:
         """The live link, connecting first when needed; InputUnavailable while that fails."""
@@ -121,9 +103,9 @@ class AmqpLink:
                 self._link = await self._connect()
             except LINK_ERRORS as exc:
                 self._retry_at = loop.time() + self._backoff_s
-                self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
+                self._backoff_s = RECONNECT.after(self._backoff_s)
                 raise InputUnavailable(f"{self.where}: {exc!r}") from None
-            self._backoff_s = RECONNECT_MIN_S
+            self._backoff_s = RECONNECT.first_s
             return self._link
 
     def failed(self, exc: BaseException) -> InputUnavailable:
@@ -131,7 +113,7 @@ class AmqpLink:
         link, self._link = self._link, None
         if link is not None:
             self._on_lost(link.generation)
-            self._closing.add(asyncio.create_task(_close_quietly(link.connection), name="close"))
+            self._closing.add(asyncio.create_task(_close_quietly(link), name="close"))
             for task in list(self._closing):
                 if task.done():
                     self._closing.discard(task)
@@ -142,7 +124,7 @@ class AmqpLink:
         if link is not None:
             log.warning("amqp_link_lost", queue=self._settings.queue, generation=link.generation)
             self._on_lost(link.generation)
-            await _close_quietly(link.connection)
+            await _close_quietly(link)
 
     async def ready_count(self) -> int:
         """Messages ready in the queue (not counting those delivered and unacknowledged)."""
@@ -159,30 +141,32 @@ class AmqpLink:
         connection = await aio_pika.connect(
             settings.url.get_secret_value(), timeout=CONNECT_TIMEOUT_S
         )
+        consumer: AmqpConsumer | None = None
         try:
             self._generation += 1
             generation = self._generation
             connection.close_callbacks.add(partial(self._closed, generation))
             publish = await connection.channel(publisher_confirms=True, on_return_raises=True)
             queue = await self._declare(connection, publish)
-            consume = None
-            if self._on_delivery is not None:
-                consume = await connection.channel(publisher_confirms=False)
-                await consume.set_qos(prefetch_count=settings.prefetch)
-                on_delivery = self._on_delivery
-
-                async def deliver(message: DeliveredMessage) -> None:
-                    await on_delivery(generation, Delivery.of(message))
-
-                # aiormq's consumer, not aio-pika's: aio-pika wraps every message in an
-                # IncomingMessage and one more task, a fifth of the CPU per message here.
-                underlay = await consume.get_underlay_channel()
-                await underlay.basic_consume(settings.queue, deliver, no_ack=False)
+            if self._on_deliveries is not None:
+                consumer = AmqpConsumer(
+                    partial(self._on_deliveries, generation),
+                    partial(self._closed, generation, None),
+                )
+                await consumer.open(
+                    settings.url.get_secret_value(),
+                    settings.queue,
+                    settings.prefetch,
+                    CONNECT_TIMEOUT_S,
+                )
         except BaseException:
-            await _close_quietly(connection)
+            if consumer is not None:
+                consumer.abort()
+            with contextlib.suppress(*LINK_ERRORS):
+                await connection.close()
             raise
         log.info("amqp_connected", queue=settings.queue, generation=generation)
-        return Link(generation, connection, publish, queue, consume)
+        return Link(generation, connection, publish, queue, consumer)
 
     async def _declare(self, connection: AbstractConnection, publish: AbstractChannel) -> Any:
         """Use the queue as it is when it exists; else declare it durable with our arguments."""
@@ -211,6 +195,8 @@ class AmqpLink:
         self._on_lost(generation)
 
 
-async def _close_quietly(connection: AbstractConnection) -> None:
+async def _close_quietly(link: Link) -> None:
+    if link.consumer is not None:
+        await link.consumer.close()
     with contextlib.suppress(*LINK_ERRORS):
-        await connection.close()
+        await link.connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -69,6 +70,17 @@ class TenantReads(Protocol):
 
     def read_tenants_by(self, share_of: ShareOf, allowance: Allowance) -> None:
         """Use these weights and allowances for every later fetch."""
+
+
+class Deadline:
+    """The end of a fetch's wait: wait_s (none if negative) from now, on the loop's clock."""
+
+    def __init__(self, wait_s: float) -> None:
+        self._now = asyncio.get_running_loop().time
+        self.at = self._now() + max(wait_s, 0.0)
+
+    def remaining_s(self) -> float:
+        return self.at - self._now()
 
 
 def renew_interval_s(visibility_timeout_s: float) -> float:

@@ -7,7 +7,7 @@ import heapq
 import itertools
 from array import array
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -28,12 +28,13 @@ class LeaseTable:
 
     def __init__(self) -> None:
         self._leases: dict[int, _Lease] = {}
-        # (until, token, id) of every lease given, stale ones skipped when they come up. Leases
-        # are given for a fixed time from now, so their ends nearly always arrive in order: a
-        # deque takes those at O(1), and a heap only the rare end earlier than the last one
-        # (a clock stepped back, a shorter lease). A heap of all cost ~15 comparisons each.
-        self._ends: deque[tuple[float, int, int]] = deque()
-        self._early_ends: list[tuple[float, int, int]] = []
+        # (until, token, ids) of every lease given, stale ones skipped when they come up; the
+        # ids of one fetch share one entry and one _Lease. Leases are given for a fixed time
+        # from now, so their ends nearly always arrive in order: a deque takes those at O(1),
+        # and a heap only the rare end earlier than the last one (a clock stepped back, a
+        # shorter lease). A heap of all cost ~15 comparisons each.
+        self._ends: deque[tuple[float, int, Sequence[int]]] = deque()
+        self._early_ends: list[tuple[float, int, Sequence[int]]] = []
         self._waiting: list[tuple[float, int, array[int], array[int]]] = []
         self._sequence = itertools.count()
         self._tokens = itertools.count(1)
@@ -43,20 +44,29 @@ class LeaseTable:
         return len(self._leases)
 
     def lease(self, message_id: int, until: float, deliveries: int) -> None:
+        self.lease_all((message_id,), until, deliveries)
+
+    def lease_all(self, ids: Sequence[int], until: float, deliveries: int) -> None:
+        """Lease every id until `until`, each delivered `deliveries` times: one record for all."""
+        if not ids:
+            return
         token = next(self._tokens)
-        self._leases[message_id] = _Lease(until, token, deliveries)
+        self._leases.update(dict.fromkeys(ids, _Lease(until, token, deliveries)))
         ends = self._ends
         if not ends or ends[-1][0] <= until:
-            ends.append((until, token, message_id))
+            ends.append((until, token, ids))
         else:
-            heapq.heappush(self._early_ends, (until, token, message_id))
+            heapq.heappush(self._early_ends, (until, token, ids))
 
     def extend(self, ids: Iterable[int], now: float, until: float) -> None:
         """Renew the leases that have not ended yet."""
+        by_deliveries: dict[int, list[int]] = {}
         for message_id in ids:
             lease = self._leases.get(message_id)
             if lease is not None and lease.until > now:
-                self.lease(message_id, until, lease.deliveries)
+                by_deliveries.setdefault(lease.deliveries, []).append(message_id)
+        for deliveries, renewed in by_deliveries.items():
+            self.lease_all(renewed, until, deliveries)
 
     def release(self, ids: Iterable[int], visible_at: float) -> None:
         """End the leases still held; those ids are delivered again from `visible_at`."""
@@ -106,13 +116,17 @@ class LeaseTable:
             self._end(heapq.heappop(early), ended, counts)
         self._wait(now, ended, counts)
 
-    def _end(self, entry: tuple[float, int, int], ended: list[int], counts: list[int]) -> None:
-        _, token, message_id = entry
-        lease = self._leases.get(message_id)
-        if lease is not None and lease.token == token:
-            del self._leases[message_id]
-            ended.append(message_id)
-            counts.append(lease.deliveries)
+    def _end(
+        self, entry: tuple[float, int, Sequence[int]], ended: list[int], counts: list[int]
+    ) -> None:
+        _, token, ids = entry
+        leases = self._leases
+        for message_id in ids:
+            lease = leases.get(message_id)
+            if lease is not None and lease.token == token:
+                del leases[message_id]
+                ended.append(message_id)
+                counts.append(lease.deliveries)
 
     def _wait(self, visible_at: float, ids: list[int], counts: list[int]) -> None:
         if ids:

@@ -33,9 +33,10 @@ import psycopg
 import psycopg.errors
 import structlog
 
+from publisher.core.backoff import Doubling
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
-from publisher.inputs.base import renew_interval_s
+from publisher.inputs.base import Deadline, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.outbox_sql import OutboxSql
 from publisher.settings import PostgresInputSettings, redact_url
@@ -44,8 +45,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5
-LISTEN_RETRY_MIN_S = 0.2
-LISTEN_RETRY_MAX_S = 5.0
+LISTEN_RETRY = Doubling(first_s=0.2, max_s=5.0)
 # Connection trouble: the server went away, refused us, or the connection was closed under us.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 
@@ -104,9 +104,7 @@ class PostgresOutboxInput:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._listener = self._vacuum = None
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        await self._disconnect()
 
     async def put(self, bodies: Sequence[bytes]) -> None:
         """Insert every body in one statement: all of them, or InputFull over max_events."""
@@ -123,12 +121,11 @@ class PostgresOutboxInput:
         """Claim due rows; with none, wait for a notification or the poll interval."""
         if max_messages <= 0:
             return []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
             self._notified.clear()  # before claiming: an insert committed meanwhile wakes us
             messages = await self._claim(min(max_messages, self._settings.batch_size))
-            remaining = deadline - loop.time()
+            remaining = deadline.remaining_s()
             if messages or remaining <= 0:
                 return messages
             wait = min(remaining, self._settings.poll_interval_s)
@@ -172,13 +169,13 @@ class PostgresOutboxInput:
 
     async def _listen(self) -> None:
         """Sets `_notified` on every insert notification; reconnects with backoff."""
-        delay_s = LISTEN_RETRY_MIN_S
+        delay_s = LISTEN_RETRY.first_s
         while True:
             try:
                 conn = await connect(self._settings, autocommit=True)
                 try:
                     await conn.execute(self._sql.listen)
-                    delay_s = LISTEN_RETRY_MIN_S
+                    delay_s = LISTEN_RETRY.first_s
                     self._notified.set()  # inserts made while we were not listening
                     async for _ in conn.notifies():
                         self._notified.set()
@@ -190,7 +187,7 @@ class PostgresOutboxInput:
                 log.exception("postgres_listen_failed", retry_in_s=delay_s)
             self._notified.set()
             await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, LISTEN_RETRY_MAX_S)
+            delay_s = LISTEN_RETRY.after(delay_s)
 
     async def _check_vacuuming(self) -> None:
         """Warn when nothing will reclaim the rows this input deletes (the table would bloat)."""
@@ -237,11 +234,14 @@ class PostgresOutboxInput:
                 f"{self._where} does not exist: run `partner-publisher outbox install`"
             ) from None
         except _UNAVAILABLE as exc:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                await conn.close()
+            await self._disconnect()
             url = redact_url(self._settings.dsn.get_secret_value())
             raise InputUnavailable(f"{self._where} at {url}: {exc}") from None
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
 
 async def _rowcount(conn: psycopg.AsyncConnection, statement: str, params: Any) -> int:

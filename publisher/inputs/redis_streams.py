@@ -52,7 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
-from publisher.inputs.base import renew_interval_s
+from publisher.inputs.base import Deadline, renew_interval_s
 from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.settings import RedisInputSettings
@@ -179,12 +179,12 @@ class RedisStreamsInput:
         if max_messages <= 0:
             return []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
             batch = await self._claim_if_due(max_messages, loop.time())
-            block_s = 0.0 if batch else min(deadline, self._next_claim_at) - loop.time()
+            block_s = 0.0 if batch else min(deadline.at, self._next_claim_at) - loop.time()
             batch += await self._read_new(max_messages - len(batch), block_s)
-            if batch or loop.time() >= deadline:
+            if batch or deadline.remaining_s() <= 0:
                 return batch
 
     async def ack(self, messages: Sequence[Message]) -> None:

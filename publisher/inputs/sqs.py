@@ -44,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.core.message import Message
 from publisher.errors import InputUnavailable
-from publisher.inputs.base import parses_as_json, renew_interval_s
+from publisher.inputs.base import Deadline, parses_as_json, renew_interval_s
 from publisher.settings import AwsSettings, SqsInputSettings
 
 log = structlog.get_logger(__name__)
@@ -140,17 +140,16 @@ class SqsInput:
             return []
         if not self._queue_checked:
             await self._check_queue()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait_s, 0.0)
+        deadline = Deadline(wait_s)
         while True:
-            remaining = deadline - loop.time()
+            remaining = deadline.remaining_s()
             wait = min(self._settings.wait_time_s, math.ceil(remaining)) if remaining > 0 else 0
             first = min(BATCH_ENTRIES, max_messages)
             raw = await self._receive(first, wait)
             if len(raw) == first:
                 raw += await self._fill(max_messages - first)
             messages = await self._screen(raw)
-            if messages or loop.time() >= deadline:
+            if messages or deadline.remaining_s() <= 0:
                 return messages
 
     async def ack(self, messages: Sequence[Message]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 
 class BatchHistogram(Collector):
@@ -57,4 +58,6 @@ class BatchHistogram(Collector):
 
 
 def _label(bound: float) -> str:
-    return "+Inf" if math.isinf(bound) else repr(bound)
+    """As prometheus_client writes `le` (1048576 is "1.048576e+06")."""
+    label: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
+    return label

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.processes import CLI, Daemon, cli_env, emulator_events, http_json, read_jsonl
+from tests.conftest import run_cli
+from tests.e2e.processes import Daemon, emulator_events, http_json, read_jsonl
 
 
 def published_numbers(url: str) -> Counter[int]:
@@ -37,18 +38,6 @@ def dead_lettered_numbers(path: Path) -> Counter[int]:
 def readyz(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     status, body = http_json(f"{daemon.admin_url}/readyz", timeout=5)
     return status, body
-
-
-def run_cli(*args: str, timeout_s: float = 60, env: dict[str, str] | None = None) -> Any:
-    """The CLI as a process; returns the CompletedProcess (text)."""
-    return subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env=env or cli_env(),
-        check=False,
-    )
 
 
 def start_expecting_exit(config: Path, *flags: str, timeout_s: float = 30) -> tuple[int, str]:

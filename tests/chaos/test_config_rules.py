@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.chaos.harness import run_cli
+from tests.conftest import run_cli
 from tests.e2e.processes import cli_env, write_config
 
 ENDPOINT = "http://127.0.0.1:9"  # never called: these configs are refused first

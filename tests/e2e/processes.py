@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import CLI, cli_env, free_port, wait_until
+from tests.conftest import CLI, cli_env, free_port, run_cli, wait_until
 
 SOURCE = "aws.partner/example.com/acme/orders"
 OTHER_SOURCE = "aws.partner/example.com/globex/orders"
@@ -164,3 +165,48 @@ def daemon(config: Path, log_path: Path | None = None) -> Iterator[Daemon]:
         yield process
     finally:
         process.stop()
+
+
+def input_config(directory: Path, url: str, source: dict[str, Any], **sections: Any) -> Path:
+    """write_config with the `input` section replaced (not merged into the spool's)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = write_config(directory, url, **sections)
+    config = yaml.safe_load(path.read_text())
+    config["input"] = source
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def enqueue(config: Path, lines: str, tmp_path: Path) -> dict[str, Any]:
+    """`partner-publisher enqueue` of these NDJSON lines; its JSON summary."""
+    events = tmp_path / "events.ndjson"
+    events.write_text(lines)
+    done = run_cli("enqueue", "--config", str(config), str(events))
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def start_replicas(
+    replicas: list[Daemon],
+    tmp_path: Path,
+    url: str,
+    sources: Sequence[dict[str, Any]],
+    **sections: Any,
+) -> None:
+    """One daemon (ingest off) a source, each added to `replicas` as it starts, so that the
+    caller's cleanup stops every one even when a later one fails; then wait until all are ready."""
+    for index, source in enumerate(sources):
+        directory = tmp_path / f"replica-{index}"
+        config = input_config(directory, url, source, ingest={"enabled": False}, **sections)
+        replicas.append(Daemon(config, tmp_path / f"replica-{index}.log"))
+    for replica in replicas:
+        replica.wait_ready()
+
+
+def kill_at_work(victim: Daemon, counter: str, timeout_s: float, what: str) -> None:
+    """SIGKILL the daemon once `counter` shows it at work, and check that the kill is what
+    ended it."""
+    wait_until(lambda: victim.metric(counter) > 0, timeout_s, what)
+    victim.signal(signal.SIGKILL)
+    assert victim.wait(10) == -signal.SIGKILL

@@ -4,7 +4,6 @@ enqueue with publisher confirms; messages that are not JSON."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -18,9 +17,12 @@ from tests.e2e.processes import (
     Daemon,
     daemon,
     emulator_events,
+    enqueue,
     event_lines,
+    input_config,
+    kill_at_work,
+    start_replicas,
 )
-from tests.e2e.test_redis_scale_out import enqueue, input_config
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 VISIBILITY_S = 3.0
@@ -65,28 +67,16 @@ def test_two_replicas_share_a_queue_and_a_killed_ones_deliveries_come_back(
     replicas: list[Daemon] = []
     try:
         with emulator_process(LENIENT, "--latency-ms", "100") as url:
-            for index in range(2):
-                config = input_config(
-                    tmp_path / f"replica-{index}",
-                    url,
-                    amqp_source(queue, visibility_timeout_s=VISIBILITY_S),
-                    publish={"max_in_flight": 2, "linger_ms": 5},
-                    ingest={"enabled": False},
-                )
-                replicas.append(Daemon(config, tmp_path / f"replica-{index}.log"))
-            for replica in replicas:
-                replica.wait_ready()
+            sources = [amqp_source(queue, visibility_timeout_s=VISIBILITY_S)] * 2
+            start_replicas(
+                replicas, tmp_path, url, sources, publish={"max_in_flight": 2, "linger_ms": 5}
+            )
             summary = enqueue(replicas[0].config, event_lines(range(total)), tmp_path)
             assert summary["enqueued"] == total
 
-            victim = replicas[0]
-            wait_until(
-                lambda: victim.metric("publisher_events_published_total") > 0,
-                15,
-                "the first replica to publish",
+            kill_at_work(
+                replicas[0], "publisher_events_published_total", 15, "the first replica to publish"
             )
-            victim.signal(signal.SIGKILL)
-            assert victim.wait(10) == -signal.SIGKILL
             assert len(published(url)) < total, "the kill came too late to prove anything"
 
             wait_until(lambda: set(published(url)) == set(range(total)), 60, "every event")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import CLI, cli_env, emulator_process, wait_until
+from tests.conftest import cli_env, emulator_process, run_cli, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
@@ -147,25 +146,20 @@ def test_bad_requests_get_their_status_and_store_nothing(tmp_path: Path) -> None
 
 def test_bad_config_exits_two_with_a_clear_message(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9", ingest={"host": "0.0.0.0"})
-    result = subprocess.run(
-        [*CLI, "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=30,
-    )
+    result = run_cli("run", "--config", str(config), timeout_s=30)
     assert result.returncode == 2
     assert "ingest.token is required" in result.stderr
 
 
 def test_environment_overrides_reach_the_daemon(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9")
-    result = subprocess.run(
-        [*CLI, "config", "check", "--config", str(config)],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "config",
+        "check",
+        "--config",
+        str(config),
+        timeout_s=30,
         env=cli_env(PUBLISHER__PUBLISH__LINGER_MS="75", PUBLISHER__INGEST__TOKEN="hidden"),
-        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     assert "linger_ms: 75" in result.stdout
@@ -189,30 +183,18 @@ def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
             assert (letter["reason"], letter["error_code"]) == ("rejected", "AccessDeniedException")
             set_faults(url, entry_error_rates={})
 
-            listing = subprocess.run(
-                [*CLI, "dlq", "list", "--config", str(config), "--output", "json"],
-                capture_output=True,
-                text=True,
-                env=cli_env(),
-                timeout=30,
+            listing = run_cli(
+                "dlq", "list", "--config", str(config), "--output", "json", timeout_s=30
             )
             assert json.loads(listing.stdout)["dead_letter_id"] == letter["dead_letter_id"]
-            replay = subprocess.run(
-                [*CLI, "dlq", "replay", "--config", str(config), "--reason", "rejected"],
-                capture_output=True,
-                text=True,
-                env=cli_env(),
-                timeout=30,
+            replay = run_cli(
+                "dlq", "replay", "--config", str(config), "--reason", "rejected", timeout_s=30
             )
             assert replay.returncode == 0, replay.stderr
             wait_until(lambda: len(emulator_events(url)) == 1, 15, "the replayed event")
             assert emulator_events(url)[0]["detail"] == {"n": 7}
-        again = subprocess.run(
-            [*CLI, "dlq", "replay", "--config", str(config), "--all", "--dry-run"],
-            capture_output=True,
-            text=True,
-            env=cli_env(),
-            timeout=30,
+        again = run_cli(
+            "dlq", "replay", "--config", str(config), "--all", "--dry-run", timeout_s=30
         )
         assert "would replay 0" in again.stdout
 
@@ -220,12 +202,6 @@ def test_dead_letters_can_be_replayed_and_keep_their_id(tmp_path: Path) -> None:
 def test_a_second_daemon_on_the_same_spool_refuses_to_start(tmp_path: Path) -> None:
     with emulator_process(LENIENT) as url, daemon(write_config(tmp_path, url)):
         other = write_config(tmp_path, url)  # same spool path, fresh ports
-        result = subprocess.run(
-            [*CLI, "run", "--config", str(other)],
-            capture_output=True,
-            text=True,
-            env=cli_env(),
-            timeout=30,
-        )
+        result = run_cli("run", "--config", str(other), timeout_s=30)
         assert result.returncode == 1
         assert "already publishing from the spool" in result.stderr

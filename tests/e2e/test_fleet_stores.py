@@ -11,9 +11,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CLI, RedisServer, cli_env, emulator_process, wait_until
-from tests.e2e.processes import LENIENT, Daemon, emulator_events
-from tests.e2e.test_redis_scale_out import enqueue, input_config, redis_source
+from tests.conftest import CLI, RedisServer, cli_env, emulator_process, run_cli, wait_until
+from tests.e2e.processes import (
+    LENIENT,
+    Daemon,
+    emulator_events,
+    enqueue,
+    kill_at_work,
+    start_replicas,
+)
+from tests.e2e.test_redis_scale_out import redis_source
 
 TOTAL = 1000
 REJECT_RATE = "0.05"
@@ -27,20 +34,16 @@ def id_lines(numbers: range) -> str:
     )
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, env=cli_env(), timeout=60, cwd=cwd
-    )
-
-
 def dead_letters(config: Path, cwd: Path) -> list[dict[str, Any]]:
-    done = cli("dlq", "list", "--config", str(config), "--output", "json", "--limit", "0", cwd=cwd)
+    done = run_cli(
+        "dlq", "list", "--config", str(config), "--output", "json", "--limit", "0", cwd=cwd
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 def trace(config: Path, event_id: str, cwd: Path) -> tuple[int, dict[str, Any]]:
-    done = cli("trace", "--config", str(config), event_id, "--output", "json", cwd=cwd)
+    done = run_cli("trace", "--config", str(config), event_id, "--output", "json", cwd=cwd)
     return done.returncode, json.loads(done.stdout.splitlines()[-1])
 
 
@@ -54,27 +57,16 @@ def test_a_killed_replicas_dead_letters_and_history_outlive_its_directory(
         with emulator_process(
             LENIENT, "--latency-ms", "50", "--fault-entry", f"MalformedDetail={REJECT_RATE}"
         ) as url:
-            for index in range(2):
-                config = input_config(
-                    tmp_path / f"replica-{index}",
-                    url,
-                    redis_source(server, f"replica-{index}"),
-                    publish=publish,
-                    ingest={"enabled": False},
-                )
-                replicas.append(Daemon(config, tmp_path / f"replica-{index}.log"))
-            for replica in replicas:
-                replica.wait_ready()
+            sources = [redis_source(server, f"replica-{index}") for index in range(2)]
+            start_replicas(replicas, tmp_path, url, sources, publish=publish)
             enqueue(replicas[0].config, id_lines(range(TOTAL)), tmp_path)
 
-            victim = replicas[0]
-            wait_until(
-                lambda: victim.metric("publisher_events_dead_lettered_total") > 0,
+            kill_at_work(
+                replicas[0],
+                "publisher_events_dead_lettered_total",
                 20,
                 "the first replica to dead-letter something",
             )
-            victim.signal(signal.SIGKILL)
-            assert victim.wait(10) == -signal.SIGKILL
             published_before_kill = len(emulator_events(url))
             shutil.rmtree(tmp_path / "replica-0")
             assert published_before_kill < TOTAL, "the kill came too late to prove anything"

@@ -4,7 +4,6 @@ own transactions, two replicas sharing the table, one SIGKILLed, commit-to-AWS l
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import threading
 import time
@@ -24,8 +23,9 @@ from tests.e2e.processes import (
     LENIENT,
     Daemon,
     emulator_events,
+    input_config,
+    kill_at_work,
 )
-from tests.e2e.test_redis_scale_out import input_config
 
 DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 VISIBILITY_S = 3.0
@@ -149,13 +149,9 @@ def test_two_replicas_publish_every_committed_event_and_no_rolled_back_one(tmp_p
                     replica.wait_ready()
                 writer = app.write_in_background(range(1500, 3000), per_second=300)
                 victim = daemons[0]
-                wait_until(
-                    lambda: victim.metric("publisher_events_published_total") > 0,
-                    15,
-                    "the first replica to publish",
+                kill_at_work(
+                    victim, "publisher_events_published_total", 15, "the first replica to publish"
                 )
-                victim.signal(signal.SIGKILL)
-                assert victim.wait(10) == -signal.SIGKILL
                 assert leased_by(table, victim.proc.pid) > 0, "the victim held no leases"
                 assert len(published(url)) < len(app.committed), "the kill came too late"
                 writer.join(60)

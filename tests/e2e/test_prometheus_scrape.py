@@ -38,17 +38,8 @@ import yaml
 
 from publisher.observe.metrics import Metrics
 from tests.conftest import free_port, tool
+from tests.deploy_files import RULES, alerts, dashboard_exprs
 
-ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "deploy" / "prometheus" / "rules" / "partner-publisher.rules.yaml"
-DASHBOARD = ROOT / "deploy" / "grafana" / "partner-publisher.json"
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m",
-    "$__interval": "15s",
-    "$__range": "5m",
-    "$namespace": ".*",
-    "$job": ".*",
-}
 SELECTOR = re.compile(r"\b(up|publisher_[a-z_]+)\b(\s*\{[^}]*\})?")
 EVENTS = 400
 SHUTDOWN_GRACE_S = 5
@@ -297,23 +288,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stop(proc)
 
 
-def dashboard_targets() -> list[tuple[str, str]]:
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    found = []
-    for panel in dashboard["panels"]:
-        for target in panel.get("targets", []):
-            expr = target["expr"]
-            for variable, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
-                expr = expr.replace(variable, value)
-            found.append((f"{panel['title']} / {target['refId']}", expr))
-    return found
-
-
-def alert_rules() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
-
-
 def selectors(expr: str) -> list[tuple[str, str]]:
     """(series name, selector text) for every vector selector in a PromQL expression."""
     return [(m.group(1), m.group(0)) for m in SELECTOR.finditer(expr)]
@@ -322,7 +296,7 @@ def selectors(expr: str) -> list[tuple[str, str]]:
 def test_every_dashboard_panel_returns_data(stack: Stack) -> None:
     defined = defined_series_names()
     empty = []
-    for title, expr in dashboard_targets():
+    for title, expr in dashboard_exprs():
         result = query(stack.prometheus_url, expr)
         names = {name for name, _ in selectors(expr)}
         if not result and names <= defined:
@@ -333,7 +307,7 @@ def test_every_dashboard_panel_returns_data(stack: Stack) -> None:
 def test_every_alert_expression_and_its_selectors_return_data(stack: Stack) -> None:
     defined = defined_series_names()
     missing = []
-    for rule in alert_rules():
+    for rule in alerts():
         query(stack.prometheus_url, rule["expr"])  # raises on an evaluation error
         for name, selector in selectors(rule["expr"]):
             if name in defined and not query(stack.prometheus_url, selector):
@@ -344,7 +318,7 @@ def test_every_alert_expression_and_its_selectors_return_data(stack: Stack) -> N
 def test_prometheus_evaluates_the_shipped_rules_without_errors(stack: Stack) -> None:
     groups = http_json(f"{stack.prometheus_url}/api/v1/rules")["data"]["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
-    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
+    assert {r["name"] for r in rules} == {r["alert"] for r in alerts()}
     assert all(r["lastEvaluation"] != "0001-01-01T00:00:00Z" for r in rules)
     broken = {r["name"]: r.get("lastError") for r in rules if r["health"] != "ok"}
     assert not broken, broken

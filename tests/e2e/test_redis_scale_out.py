@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import CLI, RedisServer, cli_env, emulator_process, free_port, wait_until
+from tests.conftest import RedisServer, emulator_process, free_port, wait_until
 from tests.e2e.processes import (
     LENIENT,
     Daemon,
     daemon,
     emulator_events,
+    enqueue,
     event_lines,
+    input_config,
+    kill_at_work,
     read_jsonl,
-    write_config,
+    start_replicas,
 )
 
 VISIBILITY_S = 3.0
-
-
-def input_config(directory: Path, url: str, source: dict[str, Any], **sections: Any) -> Path:
-    """write_config with the `input` section replaced (not merged into the spool's)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = write_config(directory, url, **sections)
-    config = yaml.safe_load(path.read_text())
-    config["input"] = source
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def redis_source(server: RedisServer, consumer: str) -> dict[str, Any]:
@@ -46,21 +35,6 @@ def redis_source(server: RedisServer, consumer: str) -> dict[str, Any]:
         "consumer": consumer,
         "visibility_timeout_s": VISIBILITY_S,
     }
-
-
-def enqueue(config: Path, lines: str, tmp_path: Path) -> dict[str, Any]:
-    events = tmp_path / "events.ndjson"
-    events.write_text(lines)
-    done = subprocess.run(
-        [*CLI, "enqueue", "--config", str(config), str(events)],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return summary
 
 
 def published_numbers(url: str) -> Counter[int]:
@@ -84,28 +58,14 @@ def test_three_replicas_share_a_stream_and_take_over_a_killed_ones_work(tmp_path
     replicas: list[Daemon] = []
     try:
         with emulator_process(LENIENT, "--latency-ms", "100") as url:
-            for index in range(3):
-                config = input_config(
-                    tmp_path / f"replica-{index}",
-                    url,
-                    redis_source(server, f"replica-{index}"),
-                    publish=publish,
-                    ingest={"enabled": False},
-                )
-                replicas.append(Daemon(config, tmp_path / f"replica-{index}.log"))
-            for replica in replicas:
-                replica.wait_ready()
+            sources = [redis_source(server, f"replica-{index}") for index in range(3)]
+            start_replicas(replicas, tmp_path, url, sources, publish=publish)
             summary = enqueue(replicas[0].config, event_lines(range(total)), tmp_path)
             assert summary == {"enqueued": total, "input": "redis", **summary}
 
-            victim = replicas[0]
-            wait_until(
-                lambda: victim.metric("publisher_events_published_total") > 0,
-                15,
-                "the first replica to publish",
+            kill_at_work(
+                replicas[0], "publisher_events_published_total", 15, "the first replica to publish"
             )
-            victim.signal(signal.SIGKILL)
-            assert victim.wait(10) == -signal.SIGKILL
             client = server.client()
             orphaned = client.xpending_range(
                 "partner-events", "publisher", "-", "+", 1000, "replica-0"

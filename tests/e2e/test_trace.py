@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CLI, cli_env, emulator_process, wait_until
+from tests.conftest import emulator_process, run_cli, wait_until
 from tests.e2e.processes import (
     LENIENT,
     daemon,
@@ -23,13 +22,7 @@ def event(n: int, **extra: Any) -> dict[str, Any]:
 
 
 def trace(config: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run(
-        [*CLI, "trace", "--config", str(config), *args, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=30,
-    )
+    done = run_cli("trace", "--config", str(config), *args, "--output", "json", timeout_s=30)
     return done.returncode, json.loads(done.stdout.splitlines()[-1]), done.stdout
 
 
@@ -74,12 +67,6 @@ def test_trace_and_the_admin_port_answer_for_published_and_dead_lettered_events(
 
 def test_with_the_ledger_off_trace_knows_nothing_and_says_why(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9", ledger={"retention_s": 0})
-    done = subprocess.run(
-        [*CLI, "trace", "--config", str(config), "ord-1"],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=30,
-    )
+    done = run_cli("trace", "--config", str(config), "ord-1", timeout_s=30)
     assert done.returncode == 1
     assert "ledger is off" in done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from publisher.core.message import Message
 from publisher.engine.deadletter import DeadLetter
 from publisher.inputs.spool.input import SpoolInput
 from publisher.settings import SpoolInputSettings
-
-CLI = [sys.executable, "-m", "publisher"]
+from tests.conftest import run_cli
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -49,13 +47,7 @@ def letter(n: int, tenant: str, reason: str) -> DeadLetter:
 
 def dlq(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": ""}
-    return subprocess.run(
-        [*CLI, "dlq", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return run_cli("dlq", *args, "--config", str(config), env=env)
 
 
 def listed(config: Path, *args: str) -> list[str]:

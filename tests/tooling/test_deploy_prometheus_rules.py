@@ -6,26 +6,14 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from tests.conftest import tool
+from tests.deploy_files import DASHBOARD, PROMETHEUS, RULES, alerts, dashboard_exprs
 
-ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS = ROOT / "deploy" / "prometheus"
-RULES = PROMETHEUS / "rules" / "partner-publisher.rules.yaml"
 RULE_TESTS = PROMETHEUS / "tests" / "alerts_test.yaml"
 RULE_TEST_FILES = sorted((PROMETHEUS / "tests").glob("*_test.yaml"))
-DASHBOARD = ROOT / "deploy" / "grafana" / "partner-publisher.json"
-# What Grafana puts in place of its variables; the e2e test uses the same values.
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m",
-    "$__interval": "15s",
-    "$__range": "5m",
-    "$namespace": ".*",
-    "$job": ".*",
-}
 REQUIRED_ALERTS = {
     "PartnerPublisherDown",
     "PartnerPublisherDeadLetters",
@@ -41,24 +29,6 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run(
         [tool("promtool"), *args], capture_output=True, text=True, check=False, cwd=cwd
     )
-
-
-def dashboard_exprs() -> list[tuple[str, str]]:
-    """(panel title / refId, PromQL with Grafana's variables substituted) for every target."""
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    found = []
-    for panel in dashboard["panels"]:
-        for target in panel.get("targets", []):
-            expr = target["expr"]
-            for variable, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
-                expr = expr.replace(variable, value)
-            found.append((f"{panel['title']} / {target['refId']}", expr))
-    return found
-
-
-def alerts() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
 def test_promtool_accepts_the_rules() -> None:

@@ -7,8 +7,7 @@ from publisher.inputs.amqp_acks import AckPlan, AckWindow
 
 def window(*tags: int) -> AckWindow:
     acks = AckWindow()
-    for tag in tags:
-        acks.delivered(tag)
+    acks.delivered(tags)
     return acks
 
 

@@ -59,3 +59,19 @@ def test_events_must_match_the_bodies_one_for_one() -> None:
     event = decode_event(b'{"tenant": "acme", "detail_type": "T", "detail": {}}')
     with pytest.raises(ValueError, match="1 events for 2 bodies"):
         FreshRows().add(1, bodies(2), ["acme"] * 2, 0.0, [event], {})
+
+
+def test_a_put_after_rows_of_another_tenant_keeps_each_tenants_order() -> None:
+    fresh = FreshRows()
+    assert fresh.add(1, [b"a1", b"a2"], ["a", "a"], 1.0, None, {})
+    assert fresh.add(3, [b"b3"], ["b"], 2.0, None, {})
+    assert fresh.add(4, [b"a4", b"b5"], ["a", "b"], 3.0, None, {"b": 5})  # b5 already read
+    assert [(i, row.body) for i, row in fresh.take("a", 10)] == [(1, b"a1"), (2, b"a2"), (4, b"a4")]
+    assert [(i, row.body) for i, row in fresh.take("b", 10)] == [(3, b"b3")]
+    assert (len(fresh), fresh.held_bytes) == (0, 0)
+
+
+def test_a_one_tenant_put_partly_read_already_holds_only_the_rest() -> None:
+    fresh = FreshRows()
+    assert fresh.add(1, bodies(3), ["acme"] * 3, 0.0, None, {"acme": 2})
+    assert [row_id for row_id, _ in fresh.take("acme", 10)] == [3]

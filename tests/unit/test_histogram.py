@@ -19,6 +19,10 @@ def exposition(values: list[float], batch: bool) -> str:
         histogram = Histogram("x_seconds", "doc", buckets=BUCKETS, registry=registry)
         for value in values:
             histogram.observe(value)
+    return without_created(registry)
+
+
+def without_created(registry: CollectorRegistry) -> str:
     return "\n".join(
         line for line in generate_latest(registry).decode().splitlines() if "_created" not in line
     )
@@ -42,3 +46,12 @@ def test_observe_and_observe_many_agree() -> None:
     assert generate_latest(one) == generate_latest(many)
     assert one.get_sample_value("y_seconds_count") == 3
     assert one.get_sample_value("y_seconds_bucket", {"le": "1.0"}) == 2
+
+
+def test_large_bounds_are_written_as_prometheus_client_writes_them() -> None:
+    bounds = (1024, 524288, 1048576, 1e9)
+    batch, plain = CollectorRegistry(), CollectorRegistry()
+    BatchHistogram("z_bytes", "doc", bounds, batch).observe(2_000_000)
+    Histogram("z_bytes", "doc", buckets=bounds, registry=plain).observe(2_000_000)
+    assert without_created(batch) == without_created(plain)
+    assert batch.get_sample_value("z_bytes_bucket", {"le": "1.048576e+06"}) == 0

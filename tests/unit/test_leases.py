@@ -83,3 +83,24 @@ def test_leases_ending_out_of_order_still_end_on_time() -> None:
     assert table.next_change() == 40.0
     assert table.take_due(40.0, 10) == ([3], [1])
     assert table.next_change() is None
+
+
+def test_ids_leased_together_end_together_except_those_renewed_acked_or_released() -> None:
+    table = LeaseTable()
+    table.lease_all([1, 2, 3, 4], until=10.0, deliveries=1)
+    table.extend([2], now=5.0, until=30.0)
+    table.forget([3])
+    table.release([4], visible_at=50.0)
+    assert len(table) == 2
+    assert table.take_due(10.0, 10) == ([1], [1])
+    assert table.take_due(30.0, 10) == ([2], [1])
+    assert table.take_due(50.0, 10) == ([4], [1])
+    assert len(table) == 0
+
+
+def test_extend_keeps_each_leases_deliveries() -> None:
+    table = LeaseTable()
+    table.lease_all([1, 2], until=10.0, deliveries=1)
+    table.lease(3, until=10.0, deliveries=4)
+    table.extend([1, 2, 3], now=5.0, until=20.0)
+    assert table.take_due(20.0, 10) == ([1, 2, 3], [1, 1, 4])

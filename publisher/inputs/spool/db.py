@@ -77,7 +77,12 @@ _LAST_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'mess
 # One constant statement per operation whatever the batch size, so each stays prepared.
 _IDS = "SELECT value FROM json_each(:ids)"
 _READ_IDS = f"SELECT id, body, enqueued_at FROM messages WHERE id IN ({_IDS}) ORDER BY id"
-_DELETE = f"DELETE FROM messages WHERE id IN ({_IDS}) RETURNING length(body), tenant"
+# What an ack takes away, summed per tenant by SQLite: RETURNING would hand every deleted
+# row to Python to be summed there.
+_ACKED_BY_TENANT = (
+    f"SELECT tenant, count(*), sum(length(body)) FROM messages WHERE id IN ({_IDS}) GROUP BY tenant"
+)
+_DELETE = f"DELETE FROM messages WHERE id IN ({_IDS})"
 
 # Give space back only once at least this many pages are free and they are half the file:
 # while a steady flow runs, freed pages are reused by new puts and moving pages would be waste.
@@ -281,10 +286,12 @@ class SpoolDb:
         return self._conn.execute(_READ_IDS, {"ids": ids}).fetchall()
 
     def ack(self, ids: str) -> None:
-        deleted = self._conn.execute(_DELETE, {"ids": ids}).fetchall()
-        if deleted:
-            self._add_totals(-len(deleted), -sum(size for size, _ in deleted))
-            self._count_tenants([tenant for _, tenant in deleted], -1)
+        params = {"ids": ids}
+        acked = self._conn.execute(_ACKED_BY_TENANT, params).fetchall()
+        if acked:
+            self._conn.execute(_DELETE, params)
+            self._add_totals(-sum(n for _, n, _ in acked), -sum(size for _, _, size in acked))
+            self._conn.executemany(_COUNT, [(tenant, -n) for tenant, n, _ in acked])
             self._acked_since_reclaim_check = True
 
     def backlog(self) -> int:

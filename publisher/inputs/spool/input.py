@@ -29,6 +29,7 @@ from publisher.inputs.spool.tenant_reads import (
     Plan,
     backlog_by_tenant,
     delivery_counts,
+    first_deliveries,
     first_delivery,
     json_ids,
     read_again_and_new,
@@ -266,9 +267,8 @@ class SpoolInput:
             batch.append(Message(str(message_id), body, enqueued_at, count))
         for tenant, taken in held:
             self._cursors[tenant] = taken[-1][0]
-            for message_id, row in taken:
-                lease(message_id, until, 1)
-                batch.append(first_delivery(message_id, row.body, row.enqueued_at, row.event))
+            self._leases.lease_all([message_id for message_id, _ in taken], until, 1)
+            batch.extend(first_deliveries(taken))
         for tenant, (file_rows, quota) in new_rows.items():
             batch.extend(self._from_file(tenant, file_rows, quota, until))
         # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
@@ -340,9 +340,9 @@ class SpoolInput:
                 self._read_blank = False
         # Held rows the file answered for still bring their events along.
         read_too = self._fresh.discard_read(tenant, self._cursors.get(tenant, 0))
+        self._leases.lease_all([row[0] for row in rows], until, 1)
         messages = []
         for message_id, body, enqueued_at in rows:
-            self._leases.lease(message_id, until, 1)
             also_held = read_too.get(message_id)
             event = also_held.event if also_held is not None else None
             messages.append(first_delivery(message_id, body, enqueued_at, event))

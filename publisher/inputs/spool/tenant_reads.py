@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from publisher.core.event import Event, tenant_of
 from publisher.core.message import Message, ValidatedMessage
 from publisher.inputs.spool.db import Row, SpoolDb
+from publisher.inputs.spool.fresh import FreshRow
 
 Plan = dict[str, tuple[int, int, int]]
 """Per tenant to read from the file: (after id, rows to read, most rows it may have)."""
@@ -68,6 +69,16 @@ def first_delivery(
     if event is None:
         return Message(str(message_id), body, enqueued_at, 1)
     return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
+
+
+def first_deliveries(taken: Sequence[tuple[int, FreshRow]]) -> list[Message]:
+    """First deliveries of rows held in memory, as first_delivery makes them one by one."""
+    return [
+        Message(str(message_id), row.body, row.enqueued_at, 1)
+        if row.event is None
+        else ValidatedMessage(str(message_id), row.body, row.enqueued_at, 1, event=row.event)
+        for message_id, row in taken
+    ]
 
 
 def json_ids(ids: Sequence[int]) -> str:

@@ -27,6 +27,10 @@ _MAX_GROUP = 64
 _CHECKPOINT_DELAY_S = 0.1
 
 
+_Settled = tuple[asyncio.Future[Any], Any, Exception | None]
+"""An operation's future with its result or error."""
+
+
 @dataclass(slots=True)
 class _Job(Generic[T]):
     operation: Callable[[SpoolDb], T]
@@ -116,8 +120,12 @@ class SpoolWorker:
             outcomes = _run_group(db, group)
         except sqlite3.Error:
             outcomes = [o for job in group for o in _run_group(db, [job], self._translate)]
+        # One wake-up of each waiting loop for the whole group, not one per operation.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
         for job, (result, error) in zip(group, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+            by_loop.setdefault(job.loop, []).append((job.future, result, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
         with contextlib.suppress(sqlite3.Error):  # housekeeping only; the next group retries
             db.after_commit()
 
@@ -190,6 +198,11 @@ def _run_group(
             raise
         return [(None, translate(exc)) for _ in group]
     return outcomes
+
+
+def _settle_all(settled: list[_Settled]) -> None:
+    for future, result, error in settled:
+        _settle(future, result, error)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: Exception | None) -> None:
