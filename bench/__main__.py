@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, summary
-from bench.context import Context, Result
+from bench.context import QUOTA_RATE, Context, Result
 from bench.cpu import can_pin, machine_busy_share
 from bench.procs import BenchError, Emulator
 from bench.scenarios import DEFAULT, SCENARIOS
@@ -52,6 +52,17 @@ METHOD = [
     "- `daemon_ingest_20`: as `daemon_ingest` with bodies of 20 events. `daemon_cpu_advantage` "
     "compares the daemon's CPU per event with the SDK loop's, start-up excluded on both sides. "
     "Events are about 500 bytes as NDJSON lines.",
+    "- `daemon_quota` (on demand): the daemon (reference config, spool input, its call rate "
+    "limit at the default 1,400/s) on core 1; the load generator on core 0 offers "
+    "`--quota-rate` events/s (default 28,000, the default account quota) in 1,000-event "
+    "bodies, open loop, for 2 s of warm-up and a 10 s window (1 s and 3 s with --quick). At "
+    "the window's edges the harness, on core 0, reads the daemon's utime+stime, its backlog "
+    "(`GET /v1/tenants`) and which events the emulator had received (`received_at`). "
+    "Offered = events due in the window; delivered = events received in it; CPU share = the "
+    "daemon's CPU-seconds / wall; ingest p99 = POST to 202 of the window's bodies. It "
+    "carries the quota when delivered >= 98% of offered, the backlog grows by less than 2% "
+    "of the offered rate and the daemon's core is under 95% busy. After the window every "
+    "accepted event must reach the emulator.",
     "- `sdk_loop_instructions`, `send_instructions` (on demand): the same two commands under "
     "valgrind's callgrind, which counts the user-space instructions of the whole process "
     "(start-up included). Unlike CPU seconds they repeat within about 0.1% on a busy machine; "
@@ -79,6 +90,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per scenario (median)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--soak-s", type=float, default=600, help="soak duration in seconds")
+    parser.add_argument(
+        "--quota-rate",
+        type=float,
+        default=QUOTA_RATE,
+        help=f"events/s daemon_quota offers (default {QUOTA_RATE:,}, AWS's default quota)",
+    )
     args = parser.parse_args(argv)
     if args.events is None:
         args.events = QUICK_EVENTS if args.quick else 100_000
@@ -88,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
     if args.rounds < 1 or args.events < 100:
         parser.error("--rounds must be >= 1 and --events >= 100")
+    if args.quota_rate <= 0:
+        parser.error("--quota-rate must be > 0")
     args.names = names
     return args
 
@@ -112,6 +131,9 @@ def _progress(name: str, result: Result) -> None:
         text = f"not available ({result['reason']})"
     else:
         parts = [f"{result['events_per_s']:,.0f} events/s"] if "events_per_s" in result else []
+        if "offered_events_per_s" in result:
+            parts.insert(0, f"offered {result['offered_events_per_s']:,.0f} events/s")
+            parts.append(f"daemon core {result['cpu_share']:.0%} busy")
         if "cpu_ms_per_1k" in result:
             parts.append(f"{result['cpu_ms_per_1k']:,.1f} CPU-ms/1k")
         elif "cpu_s" in result:
@@ -187,7 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="partner-publisher-bench-") as tmp:
         workdir = Path(tmp)
         with Emulator(workdir) as emulator:
-            ctx = Context(emulator, workdir, args.events, args.quick, soak_s=args.soak_s)
+            ctx = Context(
+                emulator,
+                workdir,
+                args.events,
+                args.quick,
+                soak_s=args.soak_s,
+                quota_rate=args.quota_rate,
+            )
             by_round = run_rounds(args, ctx)
     data = build_report(args, by_round)
     for path in report.write_all(data, args.results_dir, data["date"]):

@@ -14,6 +14,8 @@ from bench import events
 from bench.procs import BenchError, Emulator
 
 Result = dict[str, Any]
+# Events/s offered by daemon_quota: AWS's default PutPartnerEvents quota, 1,400 calls of 20.
+QUOTA_RATE = 28_000
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Context:
     events: int
     quick: bool
     soak_s: float = 600
+    quota_rate: float = QUOTA_RATE
     _counter: Iterator[int] = field(default_factory=itertools.count)
     _ndjson: Path | None = None
 

@@ -90,6 +90,17 @@ class CpuMeter:
         return self.cpu_s
 
 
+def core_busy_s(core: int) -> float:
+    """Seconds one CPU has been busy since boot, whoever ran on it (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(f"cpu{core} "):
+                # user nice system idle iowait irq softirq steal; guest time is in user already.
+                values = [int(v) for v in line.split()[1:9]]
+                return (sum(values) - values[3] - values[4]) / _CLOCK_TICKS
+    raise KeyError(f"cpu{core} not in /proc/stat")
+
+
 def machine_busy_share(seconds: float = 1.0) -> float:
     """The share of all CPUs' time spent busy over `seconds` (other work disturbs the figures)."""
 

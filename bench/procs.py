@@ -108,9 +108,13 @@ class Emulator:
         if self.proc is not None:
             stop_process(self.proc, 10)
 
-    def cpu_meter(self) -> CpuMeter:
+    @property
+    def pid(self) -> int:
         assert self.proc is not None
-        return CpuMeter(self.proc.pid)
+        return self.proc.pid
+
+    def cpu_meter(self) -> CpuMeter:
+        return CpuMeter(self.pid)
 
     def reset(self) -> None:
         """Forget events and counters; the benchmark's partner event source stays ACTIVE."""
@@ -126,23 +130,34 @@ class Emulator:
 
     def accepted(self) -> int:
         """Entries the emulator accepted since the last reset."""
-        status, stats = http_json(f"{self.url}/_emulator/stats")
-        if status != 200:
-            raise BenchError(f"emulator stats answered {status}")
-        return int(stats["entries_accepted"])
+        return int(self.stats()["entries_accepted"])
 
     def events_since(self, since: int) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         while True:
-            status, data = http_json(
-                f"{self.url}/_emulator/events?since={since}&limit=20000", timeout=120
-            )
-            if status != 200:
-                raise BenchError(f"emulator events answered {status}")
+            data = self.page(since, 20000)
             records += data["events"]
             since = data["next"]
             if not data["more"]:
                 return records
+
+    def page(self, since: int, limit: int) -> dict[str, Any]:
+        """One page of `/_emulator/events`: up to `limit` delivered events from index `since`."""
+        status, data = http_json(
+            f"{self.url}/_emulator/events?since={since}&limit={limit}", timeout=120
+        )
+        if status != 200:
+            raise BenchError(f"emulator events answered {status}")
+        page: dict[str, Any] = data
+        return page
+
+    def stats(self) -> dict[str, Any]:
+        """The emulator's counters (`/_emulator/stats`)."""
+        status, stats = http_json(f"{self.url}/_emulator/stats")
+        if status != 200:
+            raise BenchError(f"emulator stats answered {status}")
+        counters: dict[str, Any] = stats
+        return counters
 
     def wait_for(
         self,

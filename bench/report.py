@@ -110,7 +110,8 @@ def markdown(report: Report, chart_name: str) -> str:
             continue
         cells = [_cell(figures.get(key), fmt) for _, key, fmt in THROUGHPUT_COLUMNS]
         lines.append(f"| {name} | {what} | " + " | ".join(cells) + " |")
-    lines += _ratio_lines(report) + _latency_lines(report) + _memory_lines(report)
+    lines += _ratio_lines(report) + _latency_lines(report) + _quota_lines(report)
+    lines += _memory_lines(report)
     lines += _instruction_lines(report)
     lines += ["", f"![events/s and CPU-ms per 1,000 events]({chart_name})", ""]
     lines += ["## Method", "", *report["method"], ""]
@@ -153,6 +154,39 @@ def _latency_lines(report: Report) -> list[str]:
         f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, "
         f"max {latency['max_ms']:.1f} ms over {latency['events']:,.0f} events; "
         f"target p99 <= {latency['target_p99_ms']} ms (linger + 25 ms): {met}.",
+    ]
+
+
+def _quota_lines(report: Report) -> list[str]:
+    quota = report["scenarios"].get("daemon_quota")
+    if not quota or "carried" not in quota:
+        return []
+    met = "yes" if quota["carried"] else "**no**"
+    growth = quota["backlog_growth_events_per_s"]
+    backlog = (
+        "backlog unknown"
+        if growth is None
+        else f"backlog {quota['backlog_start_events']:,} -> {quota['backlog_end_events']:,} "
+        f"events ({growth:+,.0f}/s)"
+    )
+    other = quota.get("daemon_core_other_busy")
+    return [
+        "",
+        "## The default quota on one core (daemon_quota)",
+        "",
+        f"Offered {quota['offered_events_per_s']:,.0f} events/s at ingest "
+        f"({quota['body_events']:,}-event bodies) for {quota['window_s']:.0f} s after a "
+        f"warm-up: accepted {quota['accepted_events_per_s']:,.0f}/s, delivered "
+        f"{quota['delivered_events_per_s']:,.0f}/s ({quota['carried_share']:.1%}); the daemon "
+        f"used {quota['cpu_share']:.0%} of its core; {backlog}; ingest p99 "
+        f"{quota['ingest_p99_ms']:,.0f} ms; {quota['entries_per_call']:.1f} entries per call. "
+        f"Carries the quota (delivered >= 98% of offered, backlog not growing, core under "
+        f"95%): {met}.",
+        "",
+        f"Core 0 (emulator {quota['emulator_busy']:.0%}, load generator "
+        f"{quota['loadgen_busy']:.0%} busy); other work on the daemon's core: "
+        + ("not measured" if other is None else f"{other:.0%}")
+        + " (above a few percent, the daemon did not have its core to itself).",
     ]
 
 

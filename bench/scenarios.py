@@ -118,7 +118,7 @@ def _send_startup_cpu_s(directory: Path, config_path: Path) -> float:
 def _all() -> list[Scenario]:
     # Imported here: the daemon scenarios build on the helpers above.
     from bench import daemon_scenarios as daemon
-    from bench import fairness, ledger_footprint
+    from bench import fairness, ledger_footprint, quota
     from bench import queue_scenarios as queues
 
     return [
@@ -148,6 +148,12 @@ def _all() -> list[Scenario]:
             False,
         ),
         Scenario("outbox_soak", queues.outbox_soak, "outbox table size under 500 tx/s", False),
+        Scenario(
+            "daemon_quota",
+            quota.daemon_quota,
+            "daemon on one core offered the default quota at ingest (--quota-rate)",
+            False,
+        ),
         Scenario(
             "spool_backlog_rss", daemon.spool_backlog, "peak RSS, 1M-event spool backlog", False
         ),

@@ -93,6 +93,22 @@ RATIOS = (
         None,
     ),
     Ratio(
+        "daemon_quota_carried",
+        "daemon_quota delivered events/s / offered events/s (--quota-rate, default the "
+        "default quota of 28,000/s, at ingest; the daemon on one core)",
+        ("daemon_quota", "delivered_events_per_s"),
+        ("daemon_quota", "offered_events_per_s"),
+        0.98,
+    ),
+    Ratio(
+        "daemon_quota_cpu_share",
+        "daemon_quota: the daemon's CPU-seconds / wall seconds of the window, its share of its "
+        "core (information; carrying the quota needs it under 0.95)",
+        ("daemon_quota", "cpu_s"),
+        ("daemon_quota", "measured_s"),
+        None,
+    ),
+    Ratio(
         "send_cpu_advantage_steady",
         "the same with each process's start-up CPU left out (information, no target)",
         ("sdk_loop", "steady_cpu_ms_per_1k"),

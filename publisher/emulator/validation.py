@@ -41,7 +41,10 @@ REQUIRED_ENTRY_FIELDS = ("Source", "DetailType", "Detail")
 ENTRY_MEMBERS = frozenset({"Time", "Source", "Resources", "DetailType", "Detail"})
 
 _SOURCE_RE = re.compile(SOURCE_PATTERN)
-_LONG_DIGITS_RE = re.compile(r"\d{19}")
+# Every ASCII digit as "0", every other byte as "x": a run of 19 digits becomes a run of 19
+# "0"s, which a substring search finds many times faster than a regex scan does.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 EntryError = tuple[str, str]
@@ -230,13 +233,17 @@ def parse_detail(text: str) -> dict[str, Any] | None:
         and nesting_depth(detail) > MAX_DETAIL_DEPTH
     ):
         return None
-    if (
-        len(text) > 19
-        and _LONG_DIGITS_RE.search(text) is not None
-        and not _integers_fit_int64(text)
-    ):
+    if len(text) > 19 and _has_long_digit_run(text) and not _integers_fit_int64(text):
         return None
     return detail
+
+
+def _has_long_digit_run(text: str) -> bool:
+    # Whether the text may hold an integer literal of 19 digits or more (beyond int64 or near
+    # it). JSON writes numbers in ASCII digits only: digits of other scripts can only be
+    # inside strings, which the exact check ignores anyway.
+    raw = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+    return _NINETEEN_DIGITS in raw
 
 
 def _integers_fit_int64(text: str) -> bool:

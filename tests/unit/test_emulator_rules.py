@@ -42,6 +42,14 @@ def test_detail_integer_bounds() -> None:
     assert parse_detail('{"a": 1.5e300, "b": "99999999999999999999"}') is not None
 
 
+def test_detail_integer_bounds_wherever_the_literal_sits() -> None:
+    # Past int64 in a nested list, after text with other scripts' digits: still malformed.
+    assert parse_detail('{"n": "\u0661\u0662\u0663", "a": [{"b": -9223372036854775809}]}') is None
+    assert parse_detail('{"note": "é", "a": 9223372036854775807}') == {"note": "é", "a": 2**63 - 1}
+    # Nineteen digits of another script in a string are text, not a number.
+    assert parse_detail('{"a": "' + "\u0669" * 19 + '"}') == {"a": "\u0669" * 19}
+
+
 def test_check_entry_reports_first_problem() -> None:
     error, detail = check_entry({"Source": SOURCE, "DetailType": "", "Detail": "{}"})
     assert detail is None
