@@ -15,6 +15,11 @@ def client_command(ctx: Context, kind: str) -> list[str]:
     return [*PYTHON, "-m", "bench.clients", kind, "--url", url, "--events", str(ctx.events)]
 
 
+def loadgen_command(mode: str, url: str, *flags: str) -> list[str]:
+    """bench.loadgen `mode` (flood or paced) posting to the ingest at `url`."""
+    return [*PYTHON, "-m", "bench.loadgen", mode, "--url", url, *flags]
+
+
 def send_command(
     ctx: Context, directory: Path, **sections: dict[str, Any]
 ) -> tuple[list[str], Path]:

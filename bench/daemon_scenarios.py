@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import events
+from bench.commands import loadgen_command
 from bench.context import Context, Result, check_delivered, emulator_busy, per_1k_ms
 from bench.cpu import SERVER_CORE, CpuMeter, can_pin, pinned, proc_status_kib
-from bench.procs import PYTHON, BenchError, Daemon, child_env, free_port, stop_process
+from bench.procs import BenchError, Daemon, child_env, free_port, stop_process
 from bench.procs import write_config as write_daemon_config
 from bench.runner import run_child
 
@@ -31,10 +32,6 @@ BACKLOG_EVENTS = 1_000_000
 SOAK_RATE = 2000
 SOAK_SAMPLE_S = 10
 REDIS_PROBE_URL = "redis://127.0.0.1:1/0"
-
-
-def _loadgen(mode: str, url: str, *flags: str) -> list[str]:
-    return [*PYTHON, "-m", "bench.loadgen", mode, "--url", url, *flags]
 
 
 def _daemon(ctx: Context, name: str, endpoint: str | None = None, **sections: Any) -> Daemon:
@@ -69,7 +66,7 @@ def _ingest_flood(ctx: Context, name: str, body_events: int, **sections: Any) ->
         meter.start()
         emulator_cpu.start()
         flood = run_child(
-            _loadgen(
+            loadgen_command(
                 "flood",
                 daemon.ingest_url,
                 "--events",
@@ -234,7 +231,7 @@ def latency_5k(ctx: Context) -> Result:
         meter.start()
         flags = ["--rate", str(LATENCY_RATE), "--body-events", str(LATENCY_BODY_EVENTS)]
         paced = run_child(
-            _loadgen("paced", daemon.ingest_url, *flags, "--duration-s", str(duration)),
+            loadgen_command("paced", daemon.ingest_url, *flags, "--duration-s", str(duration)),
             SERVER_CORE,
             daemon.directory / "loadgen.log",
             timeout_s=duration + 120,
@@ -277,7 +274,7 @@ def spool_backlog(ctx: Context) -> Result:
         meter = CpuMeter(daemon.pid)
         meter.start()
         flood = run_child(
-            _loadgen("flood", daemon.ingest_url, "--events", str(total)),
+            loadgen_command("flood", daemon.ingest_url, "--events", str(total)),
             SERVER_CORE,
             daemon.directory / "loadgen.log",
             timeout_s=1800,
@@ -308,7 +305,7 @@ def soak(ctx: Context) -> Result:
     samples: list[dict[str, float]] = []
     with _daemon(ctx, "soak") as daemon:
         flags = ["--rate", str(SOAK_RATE), "--body-events", "50", "--duration-s", str(duration)]
-        command = _loadgen("paced", daemon.ingest_url, *flags)
+        command = loadgen_command("paced", daemon.ingest_url, *flags)
         with open(daemon.directory / "loadgen.log", "wb") as log:
             gen = subprocess.Popen(
                 pinned(command, SERVER_CORE), stdout=log, stderr=log, env=child_env()

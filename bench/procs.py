@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,9 +207,16 @@ class Daemon:
         config_path: Path,
         config: dict[str, Any],
         ready_path: str = "/readyz",
+        *,
+        wrapper: Sequence[str] = (),
+        start_timeout_s: float = 30,
+        stop_grace_s: float = 30,
     ) -> None:
         self.directory = directory
         self.ready_path = ready_path
+        self._wrapper = list(wrapper)
+        self._start_timeout_s = start_timeout_s
+        self._stop_grace_s = stop_grace_s
         self.config_path = config_path
         ingest, admin = config["ingest"], config["admin"]
         self.ingest_url = f"http://{ingest['host']}:{ingest['port']}/v1/events"
@@ -218,7 +226,7 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Daemon:
-        command = [*CLI, "run", "--config", str(self.config_path)]
+        command = [*self._wrapper, *CLI, "run", "--config", str(self.config_path)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 pinned(command, CLIENT_CORE),
@@ -227,12 +235,18 @@ class Daemon:
                 env=child_env(),
                 cwd=self.directory,
             )
-        self._wait_ready(30)
+        self._wait_ready(self._start_timeout_s)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, 30)
+        self.stop()
+
+    def stop(self) -> int | None:
+        """SIGTERM (SIGKILL after the grace period); the exit code, None if never started."""
+        if self.proc is None:
+            return None
+        stop_process(self.proc, self._stop_grace_s)
+        return self.proc.returncode
 
     @property
     def pid(self) -> int:

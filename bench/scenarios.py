@@ -183,6 +183,12 @@ def _all() -> list[Scenario]:
             False,
         ),
         Scenario(
+            "daemon_instructions",
+            instructions.daemon,
+            "the daemon's instructions per event from ingest, start-up excluded (callgrind)",
+            False,
+        ),
+        Scenario(
             "send_instructions_no_ledger",
             instructions.send_without_ledger,
             "send's instructions with the ledger off (valgrind callgrind)",

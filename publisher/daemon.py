@@ -119,7 +119,6 @@ async def serve(
             freeze_start_up()
             if admin is not None:
                 admin.tenant_report = pipeline.tenant_stats.report
-            state.aws_ok = True
             if settings.ingest.enabled:
                 ingest = Ingest(
                     settings.ingest,
@@ -130,6 +129,9 @@ async def serve(
                     health=state.health,
                 )
                 await ingest.start()
+            # Ready only once ingest listens: an orchestrator (or a test) that sees /readyz
+            # answer 200 sends events at once.
+            state.aws_ok = True
             _log_started(settings, tenants, ingest, admin)
             with reload_tenants_on_sighup(settings, tenants):
                 async with _source_refresher(settings, tenants, states, metrics) as refresher:

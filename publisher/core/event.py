@@ -110,25 +110,40 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
         detail = obj.get("detail")
         if type(detail) is not dict:
             raise InvalidEvent("detail", f"must be a JSON object, not {json_type(detail)}")
-        _check_detail_limits(detail, body)
-        detail_json = encode_json(detail)
-        resources = obj.get("resources")
-        time = obj.get("time")
-        event_id = obj.get("id")
-        source = obj.get("source")
-        return Event(
-            tenant,
-            detail_type,
-            detail_json.decode(),
-            len(detail_json),
-            () if resources is None else _resources(resources),
-            None if time is None else _epoch_seconds(time),
-            None if event_id is None else _required_text(obj, "id", ID_MAX_CHARS),
-            None if source is None else _optional_source(source),
-        )
+        # A body this short cannot nest too deep; without a long digit run no integer is
+        # past 64 bits: the usual event needs neither walk (checked inline, no call).
+        if (
+            body is None
+            or len(body) > DETAIL_MAX_DEPTH
+            or _LONG_DIGIT_RUN in body.translate(_DIGITS_AS_ZERO)
+        ):
+            _check_detail_limits(detail, body)
+        try:
+            detail_json = orjson.dumps(detail)
+        except orjson.JSONEncodeError:
+            detail_json = encode_json(detail)
+        event = Event(tenant, detail_type, detail_json.decode(), len(detail_json))
+        if len(obj) > 3:  # optional fields beside tenant, detail_type and detail
+            _optional_fields(event, obj)
+        return event
     except InvalidEvent as first:
         problems = all_problems(obj, body) or [first]
         raise (problems[0] if len(problems) == 1 else EventProblems(problems)) from None
+
+
+def _optional_fields(event: Event, obj: dict[str, Any]) -> None:
+    """Set the event's optional fields from the object, checking each one present."""
+    resources = obj.get("resources")
+    if resources is not None:
+        event.resources = _resources(resources)
+    time = obj.get("time")
+    if time is not None:
+        event.time = _epoch_seconds(time)
+    if obj.get("id") is not None:
+        event.id = _required_text(obj, "id", ID_MAX_CHARS)
+    source = obj.get("source")
+    if source is not None:
+        event.source = _optional_source(source)
 
 
 def all_problems(obj: dict[str, Any], body: bytes | None = None) -> list[InvalidEvent]:

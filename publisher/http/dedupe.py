@@ -11,8 +11,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
-
 from publisher.core.event import Event
 from publisher.http.ingest_body import Decoded
 from publisher.inputs.base import Input
@@ -42,13 +40,13 @@ def assign_ids(decoded: Decoded) -> list[bool]:
     The events are this body's own (just decoded), so the id is set in place; the UUIDs'
     random bits are read from the OS once per body rather than once per event.
     """
-    generated = [event.id is None for event in decoded.events]
-    new_ids = iter(random_uuids(sum(generated)))
-    for index, fresh in enumerate(generated):
-        if fresh:
-            new_id = next(new_ids)
-            decoded.events[index].id = new_id
-            decoded.bodies[index] = _with_id(decoded.bodies[index], new_id)
+    events, bodies = decoded.events, decoded.bodies
+    missing = [index for index, event in enumerate(events) if event.id is None]
+    generated = [False] * len(events)
+    for index, new_id in zip(missing, random_uuids(len(missing)), strict=True):
+        events[index].id = new_id
+        bodies[index] = _with_id(bodies[index], new_id)
+        generated[index] = True
     return generated
 
 
@@ -72,11 +70,12 @@ def random_uuids(count: int) -> list[str]:
 
 
 def _with_id(body: bytes, event_id: str) -> bytes:
-    """The event object's JSON with `"id"` added in front (it has no id member, or a null
-    one: decoding keeps the last of repeated members, so ours goes after the original)."""
-    member = b'"id":' + orjson.dumps(event_id)
+    """The event object's JSON with `"id"` added at the end (it has no id member, or a null
+    one: decoding keeps the last of repeated members, so ours goes after the original).
+    `event_id` is a UUID's text, which JSON holds as it is."""
     inner = body.strip()[1:-1].strip()
-    return b"{" + inner + b"," + member + b"}" if inner else b"{" + member + b"}"
+    member = b'"id":"' + event_id.encode() + b'"}'
+    return b"{" + inner + b"," + member if inner else b"{" + member
 
 
 class IdempotentPuts:
@@ -102,6 +101,9 @@ class IdempotentPuts:
             await put_validated_if_able(self._sink, decoded.bodies, decoded.events)
             return Stored(ids, 0)
         keys = _keys(decoded.events, generated)
+        if not any(keys):  # ids of our own making only: nothing to look up or to skip
+            batch = KeyedBodies(keys, decoded.bodies, decoded.events)
+            return Stored(ids, sum(await self._once.put_once(batch, self._limits)))
         unique, repeats = split_repeats(keys)
         keep = [i for i, repeat in enumerate(repeats) if not repeat]
         bodies = [decoded.bodies[i] for i in keep]

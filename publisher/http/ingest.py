@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import web
+from prometheus_client import Counter
 
 from publisher.core.event import Event, entry_size
 from publisher.core.tenants import TenantRegistry
@@ -101,6 +102,12 @@ class Ingest:
         self._route = tenants.route
         self._max_request_bytes = max_request_bytes
         self._metrics = metrics
+        # The counters' children, looked up once: labels() takes a lock and builds a key.
+        self._events_counted = {
+            outcome: metrics.ingest_events.labels(outcome=outcome)
+            for outcome in ("accepted", "rejected")
+        }
+        self._requests_counted: dict[int, Counter] = {}
         self._health = health or Health()
         token = settings.token.get_secret_value() if settings.token is not None else None
         self._token = token.encode() if token is not None else None
@@ -249,14 +256,18 @@ class Ingest:
 
     def _count_events(self, accepted: int, rejected: int) -> None:
         if accepted:
-            self._metrics.ingest_events.labels(outcome="accepted").inc(accepted)
+            self._events_counted["accepted"].inc(accepted)
         if rejected:
-            self._metrics.ingest_events.labels(outcome="rejected").inc(rejected)
+            self._events_counted["rejected"].inc(rejected)
 
     def _reply(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
     ) -> web.Response:
-        self._metrics.ingest_requests.labels(code=str(status)).inc()
+        requests = self._requests_counted.get(status)
+        if requests is None:
+            requests = self._metrics.ingest_requests.labels(code=str(status))
+            self._requests_counted[status] = requests
+        requests.inc()
         return web.Response(
             status=status, body=orjson.dumps(payload), content_type=_JSON, headers=headers
         )

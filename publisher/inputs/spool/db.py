@@ -216,7 +216,9 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        rows = zip(bodies, tenants, strict=True)
+        # Bound as bytearray: sqlite3 binds one as a BLOB at once, while for bytes it first
+        # asks its adapter registry and the object itself for an adaptation, on every row.
+        rows = zip(map(bytearray, bodies), tenants, strict=True)
         if self._old_file:
             self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
         else:
@@ -241,7 +243,12 @@ class SpoolDb:
         same transaction; returns the first id (0 if none was new), whether another process
         put rows (as put), and which were duplicates."""
         self._remembered.load_once(self._conn, now)
-        remembered = self._remembered.known(keys, now)
+        remembered = self._remembered.known(keys, now) if any(keys) else None
+        if not remembered:  # no duplicate: every body goes in as it came
+            first_id, others_put = self.put(bodies, tenants, now)
+            new_keys = [key for key in keys if key]
+            dedupe_sql.remember(self._conn, self._remembered, new_keys, now, limits)
+            return first_id, others_put, [False] * len(keys)
         duplicates = [key is not None and key in remembered for key in keys]
         new = [i for i, dup in enumerate(duplicates) if not dup]
         first_id, others_put = (

@@ -211,7 +211,9 @@ class SpoolInput:
         first_id, others_put, duplicates = await self._call(
             lambda db: db.put_once(keys, bodies, tenants, now, limits)
         )
-        if first_id:
+        if first_id and not any(duplicates):
+            self._hold_fresh(first_id, bodies, tenants, now, events, others_put)
+        elif first_id:
             new = [i for i, duplicate in enumerate(duplicates) if not duplicate]
             new_events = [events[i] for i in new] if events is not None else None
             new_bodies, new_tenants = [bodies[i] for i in new], [tenants[i] for i in new]
