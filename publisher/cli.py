@@ -7,9 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from publisher import __version__
+from publisher import __version__, gc_policy
 from publisher.aws import aiohttp_trust
-from publisher.gc_policy import set_thresholds
 from publisher.import_hooks import hidden_modules, run_first_import_within
 
 # Each module exposes register(subparsers); the order is the order of `--help`.
@@ -69,11 +68,21 @@ def prepare_imports() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    set_thresholds()
+    gc_policy.set_thresholds()
+    gc_policy.pause_until_frozen()
+    try:
+        return _run(argv)
+    finally:
+        gc_policy.resume()  # also after a command that stopped before its freeze
+
+
+def _run(argv: Sequence[str] | None) -> int:
     prepare_imports()
     from publisher.observe.logs import configure_logging  # structlog: after prepare_imports
 
     args = build_parser(argv).parse_args(argv)
+    if not getattr(args, "freezes_start_up", False):
+        gc_policy.resume()
     configure_logging(args.log_level, json_output=args.log_format == "json")
     try:
         code: int = args.func(args)

@@ -20,6 +20,17 @@ def set_thresholds() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def pause_until_frozen() -> None:
+    """No collection until `freeze_start_up` (or `resume`): everything start-up makes stays for
+    the life of the process, and freezing it skips the one collection that would traverse it
+    all to free nothing. Only for a command that freezes soon after its start-up."""
+    gc.disable()
+
+
+def resume() -> None:
+    gc.enable()
+
+
 def freeze_start_up() -> None:
     """Keep what start-up made (botocore's service models among it) out of later collections.
 
@@ -28,3 +39,4 @@ def freeze_start_up() -> None:
     """
     if not gc.get_freeze_count():
         gc.freeze()
+    gc.enable()

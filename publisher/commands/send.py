@@ -41,6 +41,7 @@ def register(subparsers: common.Subparsers) -> None:
         ),
     )
     add_ndjson_arguments(parser)
+    parser.set_defaults(freezes_start_up=True)  # gc_policy.pause_until_frozen: run freezes
 
 
 @dataclass

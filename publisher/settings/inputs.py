@@ -1,9 +1,7 @@
 """The `input:` section: one model per kind of input, chosen by `kind`."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     Field,
@@ -42,7 +40,7 @@ class RedisInputSettings(_Section):
     """Tenant -> stream (one of `streams`); tenants not named go by a hash of their id."""
 
     @model_validator(mode="after")
-    def _lanes_known(self) -> RedisInputSettings:
+    def _lanes_known(self) -> Self:
         _check_lanes(self.lanes, self.streams, "streams")
         return self
 
@@ -67,7 +65,7 @@ class SqsInputSettings(_Section):
     wait_time_s: int = Field(default=20, ge=0, le=20)
 
     @model_validator(mode="after")
-    def _one_queue_or_lanes(self) -> SqsInputSettings:
+    def _one_queue_or_lanes(self) -> Self:
         if bool(self.queue_url) == bool(self.queue_urls):
             raise ValueError("set either queue_url or queue_urls (lanes)")
         _check_lanes(self.lanes, self.queue_urls, "queue_urls")

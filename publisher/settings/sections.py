@@ -1,9 +1,7 @@
 """The config sections other than `input:`, and `Settings`, the whole configuration."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import (
     Field,
@@ -56,7 +54,7 @@ class IngestSettings(_Section):
         return value
 
     @model_validator(mode="after")
-    def _token_off_loopback(self) -> IngestSettings:
+    def _token_off_loopback(self) -> Self:
         if self.enabled and self.token is None and not is_loopback(self.host):
             raise ValueError(
                 f"ingest.token is required when ingest.host ({self.host}) is not a loopback address"
@@ -130,7 +128,7 @@ class DeadLetterSettings(_Section):
     """postgres: created when missing."""
 
     @model_validator(mode="after")
-    def _store_named(self) -> DeadLetterSettings:
+    def _store_named(self) -> Self:
         if self.kind == "sqs" and not self.queue_url:
             raise ValueError("dead_letter.queue_url is required when dead_letter.kind is sqs")
         if self.kind == "postgres" and not self.dsn:
@@ -171,7 +169,7 @@ class TenantSettings(_Section):
     """At most this many of its events sent a second; the rest wait in the input."""
 
     @model_validator(mode="after")
-    def _aws_rules(self) -> TenantSettings:
+    def _aws_rules(self) -> Self:
         if not is_valid_account(self.account):
             raise ValueError(f"account {self.account!r} must be 12 digits")
         if not is_valid_source(self.source):

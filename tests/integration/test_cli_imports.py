@@ -62,6 +62,25 @@ def test_a_command_runs_with_the_cli_collector_thresholds() -> None:
     assert during == list(GC_THRESHOLDS)
 
 
+def test_collection_pauses_through_sends_start_up_only_and_always_resumes() -> None:
+    probe = (
+        "import gc, json\n"
+        "from publisher.cli import main\n"
+        "from publisher.commands import common\n"
+        "seen, real = [], common.settings_or_exit\n"
+        "def spy(args):\n"
+        "    seen.append([args.command, gc.isenabled()])\n"
+        "    return real(args)\n"
+        "common.settings_or_exit = spy\n"
+        "codes = [main(['config', 'check']), main(['send', 'missing.ndjson'])]\n"
+        "print(json.dumps([seen, codes, gc.isenabled()]))\n"
+    )
+    seen, codes, enabled_after = run_probe(probe)
+    assert seen == [["config", True], ["send", False]]  # send: until its freeze
+    assert codes == [0, 2]  # send stopped before its freeze (no such file)...
+    assert enabled_after  # ...and collection is back
+
+
 def test_the_cli_skips_import_time_work_no_command_uses() -> None:
     probe = (
         "import json, sys\n"

@@ -92,6 +92,35 @@ def test_bad_yaml_is_a_config_error(tmp_path: Path) -> None:
     assert "is not valid YAML" in message
 
 
+def test_bad_yaml_is_reported_with_the_line_and_a_caret_at_the_column(tmp_path: Path) -> None:
+    message = config_error(tmp_path, "publish:\n  linger_ms: 20\n  max_entries: [20\n")
+    assert message.endswith(
+        "expected ',' or ']', but got '<stream end>'\n"
+        '  in "<unicode string>", line 4, column 1:\n'
+        "    \n"
+        "    ^"
+    )
+    message = config_error(tmp_path, "aws: region: x\n")
+    assert "mapping values are not allowed here" in message
+    assert "    aws: region: x\n               ^" in message
+
+
+def test_yaml_values_are_those_of_the_safe_loader(tmp_path: Path) -> None:
+    text = (
+        "aws: {region: eu-west-1, endpoint_url: 'http://127.0.0.1:4010'}\n"
+        "publish: {linger_ms: 2.5e1, max_entries: 0x10, max_in_flight: !!int '8'}\n"
+        "ingest: {enabled: off, token: ~}\n"
+        "tenants_file: tenants.yaml\n" + TENANT_YAML
+    )
+    settings = load(tmp_path, text)
+    assert settings.aws.endpoint_url == "http://127.0.0.1:4010"
+    assert (settings.publish.linger_ms, settings.publish.max_entries) == (25.0, 16)
+    assert settings.publish.max_in_flight == 8
+    assert settings.ingest.enabled is False
+    assert settings.ingest.token is None
+    assert settings.tenants["acme"].account == "111122223333"
+
+
 @pytest.mark.parametrize("text", ["- aws\n- publish\n", "just a string\n", "42\n"])
 def test_non_mapping_file_is_a_config_error(tmp_path: Path, text: str) -> None:
     assert "must be a mapping of sections" in config_error(tmp_path, text)
