@@ -16,7 +16,7 @@ def client_command(ctx: Context, kind: str) -> list[str]:
 
 
 def loadgen_command(mode: str, url: str, *flags: str) -> list[str]:
-    """bench.loadgen `mode` (flood or paced) posting to the ingest at `url`."""
+    """bench.loadgen `mode` (flood, paced or steady) posting to the ingest at `url`."""
     return [*PYTHON, "-m", "bench.loadgen", mode, "--url", url, *flags]
 
 

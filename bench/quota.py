@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from bench.commands import loadgen_command
 from bench.context import Context, Result
 from bench.cpu import (
     CLIENT_CORE,
@@ -28,7 +29,7 @@ from bench.cpu import (
     proc_cpu_s,
     wait_with_rusage,
 )
-from bench.daemon_scenarios import _daemon, _loadgen, _on_server_core
+from bench.daemon_scenarios import _daemon, _on_server_core
 from bench.procs import BenchError, Daemon, Emulator, child_env, http_json, stop_process
 
 BODY_EVENTS = 1000
@@ -64,7 +65,7 @@ def daemon_quota(ctx: Context) -> Result:
     warmup_s, window_s = (QUICK_WARMUP_S, QUICK_WINDOW_S) if ctx.quick else (WARMUP_S, WINDOW_S)
     call_rate = max(DEFAULT_CALL_RATE, rate / ENTRIES_PER_CALL)
     with _daemon(ctx, "daemon_quota", publish={"rate_limit_rps": call_rate}) as daemon:
-        command = _loadgen(
+        command = loadgen_command(
             "steady",
             daemon.ingest_url,
             *("--rate", str(rate), "--body-events", str(BODY_EVENTS)),
