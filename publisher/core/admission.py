@@ -8,11 +8,11 @@ the engine batches an admitted entry, puts back a held message and dead-letters 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from publisher.core.event import Event, InvalidJson, decode_event, entry_size, request_entry
+from publisher.core.ids import HexUuids
 from publisher.core.message import Message, ValidatedMessage
 from publisher.core.reasons import Reason
 from publisher.core.source_states import GONE, PENDING, SourceStates
@@ -82,6 +82,7 @@ class Admission:
         self._max_age_s = max_age_s
         self._pending = pending
         self._hold = Hold(hold_s)  # one value for every held message
+        self._new_ids = HexUuids()
 
     @property
     def tenants(self) -> TenantRegistry:
@@ -126,7 +127,7 @@ class Admission:
                 return self._hold
             entry_type = PendingEntry
         fields = request_entry(route.source, event)
-        event_id = event.id or uuid.uuid4().hex
+        event_id = event.id or self._new_ids.next()
         return entry_type(message, route.region, fields, size, route.tenant, event_id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
 import pytest
 
@@ -51,6 +53,17 @@ def test_an_admitted_entry_carries_its_region_request_fields_aws_size_tenant_and
     assert entry.fields == {"Source": SOURCE, "DetailType": "OrderCreated", "Detail": '{"n":1}'}
     assert entry.size == len(SOURCE) + len("OrderCreated") + len('{"n":1}')
     assert (entry.tenant, entry.event_id, entry.attempts) == ("acme", "evt-1", 0)
+
+
+def test_an_event_without_an_id_gets_a_fresh_random_uuid_per_admission() -> None:
+    gate = admission()
+    first, second = gate.admit(message(), NOW), gate.admit(message(), NOW)
+    assert isinstance(first, Entry)
+    assert isinstance(second, Entry)
+    assert first.event_id is not None
+    assert first.event_id != second.event_id
+    assert uuid.UUID(first.event_id).version == 4
+    assert uuid.UUID(first.event_id).hex == first.event_id
 
 
 def test_an_entry_of_exactly_max_request_bytes_is_refused_one_byte_less_admitted() -> None:
