@@ -103,14 +103,15 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
 def test_second_signal_exits_at_once(tmp_path: Path) -> None:
     with emulator_process(LENIENT, "--latency-ms", "3000") as url:
         config = write_config(tmp_path, url, publish={"shutdown_grace_s": 30, "linger_ms": 1})
-        proc = Daemon(config, tmp_path / "twice.log")
-        proc.wait_ready()
-        assert proc.post(event_lines(range(5)).encode())[0] == 202
-        wait_until(lambda: proc.metric("publisher_in_flight_requests") > 0, 10, "a call in flight")
-        proc.signal(signal.SIGTERM)
-        wait_until(lambda: "daemon_draining" in proc.logs(), 5, "draining to start")
-        proc.signal(signal.SIGTERM)
-        assert proc.wait(5) == 130
+        with daemon(config, tmp_path / "twice.log") as proc:  # killed on the way out if it hangs
+            assert proc.post(event_lines(range(5)).encode())[0] == 202
+            wait_until(
+                lambda: proc.metric("publisher_in_flight_requests") > 0, 10, "a call in flight"
+            )
+            proc.signal(signal.SIGTERM)
+            wait_until(lambda: "daemon_draining" in proc.logs(), 5, "draining to start")
+            proc.signal(signal.SIGTERM)
+            assert proc.wait(5) == 130
 
 
 def test_bad_requests_get_their_status_and_store_nothing(tmp_path: Path) -> None:
