@@ -39,4 +39,4 @@ def freeze_start_up() -> None:
     """
     if not gc.get_freeze_count():
         gc.freeze()
-    gc.enable()
+    resume()

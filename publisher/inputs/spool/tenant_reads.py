@@ -72,13 +72,8 @@ def first_delivery(
 
 
 def first_deliveries(taken: Sequence[tuple[int, FreshRow]]) -> list[Message]:
-    """First deliveries of rows held in memory, as first_delivery makes them one by one."""
-    return [
-        Message(str(message_id), row.body, row.enqueued_at, 1)
-        if row.event is None
-        else ValidatedMessage(str(message_id), row.body, row.enqueued_at, 1, event=row.event)
-        for message_id, row in taken
-    ]
+    """First deliveries of rows held in memory, with the events validated when put."""
+    return [first_delivery(i, row.body, row.enqueued_at, row.event) for i, row in taken]
 
 
 def json_ids(ids: Sequence[int]) -> str:
