@@ -66,7 +66,9 @@ async def open_pipeline(
                 dead_letters=retrying,
                 metrics=metrics,
                 policy=RetryPolicy(settings.retry),
-                limiter=AdaptiveRateLimiter(publish.rate_limit_rps),
+                limiter=AdaptiveRateLimiter(
+                    publish.rate_limit_rps, window_s=publish.rate_limit_window_s
+                ),
                 max_entries=publish.max_entries,
                 max_request_bytes=publish.max_request_bytes,
                 linger_s=publish.linger_ms / 1000.0,

@@ -91,6 +91,8 @@ class PublishSettings(_Section):
     linger_ms: float = Field(default=20, ge=0, le=60_000)
     max_in_flight: int = Field(default=32, ge=1, le=1024)
     rate_limit_rps: float = Field(default=1400, gt=0, le=1_000_000)
+    rate_limit_window_s: float = Field(default=2.5, gt=0, le=60)
+    """The sliding window the rate is kept over: rate x window calls at most in any window."""
     max_buffered_events: int = Field(default=10_000, ge=1, le=10_000_000)
     request_timeout_s: float = Field(default=10.0, gt=0, le=600)
     connect_timeout_s: float = Field(default=3.0, gt=0, le=600)

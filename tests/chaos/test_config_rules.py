@@ -37,6 +37,7 @@ def test_an_empty_token_off_loopback_is_no_token_and_refused(tmp_path: Path) -> 
     [
         ("publish", "request_timeout_s", float("inf"), "(0, 600]"),
         ("publish", "rate_limit_rps", float("inf"), "(0, 1000000]"),
+        ("publish", "rate_limit_window_s", 0, "(0, 60]"),
         ("publish", "linger_ms", 1e12, "[0, 60000]"),
         ("retry", "max_age_s", float("nan"), "(0, 2592000]"),
     ],

@@ -40,3 +40,15 @@ async def test_realtime_concurrent_acquires_follow_a_lowered_rate() -> None:
     finished.sort()
     assert finished[9] < 0.5
     assert finished[10] >= 0.98
+
+
+async def test_realtime_a_two_second_window_lets_a_late_second_be_made_up() -> None:
+    """REAL TIME (about 2 s): rate 20 over a 2 s window: 40 calls at once, the 41st 2 s later."""
+    limiter = AdaptiveRateLimiter(20, window_s=2.0)
+    admitted: list[float] = []
+    start = time.monotonic()
+    for _ in range(41):
+        await limiter.acquire()
+        admitted.append(time.monotonic() - start)
+    assert admitted[39] < 0.5  # a one-second window would have held the 21st for a second
+    assert admitted[40] >= 1.98

@@ -16,7 +16,7 @@ class FakeClock:
 
 
 def window_limit(limiter: AdaptiveRateLimiter) -> int:
-    """How many calls the sliding window admits per second right now."""
+    """How many calls the sliding window admits right now."""
     return int(limiter._throttler.rate_limit)
 
 
@@ -113,3 +113,13 @@ def test_rate_recovers_after_throttling_stops() -> None:
     for _ in range(75):
         limiter.on_success()
     assert limiter.rate == pytest.approx(100)
+
+
+def test_a_longer_window_admits_rate_times_window_calls_and_follows_throttling() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(1400, window_s=2.5, clock=clock)
+    assert window_limit(limiter) == 3500  # within AWS's burst of 3,600
+    assert limiter._throttler.period == 2.5
+    limiter.on_throttled()
+    assert limiter.rate == 700
+    assert window_limit(limiter) == 1750

@@ -66,6 +66,7 @@ def test_defaults_without_a_file() -> None:
     assert settings.publish.max_entries == 20
     assert settings.publish.max_request_bytes == 262_144
     assert settings.publish.rate_limit_rps == 1400
+    assert settings.publish.rate_limit_window_s == 2.5
     assert settings.retry.max_attempts == 12
     assert settings.retry.max_age_s == 86_400
     assert settings.tenants == {}
