@@ -9,7 +9,11 @@ from collections.abc import Sequence
 
 from publisher import __version__, gc_policy
 from publisher.aws import aiohttp_trust
-from publisher.import_hooks import hidden_modules, run_first_import_within
+from publisher.import_hooks import (
+    forward_refs_compiled_when_evaluated,
+    hidden_modules,
+    run_first_import_within,
+)
 
 # Each module exposes register(subparsers); the order is the order of `--help`.
 COMMAND_MODULES = {
@@ -61,10 +65,13 @@ def prepare_imports() -> None:
     """Before any command's imports: skip the import-time work no command uses.
 
     structlog imports rich, when installed, to render console tracebacks; our logs render
-    their own (observe.logs), and loading rich costs more than structlog itself.
+    their own (observe.logs), and loading rich costs more than structlog itself. pydantic's
+    core schema declares hundreds of typed-dict fields whose annotations are never evaluated.
     """
     aiohttp_trust.install()
     run_first_import_within("structlog", lambda: hidden_modules("rich"))
+    for module in ("pydantic_core", "pydantic.main"):
+        run_first_import_within(module, forward_refs_compiled_when_evaluated)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

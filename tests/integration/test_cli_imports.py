@@ -86,13 +86,19 @@ def test_the_cli_skips_import_time_work_no_command_uses() -> None:
         "import json, sys\n"
         "from publisher.cli import prepare_imports\n"
         "prepare_imports()\n"
-        "import aiohttp.connector, structlog.dev\n"
+        "import aiohttp.connector, structlog.dev, typing\n"
+        "from pydantic import BaseModel\n"
+        "from pydantic_core import core_schema\n"
         "verified = aiohttp.connector._SSL_CONTEXT_VERIFIED\n"
+        "ref = core_schema.IntSchema.__annotations__['strict']\n"
         "print(json.dumps([type(verified).__name__, verified.cert_store_stats()['x509_ca'],"
-        " structlog.dev.rich is None, 'rich' in sys.modules]))\n"
+        " structlog.dev.rich is None, 'rich' in sys.modules,"
+        " isinstance(ref.__forward_code__, str), 'compile' in vars(typing)]))\n"
     )
-    context_type, trusted, rich_hidden, rich_marked = run_probe(probe)
+    context_type, trusted, rich_hidden, rich_marked, text_kept, shadowed = run_probe(probe)
     assert context_type == "TrustOnFirstUse"
     assert trusted == 0  # read at its first handshake instead
     assert rich_hidden
     assert not rich_marked  # hidden from structlog's import only: importable afterwards
+    assert text_kept  # pydantic's typed-dict annotations: compiled only if evaluated
+    assert not shadowed
