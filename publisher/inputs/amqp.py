@@ -45,7 +45,7 @@ from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.amqp_acks import AckWindow
 from publisher.inputs.amqp_consumer import Delivery
-from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink
+from publisher.inputs.amqp_link import LINK_ERRORS, AmqpLink, Link
 from publisher.inputs.base import Deadline, parses_as_json, renew_interval_s
 from publisher.settings import AmqpInputSettings
 
@@ -151,7 +151,7 @@ class AmqpInput:
             batch = await self._take(max_messages, link.generation)
             remaining = deadline.remaining_s()
             if batch and len(batch) < min(max_messages, FETCH_FILL) and remaining > 0:
-                await asyncio.sleep(FETCH_LINGER_S)
+                await self._linger(link)
                 batch += await self._take(max_messages - len(batch), link.generation)
             if batch or remaining <= 0:
                 return batch
@@ -205,6 +205,13 @@ class AmqpInput:
         return await self._link.ready_count() + len(self._held) + len(self._arrived)
 
     # -- internals -----------------------------------------------------------------------
+
+    @staticmethod
+    async def _linger(link: Link) -> None:
+        if link.consumer is None:
+            await asyncio.sleep(FETCH_LINGER_S)
+        else:
+            await link.consumer.read_later(FETCH_LINGER_S)
 
     def _on_deliveries(self, generation: int, deliveries: list[Delivery]) -> None:
         if generation != self._window_generation:  # a new channel numbers from 1 again

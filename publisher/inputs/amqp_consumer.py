@@ -171,6 +171,24 @@ class AmqpConsumer(asyncio.Protocol):
         """Refuse for good: the queue's dead-letter exchange, if any, gets it."""
         self._send(commands.Basic.Reject(tag, requeue=False))
 
+    async def read_later(self, seconds: float) -> None:
+        """Leave the socket unread for `seconds`, then read what came meanwhile: deliveries
+        trickling in arrive a few at a time, and every read is a wake-up of the loop and a
+        system call, so what a linger waits for is read in one go at its end."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            await asyncio.sleep(seconds)
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            transport.resume_reading()
+        # The loop polls the socket on its next pass, after this task's step: data_received
+        # has run once the task has been through two passes.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
     async def flushed(self) -> None:
         """Return once the transport takes more writes (its buffer is under its high mark)."""
         if self.closed:
