@@ -6,8 +6,10 @@ a task, and decode every method, content header and body into objects: a deliver
 frames, and that machinery cost more CPU than the rest of the daemon together. Here every
 chunk the socket gives is cut into frames at once; a delivery's method and content header
 are read with `struct` for the few fields the input uses, and the deliveries of one chunk
-reach the input in one call (one wake-up). Everything else (the handshake, closes from the
-broker) goes through pamqp, which also writes every frame sent.
+reach the input in one call (one wake-up); while the input lingers for more deliveries the
+socket is left unread (read_later), so what trickles in meanwhile is one chunk, not one per
+burst the broker sends. Everything else (the handshake, closes from the broker) goes through
+pamqp, which also writes every frame sent.
 
 Publishing, declaring and counting stay on aio-pika (amqp_link): they are not per delivery.
 """
