@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import struct
-from base64 import b64decode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pamqp.frame
 from pamqp import commands
@@ -34,6 +31,8 @@ from pamqp.constants import FRAME_END, FRAME_HEARTBEAT
 from pamqp.decode import field_table
 from pamqp.header import ProtocolHeader
 from pamqp.heartbeat import Heartbeat
+
+from publisher.inputs.amqp_target import Target
 
 CHANNEL = 1
 _METHOD, _HEADER, _BODY = 1, 2, 3
@@ -47,7 +46,6 @@ _OCTETS = (0x1000, 0x0800)  # delivery_mode, priority
 _SHORT_STRINGS_BEFORE_TIMESTAMP = (0x0400, 0x0200, 0x0100, 0x0080)
 _HEADERS, _TIMESTAMP, _MORE_FLAGS = 0x2000, 0x0040, 0x0001
 _NO_HEADERS: Mapping[str, Any] = {}
-DEFAULT_HEARTBEAT_S = 60
 HEARTBEAT_GRACE = 3
 """Heartbeat intervals without a frame from the broker before the connection counts as dead."""
 CLOSE_WAIT_S = 1.0
@@ -71,57 +69,6 @@ class ConsumerError(ConnectionError):
 
 OnDeliveries = Callable[[list[Delivery]], None]
 OnLost = Callable[[BaseException | None], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and how to connect, read from an amqp:// or amqps:// URL as aiormq reads it."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    vhost: str
-    heartbeat_s: int
-    tls: Mapping[str, str] | None
-    """None for amqp://; for amqps://, the URL's query (its TLS options as aiormq reads them)."""
-
-    @classmethod
-    def of(cls, url: str) -> Target:
-        parts = urlsplit(url)
-        secure = parts.scheme == "amqps"
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        path = parts.path[1:]
-        heartbeat = query.get("heartbeat", str(DEFAULT_HEARTBEAT_S))
-        return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or (5671 if secure else 5672),
-            user=unquote(parts.username or "guest"),
-            password=unquote(parts.password or "guest"),
-            vhost=unquote(path) if path else "/",
-            heartbeat_s=int(heartbeat) if heartbeat.isdigit() else DEFAULT_HEARTBEAT_S,
-            tls=query if secure else None,
-        )
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """aiormq's TLS options: cafile, capath, cadata (base64), certfile, keyfile and
-        no_verify_ssl."""
-        if self.tls is None:
-            return None
-        options = self.tls
-        cadata = options.get("cadata")
-        context = ssl.create_default_context(
-            ssl.Purpose.SERVER_AUTH,
-            cafile=options.get("cafile"),
-            capath=options.get("capath"),
-            cadata=b64decode(cadata) if cadata else None,
-        )
-        if certfile := options.get("certfile"):
-            context.load_cert_chain(certfile, options.get("keyfile"))
-        if options.get("no_verify_ssl", "0") != "0":
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
 
 
 class AmqpConsumer(asyncio.Protocol):

@@ -13,7 +13,8 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
-from publisher.inputs.amqp_consumer import AmqpConsumer, Delivery, Target
+from publisher.inputs.amqp_consumer import AmqpConsumer, Delivery
+from publisher.inputs.amqp_target import Target
 
 STAMP = datetime(2026, 12, 5, 4, 0, 0, tzinfo=UTC)
 
