@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from publisher.aws.putevents import RegionClients
-from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal
+from publisher.core.admission import Admission, Entry, PendingEntry, Refusal
 from publisher.core.backoff import Doubling
 from publisher.core.batching import Batch
 from publisher.core.clock import SYSTEM_CLOCKS, Clocks
-from publisher.core.decisions import RetryPolicy
+from publisher.core.decisions import RetryAfter, RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
 from publisher.engine.acks import PendingAcks
@@ -240,7 +240,7 @@ class Pipeline:
         refused: list[Refusal] = []
         waiting: list[Message] = []
         throttled: list[Message] = []
-        hold: Hold | None = None
+        hold: RetryAfter | None = None
         received = pending = 0
         held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
         limited, holds_back = self._tenants.any_limits(), self._send_queue.holds_back
@@ -262,7 +262,7 @@ class Pipeline:
                     pending += 1
                 held[message.id] = message
                 add(verdict, now)
-            elif isinstance(verdict, Hold):
+            elif isinstance(verdict, RetryAfter):
                 hold = verdict
                 waiting.append(message)
             else:
@@ -273,7 +273,7 @@ class Pipeline:
             await self._settlement.refuse(refused)
 
     async def _put_back(
-        self, throttled: list[Message], waiting: list[Message], hold: Hold | None
+        self, throttled: list[Message], waiting: list[Message], hold: RetryAfter | None
     ) -> None:
         """Events over their tenant's rate limit and events for PENDING sources wait in input."""
         if throttled:
