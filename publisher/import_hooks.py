@@ -3,7 +3,8 @@
 Some libraries do costly work at import that a short-lived command never uses (aiohttp reads
 the system's CA store twice; structlog loads rich, when installed, for console tracebacks our
 logs never render; pydantic's typed dicts compile each field's annotation text, which nothing
-evaluates). `run_first_import_within` changes the conditions of that one import, not
+evaluates; yaml, urllib3 and idna compile regular expressions a run seldom matches against).
+`run_first_import_within` changes the conditions of that one import, not
 the library, and only if nothing has imported it yet.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import re
 import sys
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -66,6 +68,43 @@ def forward_refs_compiled_when_evaluated() -> Iterator[None]:
 
 def _expression_text(source: str, filename: str, mode: str) -> str:
     return source
+
+
+@contextmanager
+def patterns_compiled_at_first_use(package: str) -> Iterator[None]:
+    """Within the block, re.compile called from `package`'s own modules returns a LazyPattern,
+    compiled when first used; calls from any other module compile at once, as usual."""
+
+    def compile_for_caller(pattern: Any, flags: int = 0) -> Any:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == package or caller.startswith(f"{package}."):
+            return LazyPattern(pattern, flags)
+        return _compile_now(pattern, flags)
+
+    previous = re.compile
+    re.compile = compile_for_caller
+    try:
+        yield
+    finally:
+        re.compile = previous
+
+
+class LazyPattern:
+    """A regular expression compiled at its first use, then the compiled pattern's attributes.
+
+    Stands for a module-level pattern that its module only calls methods of (match, search,
+    sub...): it is not an re.Pattern to isinstance or to the re module's functions."""
+
+    def __init__(self, pattern: Any, flags: int = 0) -> None:
+        self._source = (pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(_compile_now(*self._source), name)
+        setattr(self, name, value)  # later lookups find it without coming back here
+        return value
+
+
+_compile_now = re.compile
 
 
 class _Finder(importlib.abc.MetaPathFinder):

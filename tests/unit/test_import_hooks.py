@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from publisher.import_hooks import (
+    LazyPattern,
     forward_refs_compiled_when_evaluated,
     hidden_modules,
+    patterns_compiled_at_first_use,
     run_first_import_within,
 )
 
@@ -111,3 +115,48 @@ def test_outside_the_block_a_malformed_forward_ref_still_fails_at_once() -> None
         pass
     with pytest.raises(SyntaxError):
         typing.ForwardRef("not an expression")
+
+
+# Compiles one pattern at import, as yaml and urllib3 do, and one through a helper module.
+PATTERN_MODULE = """
+import re
+import {helper}
+WORD = re.compile(r"[a-z]+")
+HELPERS = {helper}.compiled()
+"""
+HELPER_MODULE = """
+import re
+def compiled():
+    return re.compile(r"[0-9]+")
+"""
+
+
+def test_a_package_compiles_its_own_patterns_at_first_use_and_others_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, helper = "publisher_test_patterns_user", "publisher_test_patterns_helper"
+    (tmp_path / f"{user}.py").write_text(PATTERN_MODULE.format(helper=helper))
+    (tmp_path / f"{helper}.py").write_text(HELPER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    compiling = re.compile
+    try:
+        run_first_import_within(user, partial(patterns_compiled_at_first_use, user))
+        module = __import__(user)
+    finally:
+        for name in (user, helper):
+            sys.modules.pop(name, None)
+    assert re.compile is compiling
+    assert isinstance(module.WORD, LazyPattern)
+    assert "match" not in vars(module.WORD)
+    assert module.WORD.match("abc1").group() == "abc"
+    assert module.WORD.sub("-", "ab1cd") == "-1-"
+    assert module.WORD.pattern == "[a-z]+"
+    assert isinstance(module.HELPERS, re.Pattern)  # another module's: compiled as usual
+
+
+def test_a_lazy_pattern_behaves_as_the_compiled_one() -> None:
+    lazy, compiled = LazyPattern(r"(\w+)@(\w+)", re.ASCII), re.compile(r"(\w+)@(\w+)", re.ASCII)
+    text = "a@b c@d é@f"
+    assert lazy.findall(text) == compiled.findall(text)
+    assert lazy.fullmatch("x@y").groups() == ("x", "y")
+    assert (lazy.flags, lazy.groups) == (compiled.flags, compiled.groups)
