@@ -27,7 +27,7 @@ from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.recorder import Ledger
-from publisher.observe.metrics import Metrics, error_code_label
+from publisher.observe.metrics import PUT_OUTCOMES, Metrics, error_code_label
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +79,8 @@ class Settlement:
         self._ledger = ledger
         self._clock = clocks.monotonic
         self._wall_clock = clocks.wall
+        # One labelled counter per outcome, looked up once: labels() takes a lock each time.
+        self._put_requests = {o: metrics.put_requests.labels(outcome=o) for o in PUT_OUTCOMES}
 
     async def settle(self, batch: Batch[Entry], outcome: Outcome) -> None:
         """Settle every entry of a call that returned `outcome`."""
@@ -117,7 +119,7 @@ class Settlement:
                 if result.error_code is None
             ]
         self._note_rate(any(is_throttling(result.error_code or "") for _, result in failed))
-        self._metrics.put_requests.labels(outcome="partial" if failed else "ok").inc()
+        self._put_requests["partial" if failed else "ok"].inc()
         log.debug(
             "put_settled", region=batch.region, entries=len(batch.entries), failed=len(failed)
         )
@@ -166,7 +168,7 @@ class Settlement:
         outcome = "throttled" if throttled else "retryable_error"
         if split or letters:
             outcome = "rejected"
-        self._metrics.put_requests.labels(outcome=outcome).inc()
+        self._put_requests[outcome].inc()
         _log_call_failure(batch, error, split)
         if split:
             self._split(batch)
@@ -207,7 +209,6 @@ class Settlement:
                 log.info("send_rate_lowered", rate_rps=round(self._limiter.rate, 1))
         else:
             self._limiter.on_success()
-        self._metrics.send_rate_limit.set(self._limiter.rate)
 
     async def _published(self, entries: Sequence[Entry]) -> None:
         if not entries:
