@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Protocol
 
 import structlog
@@ -36,6 +37,7 @@ Outcome = list[EntryResult] | CallFailed
 
 # A failed call's log line names at most this many of its tenants and event ids.
 LOGGED_PER_CALL = 5
+_error_code = attrgetter("error_code")
 
 
 class Requeue(Protocol):
@@ -106,13 +108,18 @@ class Settlement:
         await self._dead_letter(letters)
 
     async def _settle_results(self, batch: Batch[Entry], results: list[EntryResult]) -> None:
-        failed = [
-            (entry, result)
-            for entry, result in zip(batch.entries, results, strict=True)
-            if result.error_code is not None
-        ]
+        if len(results) != len(batch.entries):
+            raise ValueError(f"{len(results)} results for {len(batch.entries)} entries")
+        failed: list[tuple[Entry, EntryResult]] = []
         published = batch.entries  # the usual case: every entry accepted
-        if failed:
+        # Whether any entry failed, asked without a Python frame per entry (a failed
+        # result's code is never empty).
+        if any(map(_error_code, results)):
+            failed = [
+                (entry, result)
+                for entry, result in zip(batch.entries, results, strict=True)
+                if result.error_code is not None
+            ]
             published = [
                 entry
                 for entry, result in zip(batch.entries, results, strict=True)
@@ -215,7 +222,7 @@ class Settlement:
             return
         wall = self._wall_clock()
         self._metrics.event_delivery.observe_many(
-            max(0.0, wall - entry.message.enqueued_at) for entry in entries
+            [max(0.0, wall - entry.message.enqueued_at) for entry in entries]
         )
         self._metrics.events_published.inc(len(entries))
         await self._acknowledge([entry.message for entry in entries], len(entries), 0)
