@@ -179,7 +179,11 @@ def _detail(detail: Any, body: bytes | None) -> None:
 
 def entry_size(source: str, event: Event) -> int:
     """AWS's size of one entry: UTF-8 bytes of its strings, 14 for Time when present."""
-    size = _utf8_len(source) + _utf8_len(event.detail_type) + event.detail_bytes
+    detail_type = event.detail_type
+    if source.isascii() and detail_type.isascii():  # the usual case, without two calls
+        size = len(source) + len(detail_type) + event.detail_bytes
+    else:
+        size = _utf8_len(source) + _utf8_len(detail_type) + event.detail_bytes
     for resource in event.resources:
         size += _utf8_len(resource)
     if event.time is not None:
