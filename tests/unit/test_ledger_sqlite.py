@@ -1,4 +1,5 @@
-"""The SQLite ledger's writes: rows without a reason skip binding the columns they leave empty."""
+"""The SQLite ledger's writes: many rows per statement, and rows without a reason skip binding
+the columns they leave empty; every row is written whole and in order."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from publisher.ledger.entry import DEAD_LETTERED, PUBLISHED, LedgerRow
-from publisher.ledger.sqlite import INSERT, INSERT_WITHOUT_REASON, SqliteLedger
+from publisher.ledger.sqlite import (
+    ROW,
+    ROW_WITHOUT_REASON,
+    ROWS_PER_INSERT,
+    SqliteLedger,
+    insert_of,
+)
 
 
 def published(event_id: str, now: float) -> LedgerRow:
@@ -59,7 +66,7 @@ async def test_published_rows_are_written_without_binding_reason_columns(tmp_pat
 
     inserts, table = await written(rows, tmp_path / "ledger.db")
 
-    assert inserts == [INSERT_WITHOUT_REASON]
+    assert inserts == [insert_of(ROW_WITHOUT_REASON, 1)]
     assert table == rows
 
 
@@ -69,5 +76,26 @@ async def test_a_slice_with_a_dead_letter_keeps_every_field_and_the_order(tmp_pa
 
     inserts, table = await written(rows, tmp_path / "ledger.db")
 
-    assert inserts == [INSERT]
+    assert inserts == [insert_of(ROW, 1)]
+    assert table == rows
+
+
+async def test_many_rows_go_a_statement_of_many_at_a_time_in_order(tmp_path: Path) -> None:
+    now = time.time()
+    rows = [published(f"ord-{n}", now) for n in range(2 * ROWS_PER_INSERT + 3)]
+    rows[ROWS_PER_INSERT + 1] = dead_lettered("ord-dead", now)
+
+    inserts, table = await written(rows, tmp_path / "ledger.db")
+
+    assert inserts == [insert_of(ROW, ROWS_PER_INSERT), insert_of(ROW, 1)]
+    assert table == rows
+
+
+async def test_many_published_rows_leave_their_reason_columns_unbound(tmp_path: Path) -> None:
+    now = time.time()
+    rows = [published(f"ord-{n}", now) for n in range(ROWS_PER_INSERT)]
+
+    inserts, table = await written(rows, tmp_path / "ledger.db")
+
+    assert inserts == [insert_of(ROW_WITHOUT_REASON, ROWS_PER_INSERT)]
     assert table == rows
