@@ -6,10 +6,21 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from publisher import __version__, gc_policy
 from publisher.aws import aiohttp_trust
-from publisher.import_hooks import hidden_modules, run_first_import_within
+from publisher.import_hooks import (
+    forward_refs_compiled_when_evaluated,
+    hidden_modules,
+    patterns_compiled_at_first_use,
+    run_first_import_within,
+)
+
+# Libraries that compile regular expressions at import which a run seldom uses (yaml's
+# pure-Python reader and scanner, urllib3's URL parser, idna's label rules, Fraction's parser);
+# each only calls methods of its module-level patterns.
+LAZY_PATTERN_PACKAGES = ("fractions", "idna", "urllib3", "yaml")
 
 # Each module exposes register(subparsers); the order is the order of `--help`.
 COMMAND_MODULES = {
@@ -61,10 +72,16 @@ def prepare_imports() -> None:
     """Before any command's imports: skip the import-time work no command uses.
 
     structlog imports rich, when installed, to render console tracebacks; our logs render
-    their own (observe.logs), and loading rich costs more than structlog itself.
+    their own (observe.logs), and loading rich costs more than structlog itself. pydantic's
+    core schema declares hundreds of typed-dict fields whose annotations are never evaluated.
+    Some libraries compile regular expressions at import that a run seldom matches against.
     """
     aiohttp_trust.install()
     run_first_import_within("structlog", lambda: hidden_modules("rich"))
+    for module in ("pydantic_core", "pydantic.main"):
+        run_first_import_within(module, forward_refs_compiled_when_evaluated)
+    for package in LAZY_PATTERN_PACKAGES:
+        run_first_import_within(package, partial(patterns_compiled_at_first_use, package))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,10 @@ from pydantic import (
 
 from publisher.settings.base import OUTBOX_TABLE_PATTERN, _Section
 
+# A list default is given as a value (pydantic copies it for each instance), not as
+# default_factory=list: pydantic inspects a factory's signature, and list's is parsed from its
+# text signature with the tokenize module, whose regular expressions every command would compile.
+
 
 class SpoolInputSettings(_Section):
     kind: Literal["spool"] = "spool"
@@ -34,7 +38,7 @@ class RedisInputSettings(_Section):
     """Refuse puts (ingest 503) while the stream holds this many entries; None: unbounded."""
     delete_acked: bool = True
     """XDEL entries once acknowledged; turn off when other consumer groups read the stream."""
-    streams: list[str] = Field(default_factory=list)
+    streams: list[str] = Field(default=[])
     """Lanes: several streams read fairly instead of `stream`; tenants go by `lanes` or hash."""
     lanes: dict[str, str] = Field(default_factory=dict)
     """Tenant -> stream (one of `streams`); tenants not named go by a hash of their id."""
@@ -53,7 +57,7 @@ class SqsInputSettings(_Section):
 
     kind: Literal["sqs"]
     queue_url: str = ""
-    queue_urls: list[str] = Field(default_factory=list)
+    queue_urls: list[str] = Field(default=[])
     """Lanes: several queues read fairly instead of `queue_url`; tenants go by `lanes` or hash."""
     lanes: dict[str, str] = Field(default_factory=dict)
     """Tenant -> queue URL (one of `queue_urls`); tenants not named go by a hash of their id."""

@@ -86,13 +86,41 @@ def test_the_cli_skips_import_time_work_no_command_uses() -> None:
         "import json, sys\n"
         "from publisher.cli import prepare_imports\n"
         "prepare_imports()\n"
-        "import aiohttp.connector, structlog.dev\n"
+        "import aiohttp.connector, structlog.dev, typing\n"
+        "from pydantic import BaseModel\n"
+        "from pydantic_core import core_schema\n"
         "verified = aiohttp.connector._SSL_CONTEXT_VERIFIED\n"
+        "ref = core_schema.IntSchema.__annotations__['strict']\n"
         "print(json.dumps([type(verified).__name__, verified.cert_store_stats()['x509_ca'],"
-        " structlog.dev.rich is None, 'rich' in sys.modules]))\n"
+        " structlog.dev.rich is None, 'rich' in sys.modules,"
+        " isinstance(ref.__forward_code__, str), 'compile' in vars(typing)]))\n"
     )
-    context_type, trusted, rich_hidden, rich_marked = run_probe(probe)
+    context_type, trusted, rich_hidden, rich_marked, text_kept, shadowed = run_probe(probe)
     assert context_type == "TrustOnFirstUse"
     assert trusted == 0  # read at its first handshake instead
     assert rich_hidden
     assert not rich_marked  # hidden from structlog's import only: importable afterwards
+    assert text_kept  # pydantic's typed-dict annotations: compiled only if evaluated
+    assert not shadowed
+
+
+def test_the_cli_defers_import_time_regular_expressions_of_the_listed_libraries() -> None:
+    probe = (
+        "import json, re\n"
+        "from publisher.cli import prepare_imports\n"
+        "prepare_imports()\n"
+        "import fractions, idna.core, urllib3.util.url, yaml\n"
+        "from publisher.import_hooks import LazyPattern\n"
+        "lazy = [fractions._RATIONAL_FORMAT, idna.core._unicode_dots_re,"
+        " urllib3.util.url._IPV4_RE, yaml.reader.Reader.NON_PRINTABLE]\n"
+        "deferred = [isinstance(p, LazyPattern) and not vars(p).keys() - {'_source'}"
+        " for p in lazy]\n"
+        "values = [str(fractions.Fraction(' 3/4 ')), idna.encode('bücher.example').decode(),"
+        " urllib3.util.parse_url('http://10.0.0.1:80/a').host,"
+        " yaml.safe_load('a: [1, 2.5, true, null, 2001-12-14]\\n')['a'][:4]]\n"
+        "print(json.dumps([deferred, values, isinstance(re.compile('x'), re.Pattern)]))\n"
+    )
+    deferred, values, compiles_as_usual = run_probe(probe)
+    assert deferred == [True, True, True, True]  # nothing compiled them before their first use
+    assert values == ["3/4", "xn--bcher-kva.example", "10.0.0.1", [1, 2.5, True, None]]
+    assert compiles_as_usual

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from publisher.errors import ConfigError
-from publisher.settings import Settings, load_settings
+from publisher.settings import RedisInputSettings, Settings, SqsInputSettings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 ACME_SOURCE = "aws.partner/example.com/acme/orders"
@@ -367,3 +367,12 @@ def test_redacted_keeps_a_missing_token_missing() -> None:
 def test_the_console_is_off_and_the_admin_port_open_by_default() -> None:
     admin = Settings().admin
     assert (admin.ui, admin.token, admin.metrics_requires_token) == (False, None, False)
+
+
+def test_list_defaults_are_not_shared_between_settings() -> None:
+    first = RedisInputSettings(kind="redis")
+    second = SqsInputSettings(kind="sqs", queue_url="https://sqs.example/q")
+    assert first.streams == []
+    assert second.queue_urls == []
+    assert first.streams is not RedisInputSettings(kind="redis").streams
+    assert second.queue_urls is not SqsInputSettings(kind="sqs", queue_url="q").queue_urls
