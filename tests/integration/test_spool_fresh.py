@@ -148,3 +148,11 @@ async def test_only_the_consumer_keeps_its_puts_in_memory(tmp_path: Path) -> Non
         await writer.put_validated([body(1)], events_of([body(1)]))
         got = await consumer.fetch(10, wait_s=0)
         assert [(m.body, event_of(m)) for m in got] == [(body(1), None)]
+
+
+async def test_the_budget_given_holds_from_the_start(tmp_path: Path) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db", FreshRows(max_rows=1)) as (consumer, _):
+        bodies = [body(1), body(2)]
+        await consumer.put_validated(bodies, events_of(bodies))  # over budget: the file only
+        got = await consumer.fetch(10, wait_s=0)
+    assert [(m.body, event_of(m)) for m in got] == [(body(1), None), (body(2), None)]

@@ -104,7 +104,7 @@ class SpoolInput:
         self._read_blank = True
         """Whether to read the tenant '' whatever its count: an earlier version's rows are
         there and counted nowhere."""
-        self._fresh = fresh or FreshRows()
+        self._fresh = fresh if fresh is not None else FreshRows()
         self._accept_empty = accept_empty
         self._keeper = MarkKeeper(settings.path, self._call)
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
