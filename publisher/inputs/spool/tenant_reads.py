@@ -34,11 +34,6 @@ def read_tenants(db: SpoolDb, plan: Plan, spare: int) -> dict[str, tuple[list[Ro
     return read
 
 
-def tenants_with_rows(db: SpoolDb) -> tuple[dict[str, int], bool]:
-    counts, _, others_put = db.tenants_with_rows()
-    return counts, others_put
-
-
 def delivery_counts(again: list[int], counts: list[int], rows: list[Row]) -> list[int]:
     """The delivery count of each row read again (this one included)."""
     deliveries = dict(zip(again, counts, strict=True))
