@@ -15,6 +15,7 @@ from publisher.errors import InputFull, SpoolDamaged
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.spool import integrity
+from publisher.inputs.spool.inserts import insert_rows
 from publisher.inputs.spool.upgrade import COUNT_TENANTS, add_tenants, visible_at_without_default
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,6 @@ _TENANT_OF_BODY = (
 # an earlier version can still open a file this one created; the index on visible_at would
 # cost every insert and delete a b-tree update, so it goes.
 _DROP_OLD_INDEX = "DROP INDEX IF EXISTS messages_by_visible_at"
-_INSERT = "INSERT INTO messages (body, enqueued_at, tenant) VALUES (?, ?, ?)"
 # Files created by those earlier versions declare visible_at without a default: it must be
 # given, and gets the put time.
 _INSERT_INTO_OLD_FILE = (
@@ -216,13 +216,11 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        # Bound as bytearray: sqlite3 binds one as a BLOB at once, while for bytes it first
-        # asks its adapter registry and the object itself for an adaptation, on every row.
-        rows = zip(map(bytearray, bodies), tenants, strict=True)
         if self._old_file:
+            rows = zip(map(bytearray, bodies), tenants, strict=True)
             self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
         else:
-            self._conn.executemany(_INSERT, [(b, now, t) for b, t in rows])
+            insert_rows(self._conn, bodies, tenants, now)
         (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
         self._count_tenants(tenants, 1)
