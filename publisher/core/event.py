@@ -115,7 +115,7 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
         if (
             body is None
             or len(body) > DETAIL_MAX_DEPTH
-            or _LONG_DIGIT_RUN in body.translate(_DIGITS_AS_ZERO)
+            or body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
         ):
             _check_detail_limits(detail, body)
         try:
@@ -287,7 +287,9 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
 
 def has_long_digit_run(body: bytes) -> bool:
     """True when `body` holds 19 or more digits in a row: an integer that may not fit 64 bits."""
-    return _LONG_DIGIT_RUN in body.translate(_DIGITS_AS_ZERO)
+    # find, not `in`: bytes.__contains__ first tries its operand as an integer (a byte value)
+    # and raises and clears a TypeError doing so, which costs more than the search.
+    return body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
 
 
 def encode_json(value: Any) -> bytes:
