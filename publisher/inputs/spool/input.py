@@ -31,7 +31,6 @@ from publisher.inputs.spool.tenant_reads import (
     delivery_counts,
     first_deliveries,
     first_delivery,
-    json_ids,
     read_again_and_new,
     tenants_of,
 )
@@ -367,7 +366,7 @@ class SpoolInput:
         await self._acks.submit([int(message.id) for message in messages])
 
     async def _delete(self, ids: list[int]) -> None:
-        await self._call(lambda db: db.ack(json_ids(ids)))
+        await self._call(lambda db: db.ack(ids))
         self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:

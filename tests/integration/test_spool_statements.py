@@ -1,4 +1,4 @@
-"""The spool inserts a put's rows with a few multi-row statements, exactly as given."""
+"""The spool writes a put with a few multi-row statements and deletes acked runs by range."""
 
 from __future__ import annotations
 
@@ -56,3 +56,27 @@ def test_bodies_and_tenants_must_pair_up(tmp_path: Path) -> None:
     conn = sqlite3.connect(":memory:")
     with pytest.raises(ValueError, match="1 tenants for 2 bodies"):
         insert_rows(conn, [b"{}", b"{}"], ["acme"], 1.0)
+
+
+def test_acks_delete_runs_and_scattered_ids_and_count_them_per_tenant(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "spool.db")
+    tenants = ["acme" if n % 3 else "globex" for n in range(100)]
+    with db.transaction():
+        db.put([b"{}"] * 100, tenants, 1.0)
+    deletes: list[str] = []
+    db._conn.set_trace_callback(lambda sql: deletes.append(sql) if "DELETE" in sql else None)
+    acked = [*range(11, 41), 5, 7, 41, 60, 60, 99, 200, *range(70, 90), 41]
+    with db.transaction():
+        db.ack(acked)
+    with db.transaction():
+        db.ack(range(11, 20))  # already gone: nothing changes
+    db._conn.set_trace_callback(None)
+    left = [n for n in range(1, 101) if n not in set(acked)]
+    assert [row[0] for row in stored(tmp_path / "spool.db")] == left
+    assert db.backlog() == len(left)
+    assert db.rows_by_tenant() == {
+        "acme": sum(1 for n in left if tenants[n - 1] == "acme"),
+        "globex": sum(1 for n in left if tenants[n - 1] == "globex"),
+    }
+    assert sum("BETWEEN" in sql for sql in deletes) == 2  # 11..41 and 70..89
+    db.close()
