@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from publisher.core.decisions import RetryAfter
 from publisher.core.event import Event, InvalidJson, decode_event, entry_size, request_entry
 from publisher.core.ids import HexUuids
 from publisher.core.message import Message, ValidatedMessage
@@ -43,24 +44,19 @@ class PendingEntry(Entry):
 
 
 @dataclass(frozen=True, slots=True)
-class Hold:
-    """Leave the message in the input for delay_s: its source is PENDING."""
-
-    delay_s: float
-
-
-@dataclass(frozen=True, slots=True)
 class Refusal:
     """The message can never be sent; it is dead-lettered for `reason`."""
 
     message: Message
     reason: Reason
     error: str
-    tenant: str | None = None
-    event_id: str | None = None
+    tenant: str | None
+    """None when the body is not an event at all, as is event_id."""
+    event_id: str | None
 
 
-Verdict = Entry | Hold | Refusal
+# RetryAfter: the message waits in the input for delay_s (its source is PENDING), then again.
+Verdict = Entry | RetryAfter | Refusal
 
 
 class Admission:
@@ -81,7 +77,7 @@ class Admission:
         self._max_request_bytes = max_request_bytes
         self._max_age_s = max_age_s
         self._pending = pending
-        self._hold = Hold(hold_s)  # one value for every held message
+        self._hold = RetryAfter(hold_s)  # one value for every held message
         self._new_ids = HexUuids()
 
     @property
@@ -90,14 +86,14 @@ class Admission:
         return self._tenants
 
     def admit(self, message: Message, wall: float) -> Verdict:
-        """The entry to send, a Hold, or the Refusal to dead-letter; `wall` is epoch seconds."""
+        """The entry to send, a RetryAfter, or the Refusal to dead-letter; `wall`: epoch seconds."""
         try:
             if type(message) is ValidatedMessage:
                 event = message.event  # validated once, where it was accepted
             else:
                 event = decode_event(message.body)
         except InvalidEvent as exc:
-            return Refusal(message, _reason_for(exc), str(exc))
+            return Refusal(message, _reason_for(exc), str(exc), tenant=None, event_id=None)
         try:
             route = self._tenants.route(event)
         except InvalidEvent as exc:

@@ -46,6 +46,8 @@ _INT64_MAX = 2**63 - 1
 # plain substring search, several times faster than a regular expression on every event.
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
+# Searched with find, not `in`: bytes.__contains__ first tries its argument as an integer,
+# raising and clearing a TypeError for every bytes argument.
 _FIELDS = frozenset({"tenant", "detail_type", "detail", "resources", "time", "id", "source"})
 # orjson encodes at most 254 levels and the stdlib's C code counts each level as a Python call;
 # AWS allows 1000, so the rare deep event goes through the stdlib with headroom (one at a time).
@@ -177,7 +179,11 @@ def _detail(detail: Any, body: bytes | None) -> None:
 
 def entry_size(source: str, event: Event) -> int:
     """AWS's size of one entry: UTF-8 bytes of its strings, 14 for Time when present."""
-    size = _utf8_len(source) + _utf8_len(event.detail_type) + event.detail_bytes
+    detail_type = event.detail_type
+    if source.isascii() and detail_type.isascii():  # the usual case, without two calls
+        size = len(source) + len(detail_type) + event.detail_bytes
+    else:
+        size = _utf8_len(source) + _utf8_len(detail_type) + event.detail_bytes
     for resource in event.resources:
         size += _utf8_len(resource)
     if event.time is not None:

@@ -27,15 +27,16 @@ _PROBE_BYTES = 4096
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An event given up on, with why; tenant and event_id (when known) are for its log line."""
+    """An event given up on, with why; tenant and event_id (None when unknown) are for its log
+    line."""
 
     message: Message
     reason: str
     error_code: str
     error_message: str
     attempts: int
-    tenant: str | None = None
-    event_id: str | None = None
+    tenant: str | None
+    event_id: str | None
     """The event's id; one assigned at intake when it came without one is kept in the record."""
     dead_letter_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from publisher.aws.putevents import RegionClients
-from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal
+from publisher.core.admission import Admission, Entry, PendingEntry, Refusal
 from publisher.core.backoff import Doubling
 from publisher.core.batching import Batch
 from publisher.core.clock import SYSTEM_CLOCKS, Clocks
-from publisher.core.decisions import RetryPolicy
+from publisher.core.decisions import RetryAfter, RetryPolicy
 from publisher.core.message import Message
 from publisher.core.source_states import SourceStates
 from publisher.engine.acks import PendingAcks
@@ -130,7 +130,9 @@ class Pipeline:
         self._space = asyncio.Event()  # the fetcher may fetch again
         self._drained = asyncio.Event()
         self._stopping = False
-        metrics.send_rate_limit.set(limiter.rate)
+        # Read when scraped, not set on every call or settlement (each set takes a lock).
+        metrics.send_rate_limit.set_function(lambda: limiter.rate)
+        metrics.buffered_events.set_function(lambda: len(self._held))
 
     async def run(self, stop: asyncio.Event, grace_s: float) -> None:
         """Publish until `stop` is set; then flush, wait up to grace_s, release the rest."""
@@ -240,7 +242,7 @@ class Pipeline:
         refused: list[Refusal] = []
         waiting: list[Message] = []
         throttled: list[Message] = []
-        hold: Hold | None = None
+        hold: RetryAfter | None = None
         received = pending = 0
         held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
         limited, holds_back = self._tenants.any_limits(), self._send_queue.holds_back
@@ -262,7 +264,7 @@ class Pipeline:
                     pending += 1
                 held[message.id] = message
                 add(verdict, now)
-            elif isinstance(verdict, Hold):
+            elif isinstance(verdict, RetryAfter):
                 hold = verdict
                 waiting.append(message)
             else:
@@ -273,7 +275,7 @@ class Pipeline:
             await self._settlement.refuse(refused)
 
     async def _put_back(
-        self, throttled: list[Message], waiting: list[Message], hold: Hold | None
+        self, throttled: list[Message], waiting: list[Message], hold: RetryAfter | None
     ) -> None:
         """Events over their tenant's rate limit and events for PENDING sources wait in input."""
         if throttled:
@@ -287,7 +289,6 @@ class Pipeline:
         self._metrics.events_received.inc(received)
         if pending:
             self._metrics.events_sent_to_pending.inc(pending)
-        self._metrics.buffered_events.set(len(self._held))
         self._wake.set()
 
     # -- dispatch ------------------------------------------------------------------------
@@ -304,7 +305,8 @@ class Pipeline:
                 if not await self._calls.start(batch, unless=lambda: self._acks.blocked):
                     queue.resend_first(batch)
                     break
-            self._metrics.tenant_throttled_events.inc(queue.newly_throttled())
+            if throttled := queue.newly_throttled():
+                self._metrics.tenant_throttled_events.inc(throttled)
             self._check_drained()
             await self._sleep_until_woken(None if self._stopping else queue.next_deadline())
 
@@ -334,7 +336,6 @@ class Pipeline:
     def settled(self, messages: Sequence[Message], published: int, dead_lettered: int) -> None:
         for message in messages:
             self._held.pop(message.id, None)
-        self._metrics.buffered_events.set(len(self._held))
         self._space.set()
         self._wake.set()  # sending may resume (it pauses while acks wait)
         if self._on_settled is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Protocol
 
 import structlog
@@ -27,7 +28,7 @@ from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.recorder import Ledger
-from publisher.observe.metrics import Metrics, error_code_label
+from publisher.observe.metrics import PUT_OUTCOMES, Metrics, error_code_label
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,7 @@ Outcome = list[EntryResult] | CallFailed
 
 # A failed call's log line names at most this many of its tenants and event ids.
 LOGGED_PER_CALL = 5
+_error_code = attrgetter("error_code")
 
 
 class Requeue(Protocol):
@@ -79,6 +81,8 @@ class Settlement:
         self._ledger = ledger
         self._clock = clocks.monotonic
         self._wall_clock = clocks.wall
+        # One labelled counter per outcome, looked up once: labels() takes a lock each time.
+        self._put_requests = {o: metrics.put_requests.labels(outcome=o) for o in PUT_OUTCOMES}
 
     async def settle(self, batch: Batch[Entry], outcome: Outcome) -> None:
         """Settle every entry of a call that returned `outcome`."""
@@ -104,20 +108,25 @@ class Settlement:
         await self._dead_letter(letters)
 
     async def _settle_results(self, batch: Batch[Entry], results: list[EntryResult]) -> None:
-        failed = [
-            (entry, result)
-            for entry, result in zip(batch.entries, results, strict=True)
-            if result.error_code is not None
-        ]
+        if len(results) != len(batch.entries):
+            raise ValueError(f"{len(results)} results for {len(batch.entries)} entries")
+        failed: list[tuple[Entry, EntryResult]] = []
         published = batch.entries  # the usual case: every entry accepted
-        if failed:
+        # Whether any entry failed, asked without a Python frame per entry (a failed
+        # result's code is never empty).
+        if any(map(_error_code, results)):
+            failed = [
+                (entry, result)
+                for entry, result in zip(batch.entries, results, strict=True)
+                if result.error_code is not None
+            ]
             published = [
                 entry
                 for entry, result in zip(batch.entries, results, strict=True)
                 if result.error_code is None
             ]
         self._note_rate(any(is_throttling(result.error_code or "") for _, result in failed))
-        self._metrics.put_requests.labels(outcome="partial" if failed else "ok").inc()
+        self._put_requests["partial" if failed else "ok"].inc()
         log.debug(
             "put_settled", region=batch.region, entries=len(batch.entries), failed=len(failed)
         )
@@ -166,7 +175,7 @@ class Settlement:
         outcome = "throttled" if throttled else "retryable_error"
         if split or letters:
             outcome = "rejected"
-        self._metrics.put_requests.labels(outcome=outcome).inc()
+        self._put_requests[outcome].inc()
         _log_call_failure(batch, error, split)
         if split:
             self._split(batch)
@@ -207,14 +216,13 @@ class Settlement:
                 log.info("send_rate_lowered", rate_rps=round(self._limiter.rate, 1))
         else:
             self._limiter.on_success()
-        self._metrics.send_rate_limit.set(self._limiter.rate)
 
     async def _published(self, entries: Sequence[Entry]) -> None:
         if not entries:
             return
         wall = self._wall_clock()
         self._metrics.event_delivery.observe_many(
-            max(0.0, wall - entry.message.enqueued_at) for entry in entries
+            [max(0.0, wall - entry.message.enqueued_at) for entry in entries]
         )
         self._metrics.events_published.inc(len(entries))
         await self._acknowledge([entry.message for entry in entries], len(entries), 0)

@@ -6,8 +6,10 @@ a task, and decode every method, content header and body into objects: a deliver
 frames, and that machinery cost more CPU than the rest of the daemon together. Here every
 chunk the socket gives is cut into frames at once; a delivery's method and content header
 are read with `struct` for the few fields the input uses, and the deliveries of one chunk
-reach the input in one call (one wake-up). Everything else (the handshake, closes from the
-broker) goes through pamqp, which also writes every frame sent.
+reach the input in one call (one wake-up); while the input lingers for more deliveries the
+socket is left unread (read_later), so what trickles in meanwhile is one chunk, not one per
+burst the broker sends. Everything else (the handshake, closes from the broker) goes through
+pamqp, which also writes every frame sent.
 
 Publishing, declaring and counting stay on aio-pika (amqp_link): they are not per delivery.
 """
@@ -16,13 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import struct
-from base64 import b64decode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pamqp.frame
 from pamqp import commands
@@ -32,6 +31,8 @@ from pamqp.constants import FRAME_END, FRAME_HEARTBEAT
 from pamqp.decode import field_table
 from pamqp.header import ProtocolHeader
 from pamqp.heartbeat import Heartbeat
+
+from publisher.inputs.amqp_target import Target
 
 CHANNEL = 1
 _METHOD, _HEADER, _BODY = 1, 2, 3
@@ -45,7 +46,6 @@ _OCTETS = (0x1000, 0x0800)  # delivery_mode, priority
 _SHORT_STRINGS_BEFORE_TIMESTAMP = (0x0400, 0x0200, 0x0100, 0x0080)
 _HEADERS, _TIMESTAMP, _MORE_FLAGS = 0x2000, 0x0040, 0x0001
 _NO_HEADERS: Mapping[str, Any] = {}
-DEFAULT_HEARTBEAT_S = 60
 HEARTBEAT_GRACE = 3
 """Heartbeat intervals without a frame from the broker before the connection counts as dead."""
 CLOSE_WAIT_S = 1.0
@@ -69,57 +69,6 @@ class ConsumerError(ConnectionError):
 
 OnDeliveries = Callable[[list[Delivery]], None]
 OnLost = Callable[[BaseException | None], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and how to connect, read from an amqp:// or amqps:// URL as aiormq reads it."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    vhost: str
-    heartbeat_s: int
-    tls: Mapping[str, str] | None
-    """None for amqp://; for amqps://, the URL's query (its TLS options as aiormq reads them)."""
-
-    @classmethod
-    def of(cls, url: str) -> Target:
-        parts = urlsplit(url)
-        secure = parts.scheme == "amqps"
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        path = parts.path[1:]
-        heartbeat = query.get("heartbeat", str(DEFAULT_HEARTBEAT_S))
-        return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or (5671 if secure else 5672),
-            user=unquote(parts.username or "guest"),
-            password=unquote(parts.password or "guest"),
-            vhost=unquote(path) if path else "/",
-            heartbeat_s=int(heartbeat) if heartbeat.isdigit() else DEFAULT_HEARTBEAT_S,
-            tls=query if secure else None,
-        )
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """aiormq's TLS options: cafile, capath, cadata (base64), certfile, keyfile and
-        no_verify_ssl."""
-        if self.tls is None:
-            return None
-        options = self.tls
-        cadata = options.get("cadata")
-        context = ssl.create_default_context(
-            ssl.Purpose.SERVER_AUTH,
-            cafile=options.get("cafile"),
-            capath=options.get("capath"),
-            cadata=b64decode(cadata) if cadata else None,
-        )
-        if certfile := options.get("certfile"):
-            context.load_cert_chain(certfile, options.get("keyfile"))
-        if options.get("no_verify_ssl", "0") != "0":
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
 
 
 class AmqpConsumer(asyncio.Protocol):
@@ -170,6 +119,24 @@ class AmqpConsumer(asyncio.Protocol):
     def reject(self, tag: int) -> None:
         """Refuse for good: the queue's dead-letter exchange, if any, gets it."""
         self._send(commands.Basic.Reject(tag, requeue=False))
+
+    async def read_later(self, seconds: float) -> None:
+        """Leave the socket unread for `seconds`, then read what came meanwhile: deliveries
+        trickling in arrive a few at a time, and every read is a wake-up of the loop and a
+        system call, so what a linger waits for is read in one go at its end."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            await asyncio.sleep(seconds)
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            transport.resume_reading()
+        # The loop polls the socket on its next pass, after this task's step: data_received
+        # has run once the task has been through two passes.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
 
     async def flushed(self) -> None:
         """Return once the transport takes more writes (its buffer is under its high mark)."""

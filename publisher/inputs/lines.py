@@ -15,6 +15,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Protocol
 
 from publisher.core.clock import steady_time
@@ -49,7 +50,6 @@ class LineFeed:
         self._ready: deque[Message] = deque()
         self._delayed: list[tuple[float, int, Message]] = []
         self._sequence = itertools.count()
-        self._ids = itertools.count(1)
         self._partial = b""
         self._reading: asyncio.Future[bytes] | None = None
         self._ended = False
@@ -147,13 +147,12 @@ class LineFeed:
             self._partial = pieces.pop()
         else:
             pieces, self._partial, self._ended = [self._partial], b"", True
-        now = self._wall_clock()
-        ids = self._ids
-        before = len(self._ready)
-        self._ready.extend(
-            Message(str(next(ids)), line, now) for piece in pieces if (line := piece.strip())
-        )
-        self.lines_read += len(self._ready) - before
+        lines = [line for piece in pieces if (line := piece.strip())]
+        first = self.lines_read + 1  # ids count lines from 1
+        ids = map(str, range(first, first + len(lines)))
+        # map builds the messages without a generator frame to resume for each line.
+        self._ready.extend(map(Message, ids, lines, repeat(self._wall_clock(), len(lines))))
+        self.lines_read += len(lines)
         self._check_finished()
 
     def _check_finished(self) -> None:

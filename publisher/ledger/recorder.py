@@ -60,23 +60,24 @@ class Ledger:
         self, entries: Sequence[Entry], results: Sequence[EntryResult], wall: float
     ) -> None:
         """The entries of one call whose result carries no error were published."""
-        buffer = self._buffer
-        for entry, result in zip(entries, results, strict=True):
-            if result.error_code is None:
-                buffer.append(
-                    (
-                        entry.event_id or "",  # admission gives every entry one
-                        entry.tenant,
-                        PUBLISHED,
-                        entry.message.enqueued_at,
-                        entry.attempts,
-                        wall,
-                        result.event_id,
-                        wall,
-                        None,
-                        None,
-                    )
+        self._buffer.extend(
+            [
+                (
+                    entry.event_id or "",  # admission gives every entry one
+                    entry.tenant,
+                    PUBLISHED,
+                    entry.message.enqueued_at,
+                    entry.attempts,
+                    wall,
+                    result.event_id,
+                    wall,
+                    None,
+                    None,
                 )
+                for entry, result in zip(entries, results, strict=True)
+                if result.error_code is None
+            ]
+        )
         self._check_size()
 
     def retrying(self, entry: Entry, wall: float) -> None:

@@ -14,7 +14,8 @@ from service_inputs import AMQP_URL, delete_queue, unique_name
 from tcp_proxy import TcpProxy
 
 from publisher.errors import InputUnavailable
-from publisher.inputs.amqp import AmqpInput
+from publisher.inputs.amqp import FETCH_FILL, FETCH_LINGER_S, AmqpInput
+from publisher.inputs.amqp_consumer import AmqpConsumer
 from publisher.settings import AmqpInputSettings
 
 
@@ -128,5 +129,32 @@ async def test_a_queue_deleted_under_a_publisher_is_declared_again(queue: str) -
                 assert time.monotonic() < deadline, "the queue was not declared again"
                 await asyncio.sleep(0.05)  # poll interval while the link backs off
         assert await source.backlog() == 1
+    finally:
+        await source.close()
+
+
+async def test_while_deliveries_flow_a_fetch_with_none_ready_lingers_unread_first(
+    queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lingers: list[float] = []
+    read_later = AmqpConsumer.read_later
+
+    async def counted(consumer: AmqpConsumer, seconds: float) -> None:
+        lingers.append(seconds)
+        await read_later(consumer, seconds)
+
+    monkeypatch.setattr(AmqpConsumer, "read_later", counted)
+    source = AmqpInput(settings(queue))
+    await source.start()
+    try:
+        await source.put([b'{"n":1}'] * FETCH_FILL)
+        first = await fetch_n(source, FETCH_FILL)
+        assert len(first) == FETCH_FILL
+        lingers.clear()
+        assert await source.fetch(10, wait_s=0.1) == []
+        assert lingers == [FETCH_LINGER_S]  # lingered first, although nothing had arrived
+        assert await source.fetch(10, wait_s=0.1) == []
+        assert lingers == [FETCH_LINGER_S]  # the flow had stopped: waited for an arrival
+        await source.ack(first)
     finally:
         await source.close()

@@ -30,6 +30,8 @@ def letter(n: int, tenant: str = "acme", **fields: object) -> DeadLetter:
         "MalformedDetail",
         f"bad {n}",
         3,
+        tenant=None,
+        event_id=None,
     )
 
 
@@ -103,7 +105,7 @@ async def test_an_event_without_id_is_stored_with_the_id_it_was_given(
 ) -> None:
     store = await open_store()
     message = Message("m", b'{"tenant":"acme","detail_type":"T","detail":{}}', RECEIVED)
-    await store.write([DeadLetter(message, "rejected", "X", "x", 1, event_id="assigned-1")])
+    await store.write([DeadLetter(message, "rejected", "X", "x", 1, None, "assigned-1")])
 
     (stored,) = await store.records()
 

@@ -42,7 +42,9 @@ async def store_and_section(
 
 def letter(n: int, tenant: str, reason: str) -> DeadLetter:
     body = json.dumps({"tenant": tenant, "detail_type": "T", "detail": {"n": n}, "id": f"ev-{n}"})
-    return DeadLetter(Message(f"m-{n}", body.encode(), 1_795_323_600.0), reason, "X", "x", 2)
+    return DeadLetter(
+        Message(f"m-{n}", body.encode(), 1_795_323_600.0), reason, "X", "x", 2, None, None
+    )
 
 
 def dlq(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,8 @@ import uuid
 import orjson
 import pytest
 
-from publisher.core.admission import Admission, Entry, Hold, PendingEntry, Refusal, Verdict
+from publisher.core.admission import Admission, Entry, PendingEntry, Refusal, Verdict
+from publisher.core.decisions import RetryAfter
 from publisher.core.event import decode_event
 from publisher.core.message import Message, ValidatedMessage
 from publisher.core.reasons import Reason
@@ -116,7 +117,7 @@ def test_a_gone_source_refuses_and_a_pending_one_follows_the_policy() -> None:
     assert refusal(admission(states).admit(message(), NOW)).reason == Reason.SOURCE_DELETED
 
     states.set(SOURCE, PENDING)
-    assert admission(states, pending="hold").admit(message(), NOW) == Hold(300)
+    assert admission(states, pending="hold").admit(message(), NOW) == RetryAfter(300)
     refused = refusal(admission(states, pending="dead_letter").admit(message(), NOW))
     assert refused.reason == Reason.SOURCE_PENDING
     assert type(admission(states, pending="send").admit(message(), NOW)) is PendingEntry

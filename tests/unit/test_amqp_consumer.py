@@ -13,7 +13,8 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
-from publisher.inputs.amqp_consumer import AmqpConsumer, Delivery, Target
+from publisher.inputs.amqp_consumer import AmqpConsumer, Delivery
+from publisher.inputs.amqp_target import Target
 
 STAMP = datetime(2026, 12, 5, 4, 0, 0, tzinfo=UTC)
 
@@ -121,3 +122,35 @@ HB = {"heartbeat": "5"}
 )
 def test_urls_are_read_as_aiormq_reads_them(url: str, target: Target) -> None:
     assert Target.of(url) == target
+
+
+async def test_what_trickles_in_while_reads_are_put_off_is_read_in_one_go() -> None:
+    """Deliveries written one by one while the consumer waits reach it in one call at the
+    end of the wait, not one call per write."""
+    bursts = [delivery_frames(tag, b'{"n":%d}' % tag) for tag in range(1, 6)]
+    written, hung_up = asyncio.Event(), asyncio.Event()
+
+    async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for burst in bursts:
+            writer.write(burst)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        written.set()
+        await reader.read()  # until the consumer hangs up
+        writer.close()
+        hung_up.set()
+
+    server = await asyncio.start_server(broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    consumer, calls = reader()
+    loop = asyncio.get_running_loop()
+    await loop.create_connection(lambda: consumer, "127.0.0.1", port)
+    try:
+        await consumer.read_later(0.2)
+        assert written.is_set()
+        assert [[d.delivery_tag for d in call] for call in calls] == [[1, 2, 3, 4, 5]]
+    finally:
+        consumer.abort()
+        await asyncio.wait_for(hung_up.wait(), 5)
+        server.close()
+        await server.wait_closed()

@@ -20,6 +20,8 @@ def letter(body: bytes, reason: str = Reason.REJECTED, **kwargs: object) -> Dead
         "error_code": "MalformedDetail",
         "error_message": "Detail is malformed.",
         "attempts": 1,
+        "tenant": None,
+        "event_id": None,
     }
     fields.update(kwargs)
     return DeadLetter(Message("m-1", body, RECEIVED), reason, **fields)  # type: ignore[arg-type]

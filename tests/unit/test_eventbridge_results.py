@@ -26,6 +26,23 @@ def test_all_entries_published() -> None:
     assert parse_results(response, 2) == [EntryResult(event_id="e-1"), EntryResult(event_id="e-2")]
 
 
+def test_accepted_results_are_entry_results_whatever_else_the_object_holds() -> None:
+    response = {
+        "Entries": [
+            {"EventId": "e-1"},
+            {"EventId": "e-2", "ErrorCode": None, "ErrorMessage": None},
+            {"EventId": "e-3", "ErrorMessage": "ignored without an ErrorCode"},
+        ]
+    }
+    results = parse_results(response, 3)
+    assert [type(r) for r in results] == [EntryResult] * 3
+    assert [(r.event_id, r.error_code, r.error_message) for r in results] == [
+        ("e-1", None, None),
+        ("e-2", None, None),
+        ("e-3", None, None),
+    ]
+
+
 def test_partial_failure_keeps_request_order() -> None:
     response = {
         "FailedEntryCount": 2,

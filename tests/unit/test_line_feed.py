@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
+from publisher.core.message import Message
 from publisher.inputs.lines import LineFeed
 
 
@@ -14,12 +15,16 @@ def feed_of(data: bytes, block_bytes: int = 7) -> LineFeed:
 
 
 async def fetch_all(feed: LineFeed, max_messages: int = 1000) -> list[bytes]:
-    bodies: list[bytes] = []
+    return [message.body for message in await fetch_all_messages(feed, max_messages)]
+
+
+async def fetch_all_messages(feed: LineFeed, max_messages: int = 1000) -> list[Message]:
+    fetched: list[Message] = []
     while True:
         messages = await feed.fetch(max_messages, wait_s=1.0)
         if not messages and feed.ended:
-            return bodies
-        bodies.extend(message.body for message in messages)
+            return fetched
+        fetched.extend(messages)
 
 
 async def test_lines_across_block_boundaries_come_out_whole_stripped_and_in_order() -> None:
@@ -40,6 +45,13 @@ async def test_fetch_takes_at_most_max_messages_and_ids_are_unique() -> None:
     ids = [message.id for message in first + second]
     assert len(set(ids)) == 40
     assert [m.body for m in first + second] == [b"line-%d" % n for n in range(40)]
+
+
+async def test_ids_number_the_lines_from_one_across_blocks() -> None:
+    feed = feed_of(b"".join(b"line-%d\n\n" % n for n in range(30)), block_bytes=16)
+    messages = await fetch_all_messages(feed)
+    assert [m.id for m in messages] == [str(n) for n in range(1, 31)]
+    assert [m.body for m in messages] == [b"line-%d" % n for n in range(30)]
 
 
 async def test_finished_only_once_the_stream_ended_and_every_line_is_acknowledged() -> None:

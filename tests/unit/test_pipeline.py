@@ -359,6 +359,56 @@ async def test_bad_input_is_dead_lettered_with_its_reason() -> None:
     assert metric(run, "publisher_events_dead_lettered_total", reason="invalid_json") == 1
 
 
+async def test_gauges_read_the_calls_under_way_and_the_events_held_when_scraped() -> None:
+    queue = MemoryInput(visibility_timeout_s=30)
+    await queue.put([body(n) for n in range(45)])
+    answer = asyncio.Event()
+
+    async def held_until_answered(entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
+        clients.calls.append(list(entries))
+        clients.called.set()
+        await answer.wait()
+        return ok(entries)
+
+    clients = ScriptedClients(ok)
+    clients.put_partner_events = held_until_answered  # type: ignore[method-assign]
+    metrics = Metrics()
+    settled: list[int] = []
+    all_settled = asyncio.Event()
+
+    def on_settled(published: int, dead: int) -> None:
+        settled.append(published + dead)
+        if sum(settled) == 45:
+            all_settled.set()
+
+    pipeline = make_pipeline(
+        queue,
+        clients,
+        MemoryDeadLetters(),
+        metrics,
+        publish=PublishSettings(linger_ms=1),
+        on_settled=on_settled,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop, grace_s=5))
+    while len(clients.calls) < 3:
+        clients.called.clear()
+        await clients.called.wait()
+
+    def gauge(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert gauge("publisher_in_flight_requests") == 3
+    assert gauge("publisher_buffered_events") == 45
+    assert gauge("publisher_send_rate_limit_rps") == 100_000
+    answer.set()
+    await asyncio.wait_for(all_settled.wait(), 5)
+    assert gauge("publisher_buffered_events") == 0
+    assert gauge("publisher_in_flight_requests") == 0
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
 async def test_shutdown_releases_unsettled_messages_back_to_the_input() -> None:
     queue = MemoryInput(visibility_timeout_s=30)
     await queue.put([body(n) for n in range(40)])
