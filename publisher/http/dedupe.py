@@ -41,6 +41,12 @@ def assign_ids(decoded: Decoded) -> list[bool]:
     random bits are read from the OS once per body rather than once per event.
     """
     events, bodies = decoded.events, decoded.bodies
+    if all(event.id is None for event in events):  # the usual body: no event carries an id
+        new_ids = random_uuids(len(events))
+        for event, new_id in zip(events, new_ids, strict=True):
+            event.id = new_id
+        bodies[:] = map(_with_id, bodies, new_ids)
+        return [True] * len(events)
     missing = [index for index, event in enumerate(events) if event.id is None]
     generated = [False] * len(events)
     for index, new_id in zip(missing, random_uuids(len(missing)), strict=True):
@@ -54,9 +60,16 @@ def _with_id(body: bytes, event_id: str) -> bytes:
     """The event object's JSON with `"id"` added at the end (it has no id member, or a null
     one: decoding keeps the last of repeated members, so ours goes after the original).
     `event_id` is a UUID's text, which JSON holds as it is."""
+    member = b',"id":"' + event_id.encode() + b'"}'
+    if body[-1:] == b"}" and body[-2:-1] not in _BEFORE_CLOSE_UNLESS_PLAIN:
+        return body[:-1] + member  # the usual body: a member right before the closing brace
     inner = body.strip()[1:-1].strip()
-    member = b'"id":"' + event_id.encode() + b'"}'
-    return b"{" + inner + b"," + member if inner else b"{" + member
+    return b"{" + inner + member if inner else b"{" + member[1:]
+
+
+# Bytes before an object's closing brace that call for the general case: an empty object, or
+# whitespace (inside or after the object) that the general case strips.
+_BEFORE_CLOSE_UNLESS_PLAIN = frozenset({b"{", b" ", b"\t", b"\n", b"\r", b""})
 
 
 class IdempotentPuts:

@@ -31,10 +31,8 @@ from publisher.inputs.spool.tenant_reads import (
     delivery_counts,
     first_deliveries,
     first_delivery,
-    json_ids,
     read_again_and_new,
     tenants_of,
-    tenants_with_rows,
 )
 from publisher.inputs.spool.worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
@@ -99,12 +97,16 @@ class SpoolInput:
         above it never were."""
         self._trusted: set[str] = set()
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
+        self._unheld_top = 0
+        """No row above this id is in the file without memory holding it too (rows from before
+        start, other processes' puts and puts over memory's budget are at or below it): a
+        tenant read from the file past it is trusted, even when the read is not short."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
         """Whether to read the tenant '' whatever its count: an earlier version's rows are
         there and counted nowhere."""
-        self._fresh = fresh or FreshRows()
+        self._fresh = fresh if fresh is not None else FreshRows()
         self._accept_empty = accept_empty
         self._keeper = MarkKeeper(settings.path, self._call)
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
@@ -146,6 +148,7 @@ class SpoolInput:
             self._worker = worker
             if self._consumer:
                 await self._keeper.start(self._accept_empty)
+                self._unheld_top = await self._call(SpoolDb.last_id)
         except BaseException:
             await self.close()
             raise
@@ -195,9 +198,11 @@ class SpoolInput:
                 self._trusted.clear()  # their rows are in the file only, tenants unknown
                 self._scan_needed = True
                 self._read_blank = True
+                self._unheld_top = max(self._unheld_top, first_id - 1)
             if not self._fresh.add(first_id, bodies, tenants, now, events, self._cursors):
                 self._trusted.difference_update(tenants)
                 self._scan_needed = True
+                self._unheld_top = max(self._unheld_top, first_id + len(bodies) - 1)
         self._arrived.set()
 
     async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
@@ -291,10 +296,11 @@ class SpoolInput:
             return {}, 0, []
         held_tenants = set(self._fresh.tenants())
         if self._scan_needed or not held_tenants or not self._trusted.issuperset(held_tenants):
-            stored, others_put = await self._call(tenants_with_rows)
+            stored, last_id, others_put = await self._call(SpoolDb.tenants_with_rows)
             if others_put:
                 self._trusted.clear()
                 self._read_blank = True
+                self._unheld_top = max(self._unheld_top, last_id)
             held_tenants.update(stored)
             if self._read_blank and "" in self._cursors and "" not in self._trusted:
                 held_tenants.add("")  # the probe found rows: read it as any tenant
@@ -332,11 +338,12 @@ class SpoolInput:
         return await self._call(partial(read_again_and_new, again=again, plan=plan, spare=spare))
 
     def _from_file(self, tenant: str, rows: list[Row], quota: int, until: float) -> list[Message]:
-        """Lease a tenant's rows read from the file; a short read means memory now holds
-        every later row of this tenant (until another process puts some)."""
+        """Lease a tenant's rows read from the file; a short read, or one past the last row
+        memory may lack, means memory now holds every later row of this tenant (until another
+        process puts some)."""
         if rows:
             self._cursors[tenant] = rows[-1][0]
-        if len(rows) < quota:
+        if len(rows) < quota or (tenant and self._cursors.get(tenant, 0) >= self._unheld_top):
             self._trusted.add(tenant)
             if tenant == "":
                 self._read_blank = False
@@ -359,7 +366,7 @@ class SpoolInput:
         await self._acks.submit([int(message.id) for message in messages])
 
     async def _delete(self, ids: list[int]) -> None:
-        await self._call(lambda db: db.ack(json_ids(ids)))
+        await self._call(lambda db: db.ack(ids))
         self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:
