@@ -64,10 +64,8 @@ class SpoolInput:
     its room among the tenants with rows stored (by weight, within what the consumer allows
     each: `read_tenants_by`), so that one tenant's backlog never stands in front of another's.
 
-    What the consumer's own process puts with `put_validated` (HTTP ingest) is also kept in
-    memory once committed, with the validated events (publisher.inputs.spool.fresh): the
-    consumer takes it from there instead of reading back what was just written and decoding it
-    again.
+    What its own process puts with `put_validated` (HTTP ingest) is also kept in memory once
+    committed, validated (spool/fresh.py): the consumer need not read it back and decode it.
     """
 
     def __init__(
@@ -98,9 +96,8 @@ class SpoolInput:
         self._trusted: set[str] = set()
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._unheld_top = 0
-        """No row above this id is in the file without memory holding it too (rows from before
-        start, other processes' puts and puts over memory's budget are at or below it): a
-        tenant read from the file past it is trusted, even when the read is not short."""
+        """Memory holds every row above this id (older rows, others' puts and puts over its
+        budget are at or below it): a tenant read past it is trusted, even if not short."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
