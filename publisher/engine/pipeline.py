@@ -256,6 +256,7 @@ class Pipeline:
         held, queue = self._held, self._send_queue
         limited = self._tenants.any_limits()
         now = self._clock()
+        admitted: list[Entry] = []
         for message, verdict in zip(
             messages, self._admission.admit_all(messages, wall), strict=True
         ):
@@ -269,12 +270,16 @@ class Pipeline:
                 if type(verdict) is PendingEntry:
                     tally.pending += 1
                 held[message.id] = message
-                queue.add(verdict, now)
+                if limited:  # holds_back counts what is queued: queue it at once
+                    queue.add(verdict, now)
+                else:
+                    admitted.append(verdict)
             elif isinstance(verdict, RetryAfter):
                 tally.hold = verdict
                 tally.waiting.append(message)
             else:
                 tally.refused.append(verdict)
+        queue.add_all(admitted, now)
 
     async def _put_back(
         self, throttled: list[Message], waiting: list[Message], hold: RetryAfter | None
