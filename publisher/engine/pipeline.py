@@ -341,8 +341,9 @@ class Pipeline:
         self._wake.set()
 
     def settled(self, messages: Sequence[Message], published: int, dead_lettered: int) -> None:
+        forget = self._held.pop
         for message in messages:
-            self._held.pop(message.id, None)
+            forget(message.id, None)
         self._space.set()
         self._wake.set()  # sending may resume (it pauses while acks wait)
         if self._on_settled is not None:
