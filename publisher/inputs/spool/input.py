@@ -22,15 +22,15 @@ from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
-from publisher.inputs.spool.fresh import FreshRow, FreshRows
+from publisher.inputs.spool.fresh import FreshRows
 from publisher.inputs.spool.keeper import MarkKeeper, lock_as_consumer
 from publisher.inputs.spool.tenant_reads import (
     MAX_READ,
     Plan,
     backlog_by_tenant,
     delivery_counts,
-    first_deliveries,
     first_delivery,
+    held_event,
     read_again_and_new,
     tenants_of,
 )
@@ -251,7 +251,7 @@ class SpoolInput:
         the room: from memory for a tenant whose unread rows it all holds, else from the file."""
         now = self._clock()
         again, counts = self._leases.take_due(now, limit)
-        held: list[tuple[str, list[tuple[int, FreshRow]]]] = []
+        held: list[tuple[str, list[tuple[int, Message]]]] = []
         try:
             plan, spare, tenants = await self._plan(limit - len(again), held)
             old_rows, new_rows = await self._read(again, plan, spare)
@@ -272,7 +272,7 @@ class SpoolInput:
         for tenant, taken in held:
             self._cursors[tenant] = taken[-1][0]
             self._leases.lease_all([message_id for message_id, _ in taken], until, 1)
-            batch.extend(first_deliveries(taken))
+            batch.extend(message for _, message in taken)
         for tenant, (file_rows, quota) in new_rows.items():
             batch.extend(self._from_file(tenant, file_rows, quota, until))
         # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
@@ -280,7 +280,7 @@ class SpoolInput:
         return batch
 
     async def _plan(
-        self, room: int, held: list[tuple[str, list[tuple[int, FreshRow]]]]
+        self, room: int, held: list[tuple[str, list[tuple[int, Message]]]]
     ) -> tuple[Plan, int, list[str]]:
         """Share `room` among the tenants with rows; take what memory holds for the trusted
         ones (into `held`); return the file reads left, the room they leave unused, and the
@@ -349,8 +349,7 @@ class SpoolInput:
         self._leases.lease_all([row[0] for row in rows], until, 1)
         messages = []
         for message_id, body, enqueued_at in rows:
-            also_held = read_too.get(message_id)
-            event = also_held.event if also_held is not None else None
+            event = held_event(read_too.get(message_id))
             messages.append(first_delivery(message_id, body, enqueued_at, event))
         return messages
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from publisher.core.event import Event, tenant_of
 from publisher.core.message import Message, ValidatedMessage
 from publisher.inputs.spool.db import Row, SpoolDb, json_ids
-from publisher.inputs.spool.fresh import FreshRow
 
 Plan = dict[str, tuple[int, int, int]]
 """Per tenant to read from the file: (after id, rows to read, most rows it may have)."""
@@ -66,6 +65,6 @@ def first_delivery(
     return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
 
 
-def first_deliveries(taken: Sequence[tuple[int, FreshRow]]) -> list[Message]:
-    """First deliveries of rows held in memory, with the events validated when put."""
-    return [first_delivery(i, row.body, row.enqueued_at, row.event) for i, row in taken]
+def held_event(message: Message | None) -> Event | None:
+    """The event validated when the row was put, if memory held it with one."""
+    return message.event if isinstance(message, ValidatedMessage) else None
