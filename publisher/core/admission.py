@@ -8,6 +8,7 @@ the engine batches an admitted entry, puts back a held message and dead-letters 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from publisher.core.ids import HexUuids
 from publisher.core.message import Message, ValidatedMessage
 from publisher.core.reasons import Reason
 from publisher.core.source_states import GONE, PENDING, SourceStates
-from publisher.core.tenants import Route, TenantRegistry, UnknownTenant
+from publisher.core.tenants import TenantRegistry, UnknownTenant
 from publisher.errors import InvalidEvent
 
 PendingPolicy = Literal["send", "hold", "dead_letter"]
@@ -87,44 +88,96 @@ class Admission:
 
     def admit(self, message: Message, wall: float) -> Verdict:
         """The entry to send, a RetryAfter, or the Refusal to dead-letter; `wall`: epoch seconds."""
-        try:
-            if type(message) is ValidatedMessage:
-                event = message.event  # validated once, where it was accepted
+        return self.admit_all((message,), wall)[0]
+
+    def admit_all(self, messages: Sequence[Message], wall: float) -> list[Verdict]:
+        """The verdict on each message, in order, as admit() gives it one at a time.
+
+        Tenants and source states cannot change during the call (nothing is awaited), so
+        each tenant's route and its source's state are looked up once per call, not per event.
+        """
+        verdicts: list[Verdict] = []
+        append = verdicts.append
+        lanes: dict[str, _Lane | None] = {}
+        max_request_bytes, max_age_s = self._max_request_bytes, self._max_age_s
+        new_id = self._new_ids.next
+        for message in messages:
+            try:
+                if type(message) is ValidatedMessage:
+                    event = message.event  # validated once, where it was accepted
+                else:
+                    event = decode_event(message.body)
+            except InvalidEvent as exc:
+                append(Refusal(message, _reason_for(exc), str(exc), tenant=None, event_id=None))
+                continue
+            tenant = event.tenant
+            if tenant in lanes:
+                lane = lanes[tenant]
             else:
-                event = decode_event(message.body)
-        except InvalidEvent as exc:
-            return Refusal(message, _reason_for(exc), str(exc), tenant=None, event_id=None)
+                lane = lanes[tenant] = self._lane(tenant)
+            if lane is None or (event.source is not None and event.source != lane.source):
+                append(self._misrouted(message, event))
+                continue
+            source = lane.source
+            size = entry_size(source, event)
+            if size >= max_request_bytes:  # AWS: "less than" the limit
+                rule = f"entry is {size} bytes, not under max_request_bytes {max_request_bytes}"
+                append(_refuse(message, event, Reason.TOO_LARGE, rule))
+            elif wall - message.enqueued_at > max_age_s:
+                rule = "older than retry.max_age_s before its first attempt"
+                append(_refuse(message, event, Reason.TOO_OLD, rule))
+            elif lane.entry_type is None:
+                append(self._by_source_state(message, event, lane.state, source))
+            else:
+                append(
+                    lane.entry_type(
+                        message,
+                        lane.region,
+                        request_entry(source, event),
+                        size,
+                        tenant,
+                        event.id or new_id(),
+                    )
+                )
+        return verdicts
+
+    def _lane(self, tenant: str) -> _Lane | None:
+        """The tenant's route and what its source's state makes of its events; None: unknown."""
+        route = self._tenants.get(tenant)
+        if route is None:
+            return None
+        state = self._states.state(route.source)
+        entry_type: type[Entry] | None = Entry
+        if state in GONE or state == PENDING:
+            entry_type = PendingEntry if self._pending == "send" and state == PENDING else None
+        return _Lane(route.source, route.region, state, entry_type)
+
+    def _misrouted(self, message: Message, event: Event) -> Refusal:
+        """The refusal of an event for an unknown tenant or naming another tenant's source."""
         try:
-            route = self._tenants.route(event)
+            self._tenants.route(event)
         except InvalidEvent as exc:
             return Refusal(message, _reason_for(exc), str(exc), event.tenant, event.id)
-        size = entry_size(route.source, event)
-        if size >= self._max_request_bytes:  # AWS: "less than" the limit
-            limit = self._max_request_bytes
-            rule = f"entry is {size} bytes, not under max_request_bytes {limit}"
-            return _refuse(message, event, Reason.TOO_LARGE, rule)
-        if wall - message.enqueued_at > self._max_age_s:
-            rule = "older than retry.max_age_s before its first attempt"
-            return _refuse(message, event, Reason.TOO_OLD, rule)
-        return self._by_source_state(message, event, route, size)
+        raise AssertionError(f"tenant {event.tenant!r} routes after all")  # pragma: no cover
 
-    def _by_source_state(self, message: Message, event: Event, route: Route, size: int) -> Verdict:
+    def _by_source_state(self, message: Message, event: Event, state: str, source: str) -> Verdict:
         """Refuse or hold events that AWS would reject or silently drop."""
-        state = self._states.state(route.source)
         if state in GONE:
-            rule = f"source {route.source} is {state}"
-            return _refuse(message, event, Reason.SOURCE_DELETED, rule)
-        entry_type = Entry
-        if state == PENDING:
-            if self._pending == "dead_letter":
-                rule = f"source {route.source} is PENDING"
-                return _refuse(message, event, Reason.SOURCE_PENDING, rule)
-            if self._pending == "hold":
-                return self._hold
-            entry_type = PendingEntry
-        fields = request_entry(route.source, event)
-        event_id = event.id or self._new_ids.next()
-        return entry_type(message, route.region, fields, size, route.tenant, event_id)
+            return _refuse(message, event, Reason.SOURCE_DELETED, f"source {source} is {state}")
+        if self._pending == "dead_letter":
+            return _refuse(message, event, Reason.SOURCE_PENDING, f"source {source} is PENDING")
+        return self._hold
+
+
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    """What admission needs of one tenant during one call: its route, its source's state."""
+
+    source: str
+    region: str
+    state: str
+    entry_type: type[Entry] | None
+    """The kind of entry its events become; None when the state refuses or holds them."""
 
 
 def _refuse(message: Message, event: Event, reason: Reason, rule: str) -> Refusal:

@@ -93,16 +93,19 @@ def decode_event(body: bytes) -> Event:
     return event_from_object(obj, body)
 
 
-def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
+def event_from_object(
+    obj: dict[str, Any], body: bytes | None = None, *, body_digits_checked: bool = False
+) -> Event:
     """Validate an already-decoded event object (body, when given, speeds up rare checks).
+
+    body_digits_checked: the caller found no long digit run in a text holding `body` (a whole
+    NDJSON request), so this event's integers all fit 64 bits without looking again.
 
     The hot path of the daemon: plain checks inline for the common case, a helper call only
     for the optional fields that are present. The first broken rule stops it; only then are
     all of the event's problems looked for (EventProblems when there are several).
     """
     try:
-        if not obj.keys() <= _FIELDS:
-            raise InvalidEvent(sorted(obj.keys() - _FIELDS)[0], "unknown field")
         tenant = obj.get("tenant")
         if type(tenant) is not str or not 0 < len(tenant) <= TENANT_MAX_CHARS:
             tenant = _required_text(obj, "tenant", TENANT_MAX_CHARS)
@@ -117,7 +120,10 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
         if (
             body is None
             or len(body) > DETAIL_MAX_DEPTH
-            or body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
+            or (
+                not body_digits_checked
+                and body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
+            )
         ):
             _check_detail_limits(detail, body)
         try:
@@ -125,7 +131,10 @@ def event_from_object(obj: dict[str, Any], body: bytes | None = None) -> Event:
         except orjson.JSONEncodeError:
             detail_json = encode_json(detail)
         event = Event(tenant, detail_type, detail_json.decode(), len(detail_json))
+        # With three members or fewer, an unknown one would have left a required one missing.
         if len(obj) > 3:  # optional fields beside tenant, detail_type and detail
+            if not obj.keys() <= _FIELDS:
+                raise InvalidEvent(sorted(obj.keys() - _FIELDS)[0], "unknown field")
             _optional_fields(event, obj)
         return event
     except InvalidEvent as first:
@@ -293,6 +302,8 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
 
 def has_long_digit_run(body: bytes) -> bool:
     """True when `body` holds 19 or more digits in a row: an integer that may not fit 64 bits."""
+    # find, not `in`: bytes.__contains__ first tries its operand as an integer (a byte value)
+    # and raises and clears a TypeError doing so, which costs more than the search.
     return body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
 
 

@@ -97,16 +97,24 @@ class FairQueue(Generic[T]):
         return self.count
 
     def push(self, item: T) -> None:
-        lane = self._lanes.get(item.tenant)
-        if lane is None:
-            lane = self._lanes[item.tenant] = _Lane(item.tenant)
-        lane.items.append(item)
-        lane.uncounted += 1
-        if not lane.active:
-            lane.active = True
-            self._round.append(lane)
-        self.count += 1
-        self.bytes += item.size
+        self.push_all((item,))
+
+    def push_all(self, items: Sequence[T]) -> None:
+        """Queue items in order, each under its tenant."""
+        lanes, rounds = self._lanes, self._round
+        size = 0
+        for item in items:
+            lane = lanes.get(item.tenant)
+            if lane is None:
+                lane = lanes[item.tenant] = _Lane(item.tenant)
+            lane.items.append(item)
+            lane.uncounted += 1
+            if not lane.active:
+                lane.active = True
+                rounds.append(lane)
+            size += item.size
+        self.count += len(items)
+        self.bytes += size
 
     def queued(self, tenant: str) -> int:
         lane = self._lanes.get(tenant)

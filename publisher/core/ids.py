@@ -22,14 +22,23 @@ def _random_hex(count: int) -> str:
     return randomness.hex()
 
 
+# A UUID's text: 36 characters, its 32 hex digits at these places, dashes between the groups.
+_UUID_CHARS = 36
+_DIGIT_PLACES = [i for i in range(_UUID_CHARS) if i not in (8, 13, 18, 23)]
+# Each UUID in the text random_uuids builds is followed by a newline, which split() drops.
+_TEMPLATE = b"-" * _UUID_CHARS + b"\n"
+_STRIDE = len(_TEMPLATE)
+
+
 def random_uuids(count: int) -> list[str]:
     """`count` random UUIDs as text, as str(uuid.uuid4()) writes them."""
-    text = _random_hex(count)
-    return [
-        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
-        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
-        for i in range(0, 32 * count, 32)
-    ]
+    digits = _random_hex(count).encode()
+    text = bytearray(_TEMPLATE * count)
+    # One strided copy per digit place for all the ids at once, rather than formatting each
+    # id on its own: the work per id is done in C.
+    for digit, place in enumerate(_DIGIT_PLACES):
+        text[place::_STRIDE] = digits[digit::32]
+    return text.decode().split()
 
 
 class HexUuids:

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from publisher.deadletters.store import StoredDeadLetter, decode_record, encode_letters
 from publisher.engine.deadletter import DeadLetter
+from publisher.inputs.pg_schema import create_once
 
 CREATE = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -44,7 +45,11 @@ class PostgresDeadLetterStore:
 
     async def start(self) -> None:
         self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-        await self.conn.execute(sql.SQL(CREATE).format(table=self._ident))
+        try:
+            await create_once(self.conn, sql.SQL(CREATE).format(table=self._ident), self.table)
+        except BaseException:
+            await self.close()
+            raise
 
     async def write(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:

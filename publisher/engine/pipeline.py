@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -237,42 +238,48 @@ class Pipeline:
 
     async def _intake(self, messages: Sequence[Message]) -> None:
         """Admit fetched messages: batch the entries, put back the held, refuse the rest."""
-        now = self._clock()
         wall = self._wall_clock()
-        refused: list[Refusal] = []
-        waiting: list[Message] = []
-        throttled: list[Message] = []
-        hold: RetryAfter | None = None
-        received = pending = 0
-        held, admit, add = self._held, self._admission.admit, self._send_queue.add  # the hot loop
-        limited, holds_back = self._tenants.any_limits(), self._send_queue.holds_back
-        for index, message in enumerate(messages):
-            if index and not index % INTAKE_SLICE:
+        tally = _Intake()
+        for start in range(0, len(messages), INTAKE_SLICE):
+            if start:
                 # Let the dispatcher send the batches that are already full.
                 self._wake.set()
                 await asyncio.sleep(0)
-                now = self._clock()
+            self._admit_slice(messages[start : start + INTAKE_SLICE], wall, tally)
+        self._count_intake(tally.received - len(tally.throttled), tally.pending)
+        await self._put_back(tally.throttled, tally.waiting, tally.hold)
+        if tally.refused:
+            await self._settlement.refuse(tally.refused)
+
+    def _admit_slice(self, messages: Sequence[Message], wall: float, tally: _Intake) -> None:
+        """Queue the admitted entries of `messages`; note the others in `tally`."""
+        held, queue = self._held, self._send_queue
+        limited = self._tenants.any_limits()
+        now = self._clock()
+        admitted: list[Entry] = []
+        for message, verdict in zip(
+            messages, self._admission.admit_all(messages, wall), strict=True
+        ):
             if message.id in held:
                 continue  # a lease that ran out while we still work on it: one copy is enough
-            received += 1
-            verdict = admit(message, wall)
+            tally.received += 1
             if isinstance(verdict, Entry):
-                if limited and holds_back(verdict):
-                    throttled.append(message)
+                if limited and queue.holds_back(verdict):
+                    tally.throttled.append(message)
                     continue
                 if type(verdict) is PendingEntry:
-                    pending += 1
+                    tally.pending += 1
                 held[message.id] = message
-                add(verdict, now)
+                if limited:  # holds_back counts what is queued: queue it at once
+                    queue.add(verdict, now)
+                else:
+                    admitted.append(verdict)
             elif isinstance(verdict, RetryAfter):
-                hold = verdict
-                waiting.append(message)
+                tally.hold = verdict
+                tally.waiting.append(message)
             else:
-                refused.append(verdict)
-        self._count_intake(received - len(throttled), pending)
-        await self._put_back(throttled, waiting, hold)
-        if refused:
-            await self._settlement.refuse(refused)
+                tally.refused.append(verdict)
+        queue.add_all(admitted, now)
 
     async def _put_back(
         self, throttled: list[Message], waiting: list[Message], hold: RetryAfter | None
@@ -334,9 +341,23 @@ class Pipeline:
         self._wake.set()
 
     def settled(self, messages: Sequence[Message], published: int, dead_lettered: int) -> None:
+        forget = self._held.pop
         for message in messages:
-            self._held.pop(message.id, None)
+            forget(message.id, None)
         self._space.set()
         self._wake.set()  # sending may resume (it pauses while acks wait)
         if self._on_settled is not None:
             self._on_settled(published, dead_lettered)
+
+
+@dataclass(slots=True, eq=False)
+class _Intake:
+    """What one intake made of the messages it did not queue, and how many it received."""
+
+    refused: list[Refusal] = field(default_factory=list)
+    waiting: list[Message] = field(default_factory=list)
+    """For a PENDING source: they wait in the input for `hold`."""
+    throttled: list[Message] = field(default_factory=list)
+    hold: RetryAfter | None = None
+    received: int = 0
+    pending: int = 0

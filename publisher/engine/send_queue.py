@@ -12,7 +12,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from publisher.core.admission import Entry
@@ -57,13 +57,26 @@ class SendQueue:
 
     def add(self, entry: Entry, now: float) -> None:
         """Queue the entry under its Region and tenant."""
-        region = self._regions.get(entry.region)
+        self._region(entry.region, now).queue.push(entry)
+
+    def add_all(self, entries: Sequence[Entry], now: float) -> None:
+        """Queue entries in order, as add() would one by one (a fetch is mostly one Region)."""
+        regions = {entry.region for entry in entries}
+        if len(regions) == 1:
+            self._region(regions.pop(), now).queue.push_all(entries)
+            return
+        for entry in entries:
+            self.add(entry, now)
+
+    def _region(self, name: str, now: float) -> _Region:
+        """The Region's queue, lingering from `now` when nothing of it waits yet."""
+        region = self._regions.get(name)
         if region is None:
             queue: FairQueue[Entry] = FairQueue(self._share_of, self._max_entries)
-            region = self._regions[entry.region] = _Region(queue, now)
+            region = self._regions[name] = _Region(queue, now)
         elif not region.queue.count:
             region.opened_at = now
-        region.queue.push(entry)
+        return region
 
     def retry_at(self, ready_at: float, entry: Entry) -> None:
         heapq.heappush(self._retries, (ready_at, next(self._sequence), entry))

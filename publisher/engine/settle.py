@@ -221,11 +221,13 @@ class Settlement:
         if not entries:
             return
         wall = self._wall_clock()
+        messages = [entry.message for entry in entries]
+        # A clock stepped back gives a negative age: counted as none (no max() call per event).
         self._metrics.event_delivery.observe_many(
-            [max(0.0, wall - entry.message.enqueued_at) for entry in entries]
+            [age if (age := wall - message.enqueued_at) > 0.0 else 0.0 for message in messages]
         )
         self._metrics.events_published.inc(len(entries))
-        await self._acknowledge([entry.message for entry in entries], len(entries), 0)
+        await self._acknowledge(messages, len(entries), 0)
 
     async def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Store dead letters durably, then acknowledge their messages."""

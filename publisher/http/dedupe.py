@@ -41,6 +41,12 @@ def assign_ids(decoded: Decoded) -> list[bool]:
     random bits are read from the OS once per body rather than once per event.
     """
     events, bodies = decoded.events, decoded.bodies
+    if all(event.id is None for event in events):  # the usual body: no event carries an id
+        new_ids = random_uuids(len(events))
+        for event, new_id in zip(events, new_ids, strict=True):
+            event.id = new_id
+        bodies[:] = map(_with_id, bodies, new_ids)
+        return [True] * len(events)
     missing = [index for index, event in enumerate(events) if event.id is None]
     generated = [False] * len(events)
     for index, new_id in zip(missing, random_uuids(len(missing)), strict=True):
@@ -54,9 +60,17 @@ def _with_id(body: bytes, event_id: str) -> bytes:
     """The event object's JSON with `"id"` added at the end (it has no id member, or a null
     one: decoding keeps the last of repeated members, so ours goes after the original).
     `event_id` is a UUID's text, which JSON holds as it is."""
+    if len(body) > 1 and body.endswith(b"}") and body[-2] not in _BEFORE_CLOSE_UNLESS_PLAIN:
+        # The usual body: a member right before the closing brace, in one copy.
+        return b"".join((body[:-1], b',"id":"', event_id.encode(), b'"}'))
+    member = b',"id":"' + event_id.encode() + b'"}'
     inner = body.strip()[1:-1].strip()
-    member = b'"id":"' + event_id.encode() + b'"}'
-    return b"{" + inner + b"," + member if inner else b"{" + member
+    return b"{" + inner + member if inner else b"{" + member[1:]
+
+
+# Bytes before an object's closing brace that call for the general case: an empty object, or
+# whitespace (inside or after the object) that the general case strips.
+_BEFORE_CLOSE_UNLESS_PLAIN = frozenset(b"{ \t\n\r")
 
 
 class IdempotentPuts:
@@ -81,8 +95,9 @@ class IdempotentPuts:
         if self._once is None:
             await put_validated_if_able(self._sink, decoded.bodies, decoded.events)
             return Stored(ids, 0)
-        keys = _keys(decoded.events, generated)
-        if not any(keys):  # ids of our own making only: nothing to look up or to skip
+        # Ids of our own making only (the usual body) leave nothing to look up or to skip.
+        keys = [None] * len(generated) if all(generated) else _keys(decoded.events, generated)
+        if not any(keys):
             batch = KeyedBodies(keys, decoded.bodies, decoded.events)
             return Stored(ids, sum(await self._once.put_once(batch, self._limits)))
         unique, repeats = split_repeats(keys)

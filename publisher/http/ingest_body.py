@@ -177,6 +177,8 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
     first_error = ""
     # The hot loop of ingest: bound methods in locals, one strip per line.
     loads, accept_body, accept_event = orjson.loads, decoded.bodies.append, decoded.events.append
+    # One scan of the whole body rather than one per line: a run cannot span a line break.
+    digits_checked = not has_long_digit_run(body)
     for line in body.split(b"\n"):
         line = line.strip()
         if not line:
@@ -194,7 +196,7 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
         try:
             if type(item) is not dict:
                 raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
-            event = event_from_object(item, line)
+            event = event_from_object(item, line, body_digits_checked=digits_checked)
             route(event)
         except _ITEM_ERRORS as exc:
             decoded.rejected.append((index - 1, _item_error(exc)))

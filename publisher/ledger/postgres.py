@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from publisher.inputs.pg_schema import create_once
 from publisher.ledger.entry import LedgerEntry, LedgerRow
 
 SCHEMA = """
@@ -72,7 +73,11 @@ class PostgresLedger:
     async def start(self) -> None:
         extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
         self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, **extra)
-        await self.conn.execute(self._sql(SCHEMA))
+        try:
+            await create_once(self.conn, self._sql(SCHEMA), self.table)
+        except BaseException:
+            await self.close()
+            raise
 
     async def write(self, rows: Sequence[LedgerRow]) -> None:
         async with self.conn.transaction(), self.conn.cursor() as cursor:

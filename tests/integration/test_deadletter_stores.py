@@ -110,3 +110,10 @@ async def test_an_event_without_id_is_stored_with_the_id_it_was_given(
     (stored,) = await store.records()
 
     assert stored.record["event"]["id"] == "assigned-1"
+
+
+async def test_replicas_starting_at_once_share_one_store(open_store: OpenStore) -> None:
+    # PostgreSQL: concurrent CREATE TABLE IF NOT EXISTS of one new table can fail on the catalog.
+    stores = await asyncio.gather(*(open_store() for _ in range(8)))
+    await stores[0].write([letter(1)])
+    assert [s.record["event"]["id"] for s in await stores[-1].records()] == ["ev-1"]

@@ -182,3 +182,10 @@ async def test_a_write_cancelled_midway_leaves_the_store_usable(open_ledger: Ope
     await store.write(rows([entry("after")]))
 
     assert [e.id for e in await store.lookup("after", None, time.time())] == ["after"]
+
+
+async def test_replicas_starting_at_once_share_one_store(open_ledger: OpenLedger) -> None:
+    # PostgreSQL: concurrent CREATE TABLE IF NOT EXISTS of one new table can fail on the catalog.
+    stores = await asyncio.gather(*(open_ledger() for _ in range(8)))
+    await stores[0].write(rows([entry("ev-1")]))
+    assert [found.id for found in await stores[-1].lookup("ev-1", None, time.time())] == ["ev-1"]

@@ -148,3 +148,61 @@ async def test_only_the_consumer_keeps_its_puts_in_memory(tmp_path: Path) -> Non
         await writer.put_validated([body(1)], events_of([body(1)]))
         got = await consumer.fetch(10, wait_s=0)
         assert [(m.body, event_of(m)) for m in got] == [(body(1), None)]
+
+
+async def test_a_full_read_past_what_memory_may_lack_trusts_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db") as (consumer, _):
+        bodies = [body(n) for n in range(6)]
+        await consumer.put_validated(bodies, events_of(bodies))
+        first = await consumer.fetch(2, wait_s=0)  # a full read: more rows wait in the file
+
+        def failing(db: SpoolDb, tenant: str, after_id: int, limit: int) -> list[Any]:
+            raise AssertionError("read from the file what memory holds")
+
+        monkeypatch.setattr(SpoolDb, "read_tenant_after", failing)
+        rest = await consumer.fetch(10, wait_s=0)
+    assert [m.body for m in first + rest] == bodies
+    assert all(event_of(m) is not None for m in rest)
+
+
+async def test_rows_from_before_start_are_read_from_the_file_first(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    writer = SpoolInput(SpoolInputSettings(path=path))
+    await writer.start()
+    earlier = [body(n) for n in range(3)]
+    await writer.put(earlier)
+    await writer.close()
+    async with consumer_and_writer(path) as (consumer, _):
+        own = [body(n) for n in range(3, 6)]
+        await consumer.put_validated(own, events_of(own))
+        first = await consumer.fetch(2, wait_s=0)  # rows 1 and 2: row 3 is in the file only
+        rest = await consumer.fetch(10, wait_s=0)
+    assert [m.body for m in first + rest] == earlier + own
+
+
+async def test_rows_over_budget_are_read_from_the_file_before_memory_is_trusted(
+    tmp_path: Path,
+) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db", FreshRows(max_rows=3)) as (
+        consumer,
+        _,
+    ):
+        held = [body(n) for n in range(3)]
+        await consumer.put_validated(held, events_of(held))
+        over = [body(n) for n in range(3, 5)]
+        await consumer.put_validated(over, events_of(over))  # past the budget: the file only
+        first = await consumer.fetch(2, wait_s=0)
+        later = [body(5)]
+        await consumer.put_validated(later, events_of(later))
+        rest = await consumer.fetch(10, wait_s=0)
+    assert [m.body for m in first + rest] == held + over + later
+
+
+async def test_the_budget_given_holds_from_the_start(tmp_path: Path) -> None:
+    async with consumer_and_writer(tmp_path / "spool.db", FreshRows(max_rows=1)) as (consumer, _):
+        bodies = [body(1), body(2)]
+        await consumer.put_validated(bodies, events_of(bodies))  # over budget: the file only
+        got = await consumer.fetch(10, wait_s=0)
+    assert [(m.body, event_of(m)) for m in got] == [(body(1), None), (body(2), None)]

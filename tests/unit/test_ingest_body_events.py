@@ -60,3 +60,12 @@ def test_rejections_suggest_the_intended_field_and_list_every_problem(ndjson: bo
             "detail: must be a JSON object, not a string",
         ),
     ]
+
+
+def test_one_big_integer_in_an_ndjson_body_rejects_only_its_line() -> None:
+    good = b'{"tenant":"acme","detail_type":"T","detail":{"n":1}}'
+    big = b'{"tenant":"acme","detail_type":"T","detail":{"n":18446744073709551616}}'
+    decoded = decode_body(b"\n".join([good, big, good]), True, lambda event: None)
+    assert decoded.bodies == [good, good]
+    assert [index for index, _ in decoded.rejected] == [1]
+    assert "64-bit" in decoded.rejected[0][1]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import orjson
+import pytest
 
 from publisher.core.event import decode_event
-from publisher.http.dedupe import assign_ids, random_uuids
+from publisher.http.dedupe import _with_id, assign_ids, random_uuids
 from publisher.http.ingest_body import Decoded
 from publisher.inputs.dedupe import dedupe_key, split_repeats
 
@@ -43,6 +44,33 @@ def test_ids_are_assigned_into_body_and_event_where_missing() -> None:
         assert event.id is not None
         assert len(event.id) == 36
     assert orjson.loads(batch.bodies[1])["detail"] == {"a": [1]}
+
+
+def test_a_body_of_events_without_ids_gets_one_each() -> None:
+    bodies = [b'{"tenant":"acme","detail_type":"T","detail":{"n":%d}}' % n for n in range(3)]
+    batch = decoded(*bodies)
+    assert assign_ids(batch) == [True, True, True]
+    assert len({event.id for event in batch.events}) == 3
+    for body, event, original in zip(batch.bodies, batch.events, bodies, strict=True):
+        assert event.id is not None
+        assert body == original[:-1] + b',"id":"' + event.id.encode() + b'"}'
+
+
+@pytest.mark.parametrize(
+    ("body", "with_id"),
+    [
+        (b'{"a":1}', b'{"a":1,"id":"X"}'),
+        (b'{"a":1,"id":null}', b'{"a":1,"id":null,"id":"X"}'),
+        (b'{"a": {"b": 2}}', b'{"a": {"b": 2},"id":"X"}'),
+        (b'{"a":1 }', b'{"a":1,"id":"X"}'),
+        (b' {"a":1}\n', b'{"a":1,"id":"X"}'),
+        (b"{}", b'{"id":"X"}'),
+        (b"{ }", b'{"id":"X"}'),
+    ],
+)
+def test_the_id_goes_after_the_last_member(body: bytes, with_id: bytes) -> None:
+    assert _with_id(body, "X") == with_id
+    assert orjson.loads(with_id)["id"] == "X"
 
 
 def test_generated_ids_are_distinct_version_4_uuids_as_uuid_writes_them() -> None:

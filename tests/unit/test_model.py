@@ -618,3 +618,23 @@ def test_integer_acceptance_matches_the_int64_range(value: int) -> None:
         assert orjson.loads(decode_event(body).detail) == {"v": [value]}
     else:
         assert rejects(body).field == "detail"
+
+
+def test_event_from_object_trusts_a_digit_scan_done_by_its_caller() -> None:
+    # orjson has already turned 2**64 into a float: only the body's digits could tell.
+    body = b'{"tenant":"acme","detail_type":"T","detail":{"n":18446744073709551616}}'
+    obj = orjson.loads(body)
+    assert (
+        event_from_object(obj, body, body_digits_checked=True).detail
+        == '{"n":1.8446744073709552e+19}'
+    )
+    with pytest.raises(InvalidEvent):
+        event_from_object(obj, body)
+
+
+def test_an_unknown_field_beside_the_three_required_ones_is_named() -> None:
+    obj = {"tenant": "acme", "detail_type": "T", "detail": {}, "tennant": "x"}
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_object(obj)
+    assert caught.value.field == "tennant"
+    assert "unknown field" in caught.value.rule

@@ -91,3 +91,37 @@ def test_an_over_limit_tenant_is_held_back_and_wakes_the_dispatcher_for_its_toke
     deadline = q.next_deadline()
     assert deadline is not None
     assert 0 < deadline <= 0.5
+
+
+def _batches(q: SendQueue) -> list[tuple[str, list[str], int]]:
+    q.flush()
+    taken = []
+    while (batch := q.take()) is not None:
+        taken.append((batch.region, [e.message.id for e in batch.entries], batch.size))
+    return taken
+
+
+def test_add_all_queues_as_add_does_one_by_one_within_and_across_regions() -> None:
+    for regions in (["us-east-1"], ["us-east-1", "eu-west-1"]):
+        entries = [
+            entry(tenant, n, regions[n % len(regions)])
+            for n in range(45)
+            for tenant in ("acme", "globex", "initech")[: 1 + n % 3]
+        ]
+        one_by_one = send_queue(Clock())
+        for e in entries:
+            one_by_one.add(e, 0.0)
+        at_once = send_queue(Clock())
+        at_once.add_all(entries, 0.0)
+        assert at_once.queued("acme") == one_by_one.queued("acme")
+        assert at_once.next_deadline() == one_by_one.next_deadline()
+        assert _batches(at_once) == _batches(one_by_one)
+
+
+def test_add_all_lingers_a_region_from_when_its_first_entry_arrives() -> None:
+    clock = Clock()
+    q = send_queue(clock)
+    clock.now = 1.0
+    q.add_all([entry("acme", 0), entry("globex", 0)], clock.now)
+    q.add_all([entry("acme", 1)], 1.02)  # the region already waits: it lingers from 1.0
+    assert q.next_deadline() == 1.05

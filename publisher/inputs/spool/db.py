@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -15,6 +15,8 @@ from publisher.errors import InputFull, SpoolDamaged
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.spool import integrity
+from publisher.inputs.spool.inserts import insert_rows
+from publisher.inputs.spool.runs import split_runs
 from publisher.inputs.spool.upgrade import COUNT_TENANTS, add_tenants, visible_at_without_default
 
 log = structlog.get_logger(__name__)
@@ -61,7 +63,6 @@ _TENANT_OF_BODY = (
 # an earlier version can still open a file this one created; the index on visible_at would
 # cost every insert and delete a b-tree update, so it goes.
 _DROP_OLD_INDEX = "DROP INDEX IF EXISTS messages_by_visible_at"
-_INSERT = "INSERT INTO messages (body, enqueued_at, tenant) VALUES (?, ?, ?)"
 # Files created by those earlier versions declare visible_at without a default: it must be
 # given, and gets the put time.
 _INSERT_INTO_OLD_FILE = (
@@ -83,6 +84,11 @@ _ACKED_BY_TENANT = (
     f"SELECT tenant, count(*), sum(length(body)) FROM messages WHERE id IN ({_IDS}) GROUP BY tenant"
 )
 _DELETE = f"DELETE FROM messages WHERE id IN ({_IDS})"
+_ACKED_IN_RUN = (
+    "SELECT tenant, count(*), sum(length(body)) FROM messages "
+    "WHERE id BETWEEN ? AND ? GROUP BY tenant"
+)
+_DELETE_RUN = "DELETE FROM messages WHERE id BETWEEN ? AND ?"
 
 # Give space back only once at least this many pages are free and they are half the file:
 # while a steady flow runs, freed pages are reused by new puts and moving pages would be waste.
@@ -216,13 +222,11 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        # Bound as bytearray: sqlite3 binds one as a BLOB at once, while for bytes it first
-        # asks its adapter registry and the object itself for an adaptation, on every row.
-        rows = zip(map(bytearray, bodies), tenants, strict=True)
         if self._old_file:
+            rows = zip(map(bytearray, bodies), tenants, strict=True)
             self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
         else:
-            self._conn.executemany(_INSERT, [(b, now, t) for b, t in rows])
+            insert_rows(self._conn, bodies, tenants, now)
         (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         self._add_totals(len(bodies), size)
         self._count_tenants(tenants, 1)
@@ -292,14 +296,23 @@ class SpoolDb:
         """The messages with these ids (a JSON array) that are still stored, oldest first."""
         return self._conn.execute(_READ_IDS, {"ids": ids}).fetchall()
 
-    def ack(self, ids: str) -> None:
-        params = {"ids": ids}
-        acked = self._conn.execute(_ACKED_BY_TENANT, params).fetchall()
-        if acked:
+    def ack(self, ids: Iterable[int]) -> None:
+        """Delete the rows with these ids that are still stored."""
+        runs, others = split_runs(ids)
+        acked: dict[str, tuple[int, int]] = {}
+        for first, last in runs:
+            _add_up(acked, self._conn.execute(_ACKED_IN_RUN, (first, last)))
+        params = {"ids": json_ids(others)}
+        if others:
+            _add_up(acked, self._conn.execute(_ACKED_BY_TENANT, params))
+        if not acked:
+            return
+        self._conn.executemany(_DELETE_RUN, runs)
+        if others:
             self._conn.execute(_DELETE, params)
-            self._add_totals(-sum(n for _, n, _ in acked), -sum(size for _, _, size in acked))
-            self._conn.executemany(_COUNT, [(tenant, -n) for tenant, n, _ in acked])
-            self._acked_since_reclaim_check = True
+        self._add_totals(-sum(n for n, _ in acked.values()), -sum(s for _, s in acked.values()))
+        self._conn.executemany(_COUNT, [(tenant, -n) for tenant, (n, _) in acked.items()])
+        self._acked_since_reclaim_check = True
 
     def backlog(self) -> int:
         return self._totals()[0]
@@ -366,3 +379,15 @@ class SpoolDb:
         # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
+
+
+def _add_up(acked: dict[str, tuple[int, int]], rows: Iterable[tuple[str, int, int]]) -> None:
+    """Sum (rows, bytes) per tenant over the answers of several statements."""
+    for tenant, count, size in rows:
+        before, before_size = acked.get(tenant, (0, 0))
+        acked[tenant] = (before + count, before_size + size)
+
+
+def json_ids(ids: Sequence[int]) -> str:
+    """Message ids as the JSON array the statements expand with json_each."""
+    return "[" + ",".join(map(str, ids)) + "]"

@@ -3,7 +3,8 @@
 HTTP ingest stores each event in the spool file before it answers, and the pipeline in the
 same process then fetched it back: an SQLite read of what was just written, and a second
 decode of an event ingest had already validated. Rows put here (committed first) wait in
-memory, with their validated events, until the consumer takes them; the file stays the
+memory, as the first deliveries the consumer hands out (with their validated events), until
+the consumer takes them; the file stays the
 record, and what any other process puts is still read from it.
 
 The consumer reads each tenant on its own (fair reads), so rows are held per tenant in id
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from publisher.core.event import Event
+from publisher.core.message import Message, ValidatedMessage
 
 # Rows and bytes of bodies held at most; a row's event and bookkeeping take about 900 bytes
 # more. Past either, rows are read back from the file and decoded again, which costs the
@@ -27,13 +28,6 @@ from publisher.core.event import Event
 # decode what ingest just validated. A backlog beyond it gains little from memory.
 DEFAULT_MAX_ROWS = 30_000
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class FreshRow:
-    body: bytes
-    enqueued_at: float
-    event: Event | None
 
 
 class FreshRows:
@@ -45,7 +39,7 @@ class FreshRows:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._ids: dict[str, list[int]] = {}
-        self._rows: dict[int, FreshRow] = {}
+        self._rows: dict[int, Message] = {}
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -88,26 +82,20 @@ class FreshRows:
         ):
             # The usual put: one tenant's rows, all after what is held and read.
             row_ids = range(first_id, first_id + len(bodies))
-            found = events if events is not None else [None] * len(bodies)
             self._ids.setdefault(tenant, []).extend(row_ids)
-            self._rows.update(
-                zip(
-                    row_ids,
-                    map(FreshRow, bodies, [enqueued_at] * len(bodies), found),
-                    strict=True,
-                )
-            )
+            messages = _deliveries(row_ids, bodies, enqueued_at, events)
+            self._rows.update(zip(row_ids, messages, strict=True))
             self._bytes += size
             return True
-        for offset, body in enumerate(bodies):
-            row_id, tenant = first_id + offset, tenants[offset]
+        row_ids = range(first_id, first_id + len(bodies))
+        messages = _deliveries(row_ids, bodies, enqueued_at, events)
+        for row_id, tenant, message in zip(row_ids, tenants, messages, strict=True):
             if row_id > cursors.get(tenant, 0):
-                event = events[offset] if events is not None else None
-                self._hold(tenant, row_id, FreshRow(body, enqueued_at, event))
+                self._hold(tenant, row_id, message)
         return True
 
-    def take(self, tenant: str, limit: int) -> list[tuple[int, FreshRow]]:
-        """The tenant's oldest rows, up to `limit`."""
+    def take(self, tenant: str, limit: int) -> list[tuple[int, Message]]:
+        """The tenant's oldest rows, up to `limit`, as their first deliveries."""
         ids = self._ids.get(tenant)
         if not ids or limit <= 0:
             return []
@@ -117,12 +105,12 @@ class FreshRows:
         self._bytes -= sum(len(row.body) for _, row in taken)
         return taken
 
-    def put_back(self, tenant: str, taken: Sequence[tuple[int, FreshRow]]) -> None:
+    def put_back(self, tenant: str, taken: Sequence[tuple[int, Message]]) -> None:
         """Hold again rows that take() handed out but could not be delivered."""
         for row_id, row in taken:
             self._hold(tenant, row_id, row)
 
-    def discard_read(self, tenant: str, cursor: int) -> dict[int, FreshRow]:
+    def discard_read(self, tenant: str, cursor: int) -> dict[int, Message]:
         """Forget the tenant's rows the consumer has read from the file (ids up to `cursor`);
         return them, so that their events still spare a decode."""
         ids = self._ids.get(tenant)
@@ -134,7 +122,7 @@ class FreshRows:
         self._bytes -= sum(len(row.body) for row in discarded.values())
         return discarded
 
-    def _hold(self, tenant: str, row_id: int, row: FreshRow) -> None:
+    def _hold(self, tenant: str, row_id: int, row: Message) -> None:
         ids = self._ids.setdefault(tenant, [])
         if not ids or ids[-1] < row_id:
             ids.append(row_id)  # the usual case: puts commit in id order
@@ -142,3 +130,16 @@ class FreshRows:
             bisect.insort(ids, row_id)
         self._rows[row_id] = row
         self._bytes += len(row.body)
+
+
+def _deliveries(
+    row_ids: range, bodies: Sequence[bytes], enqueued_at: float, events: Sequence[Event] | None
+) -> list[Message]:
+    """The rows' first deliveries, built once here rather than a holder now and a message when
+    taken; with the events validated when put, if any."""
+    if events is None:
+        return [Message(str(i), body, enqueued_at) for i, body in zip(row_ids, bodies, strict=True)]
+    return [
+        ValidatedMessage(str(i), body, enqueued_at, event=event)
+        for i, body, event in zip(row_ids, bodies, events, strict=True)
+    ]

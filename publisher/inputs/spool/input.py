@@ -22,19 +22,17 @@ from publisher.inputs.coalesce import Coalescer
 from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
-from publisher.inputs.spool.fresh import FreshRow, FreshRows
+from publisher.inputs.spool.fresh import FreshRows
 from publisher.inputs.spool.keeper import MarkKeeper, lock_as_consumer
 from publisher.inputs.spool.tenant_reads import (
     MAX_READ,
     Plan,
     backlog_by_tenant,
     delivery_counts,
-    first_deliveries,
     first_delivery,
-    json_ids,
+    held_event,
     read_again_and_new,
     tenants_of,
-    tenants_with_rows,
 )
 from publisher.inputs.spool.worker import SpoolWorker
 from publisher.settings import SpoolInputSettings
@@ -66,10 +64,8 @@ class SpoolInput:
     its room among the tenants with rows stored (by weight, within what the consumer allows
     each: `read_tenants_by`), so that one tenant's backlog never stands in front of another's.
 
-    What the consumer's own process puts with `put_validated` (HTTP ingest) is also kept in
-    memory once committed, with the validated events (publisher.inputs.spool.fresh): the
-    consumer takes it from there instead of reading back what was just written and decoding it
-    again.
+    What its own process puts with `put_validated` (HTTP ingest) is also kept in memory once
+    committed, validated (spool/fresh.py): the consumer need not read it back and decode it.
     """
 
     def __init__(
@@ -99,12 +95,15 @@ class SpoolInput:
         above it never were."""
         self._trusted: set[str] = set()
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
+        self._unheld_top = 0
+        """Memory holds every row above this id (older rows, others' puts and puts over its
+        budget are at or below it): a tenant read past it is trusted, even if not short."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
         """Whether to read the tenant '' whatever its count: an earlier version's rows are
         there and counted nowhere."""
-        self._fresh = fresh or FreshRows()
+        self._fresh = fresh if fresh is not None else FreshRows()
         self._accept_empty = accept_empty
         self._keeper = MarkKeeper(settings.path, self._call)
         self._share_of: ShareOf = lambda tenant: EQUAL_SHARE
@@ -146,6 +145,7 @@ class SpoolInput:
             self._worker = worker
             if self._consumer:
                 await self._keeper.start(self._accept_empty)
+                self._unheld_top = await self._call(SpoolDb.last_id)
         except BaseException:
             await self.close()
             raise
@@ -195,9 +195,11 @@ class SpoolInput:
                 self._trusted.clear()  # their rows are in the file only, tenants unknown
                 self._scan_needed = True
                 self._read_blank = True
+                self._unheld_top = max(self._unheld_top, first_id - 1)
             if not self._fresh.add(first_id, bodies, tenants, now, events, self._cursors):
                 self._trusted.difference_update(tenants)
                 self._scan_needed = True
+                self._unheld_top = max(self._unheld_top, first_id + len(bodies) - 1)
         self._arrived.set()
 
     async def put_once(self, batch: KeyedBodies, limits: DedupeLimits) -> list[bool]:
@@ -249,7 +251,7 @@ class SpoolInput:
         the room: from memory for a tenant whose unread rows it all holds, else from the file."""
         now = self._clock()
         again, counts = self._leases.take_due(now, limit)
-        held: list[tuple[str, list[tuple[int, FreshRow]]]] = []
+        held: list[tuple[str, list[tuple[int, Message]]]] = []
         try:
             plan, spare, tenants = await self._plan(limit - len(again), held)
             old_rows, new_rows = await self._read(again, plan, spare)
@@ -270,7 +272,7 @@ class SpoolInput:
         for tenant, taken in held:
             self._cursors[tenant] = taken[-1][0]
             self._leases.lease_all([message_id for message_id, _ in taken], until, 1)
-            batch.extend(first_deliveries(taken))
+            batch.extend(message for _, message in taken)
         for tenant, (file_rows, quota) in new_rows.items():
             batch.extend(self._from_file(tenant, file_rows, quota, until))
         # A put meanwhile that calls for a scan also cleared the trust, so this stays True.
@@ -278,7 +280,7 @@ class SpoolInput:
         return batch
 
     async def _plan(
-        self, room: int, held: list[tuple[str, list[tuple[int, FreshRow]]]]
+        self, room: int, held: list[tuple[str, list[tuple[int, Message]]]]
     ) -> tuple[Plan, int, list[str]]:
         """Share `room` among the tenants with rows; take what memory holds for the trusted
         ones (into `held`); return the file reads left, the room they leave unused, and the
@@ -291,10 +293,11 @@ class SpoolInput:
             return {}, 0, []
         held_tenants = set(self._fresh.tenants())
         if self._scan_needed or not held_tenants or not self._trusted.issuperset(held_tenants):
-            stored, others_put = await self._call(tenants_with_rows)
+            stored, last_id, others_put = await self._call(SpoolDb.tenants_with_rows)
             if others_put:
                 self._trusted.clear()
                 self._read_blank = True
+                self._unheld_top = max(self._unheld_top, last_id)
             held_tenants.update(stored)
             if self._read_blank and "" in self._cursors and "" not in self._trusted:
                 held_tenants.add("")  # the probe found rows: read it as any tenant
@@ -332,11 +335,12 @@ class SpoolInput:
         return await self._call(partial(read_again_and_new, again=again, plan=plan, spare=spare))
 
     def _from_file(self, tenant: str, rows: list[Row], quota: int, until: float) -> list[Message]:
-        """Lease a tenant's rows read from the file; a short read means memory now holds
-        every later row of this tenant (until another process puts some)."""
+        """Lease a tenant's rows read from the file; a short read, or one past the last row
+        memory may lack, means memory now holds every later row of this tenant (until another
+        process puts some)."""
         if rows:
             self._cursors[tenant] = rows[-1][0]
-        if len(rows) < quota:
+        if len(rows) < quota or (tenant and self._cursors.get(tenant, 0) >= self._unheld_top):
             self._trusted.add(tenant)
             if tenant == "":
                 self._read_blank = False
@@ -345,8 +349,7 @@ class SpoolInput:
         self._leases.lease_all([row[0] for row in rows], until, 1)
         messages = []
         for message_id, body, enqueued_at in rows:
-            also_held = read_too.get(message_id)
-            event = also_held.event if also_held is not None else None
+            event = held_event(read_too.get(message_id))
             messages.append(first_delivery(message_id, body, enqueued_at, event))
         return messages
 
@@ -359,7 +362,7 @@ class SpoolInput:
         await self._acks.submit([int(message.id) for message in messages])
 
     async def _delete(self, ids: list[int]) -> None:
-        await self._call(lambda db: db.ack(json_ids(ids)))
+        await self._call(lambda db: db.ack(ids))
         self._leases.forget(ids)
 
     async def extend(self, messages: Sequence[Message]) -> None:

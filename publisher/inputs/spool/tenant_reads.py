@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from publisher.core.event import Event, tenant_of
 from publisher.core.message import Message, ValidatedMessage
-from publisher.inputs.spool.db import Row, SpoolDb
-from publisher.inputs.spool.fresh import FreshRow
+from publisher.inputs.spool.db import Row, SpoolDb, json_ids
 
 Plan = dict[str, tuple[int, int, int]]
 """Per tenant to read from the file: (after id, rows to read, most rows it may have)."""
@@ -32,11 +31,6 @@ def read_tenants(db: SpoolDb, plan: Plan, spare: int) -> dict[str, tuple[list[Ro
             read[tenant] = (rows + extra, asked + more)
             spare -= len(extra)
     return read
-
-
-def tenants_with_rows(db: SpoolDb) -> tuple[dict[str, int], bool]:
-    counts, _, others_put = db.tenants_with_rows()
-    return counts, others_put
 
 
 def delivery_counts(again: list[int], counts: list[int], rows: list[Row]) -> list[int]:
@@ -71,11 +65,6 @@ def first_delivery(
     return ValidatedMessage(str(message_id), body, enqueued_at, 1, event=event)
 
 
-def first_deliveries(taken: Sequence[tuple[int, FreshRow]]) -> list[Message]:
-    """First deliveries of rows held in memory, with the events validated when put."""
-    return [first_delivery(i, row.body, row.enqueued_at, row.event) for i, row in taken]
-
-
-def json_ids(ids: Sequence[int]) -> str:
-    """Message ids as the JSON array the statements expand with json_each."""
-    return "[" + ",".join(map(str, ids)) + "]"
+def held_event(message: Message | None) -> Event | None:
+    """The event validated when the row was put, if memory held it with one."""
+    return message.event if isinstance(message, ValidatedMessage) else None
