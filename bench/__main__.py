@@ -38,8 +38,9 @@ METHOD = [
     "- `daemon_redis`: redis-server on core 0; the harness, moved to core 0, fills the stream "
     "with pipelined XADDs while the daemon consumes; events/s = N / (first XADD to the last "
     "event's `received_at`).",
-    "- `daemon_postgres`, `daemon_amqp` (on demand): the local PostgreSQL / RabbitMQ (not "
-    "pinned: system services); the harness, moved to core 0, writes the events (multi-row "
+    "- `daemon_postgres`, `daemon_amqp` (on demand): the local PostgreSQL / RabbitMQ (system "
+    "services: every thread of their processes is moved to core 0 for the run and back after, "
+    "as redis-server runs there); the harness, moved to core 0, writes the events (multi-row "
     "INSERTs of 1,000 / publishes with confirms, 1,000 awaited at once) while one daemon "
     "drains them; events/s = N / (first write to the last event's `received_at`). "
     "`outbox_latency`: 100 one-event transactions per second; latency = `received_at` - "

@@ -7,12 +7,14 @@ children that run to completion, `/proc/<pid>/stat` utime+stime deltas for long-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 SERVER_CORE = 0
 CLIENT_CORE = 1
@@ -22,6 +24,29 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def can_pin() -> bool:
     """Pinning needs taskset and two cores this process may use."""
     return shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) >= 2
+
+
+@contextlib.contextmanager
+def system_server_on_server_core(process_name: str) -> Iterator[int]:
+    """Move every thread of the running processes called `process_name` (a system service such
+    as RabbitMQ's beam.smp, or PostgreSQL's postgres) to core 0 for a while, as the emulator
+    and redis-server are, so that it cannot take the daemon's core; their affinity is restored
+    after. Yields how many threads moved (0 when pinning is not possible)."""
+    saved: dict[int, set[int]] = {}
+    if can_pin():
+        for task in Path("/proc").glob("[0-9]*/task/[0-9]*"):
+            with contextlib.suppress(OSError):
+                if (task / "comm").read_text().strip() == process_name:
+                    tid = int(task.name)
+                    cores = os.sched_getaffinity(tid)
+                    os.sched_setaffinity(tid, {SERVER_CORE})
+                    saved[tid] = cores
+    try:
+        yield len(saved)
+    finally:
+        for tid, cores in saved.items():
+            with contextlib.suppress(OSError):  # a thread or process that has ended since
+                os.sched_setaffinity(tid, cores)
 
 
 def pinned(command: Sequence[str], core: int | None) -> list[str]:

@@ -3,9 +3,11 @@
 and removes it).
 
 - daemon_postgres / daemon_amqp: one replica drains N events that the harness (moved to core
-  0) writes as fast as it can; events/s = N / (first write to the emulator's `received_at` of
-  the last event); CPU is the daemon's. For RabbitMQ the rate the broker took the publishes
-  at is reported too: on a small machine it, not the daemon, is the limit.
+  0) writes as fast as it can; the server's processes (postgres, beam.smp) move to core 0 for
+  the run, as the emulator and redis-server run there; events/s = N / (first write to the
+  emulator's `received_at` of the last event); CPU is the daemon's. For RabbitMQ the rate the
+  broker took the publishes at is reported too: on a small machine it, not the daemon, is the
+  limit.
 - outbox_latency: an application committing one event per transaction at a light, steady rate;
   latency = the emulator's `received_at` - the wall time just before COMMIT (so it includes
   the commit itself).
@@ -23,7 +25,7 @@ import orjson
 
 from bench import events
 from bench.context import Context, Result, emulator_busy, per_1k_ms
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, system_server_on_server_core
 from bench.daemon_scenarios import _daemon, _on_server_core, percentile
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,7 +54,7 @@ def daemon_postgres(ctx: Context) -> Result:
                     lines = events.ndjson(start, count).decode().splitlines()
                     conn.execute(statement, (lines,))
 
-            return _drain(ctx, "daemon_postgres", source, fill)
+            return _drain(ctx, "daemon_postgres", source, fill, server="postgres")
     finally:
         _drop(table)
 
@@ -70,7 +72,7 @@ def daemon_amqp(ctx: Context) -> Result:
         intake["events_per_s"] = ctx.events / (time.monotonic() - started)
 
     try:
-        result = _drain(ctx, "daemon_amqp", source, fill)
+        result = _drain(ctx, "daemon_amqp", source, fill, server="beam.smp")
         result["broker_intake_events_per_s"] = round(intake["events_per_s"], 1)
         return result
     finally:
@@ -187,9 +189,10 @@ def _commit_paced(
     return sent
 
 
-def _drain(ctx: Context, name: str, source: dict[str, Any], fill: Any) -> Result:
+def _drain(ctx: Context, name: str, source: dict[str, Any], fill: Any, server: str) -> Result:
     result: Result = {}
     with (
+        system_server_on_server_core(server) as server_threads_moved,
         _daemon(ctx, name, input=source, ingest={"enabled": False}) as daemon,
         emulator_busy(ctx, result, reset=False),
     ):
@@ -210,6 +213,7 @@ def _drain(ctx: Context, name: str, source: dict[str, Any], fill: Any) -> Result
         cpu_s=cpu_s,
         cpu_ms_per_1k=per_1k_ms(cpu_s, ctx.events),
         steady_cpu_ms_per_1k=per_1k_ms(cpu_s, ctx.events),
+        server_threads_on_core_0=server_threads_moved,
     )
     return result
 
