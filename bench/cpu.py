@@ -31,16 +31,21 @@ def system_server_on_server_core(process_name: str) -> Iterator[int]:
     """Move every thread of the running processes called `process_name` (a system service such
     as RabbitMQ's beam.smp, or PostgreSQL's postgres) to core 0 for a while, as the emulator
     and redis-server are, so that it cannot take the daemon's core; their affinity is restored
-    after. Yields how many threads moved (0 when pinning is not possible)."""
+    after. Processes the server forks meanwhile (PostgreSQL's backends) inherit core 0 and end
+    with their connections. Yields how many threads moved (0 when pinning is not possible)."""
     saved: dict[int, set[int]] = {}
     if can_pin():
-        for task in Path("/proc").glob("[0-9]*/task/[0-9]*"):
+        for process in Path("/proc").glob("[0-9]*"):
             with contextlib.suppress(OSError):
-                if (task / "comm").read_text().strip() == process_name:
-                    tid = int(task.name)
-                    cores = os.sched_getaffinity(tid)
-                    os.sched_setaffinity(tid, {SERVER_CORE})
-                    saved[tid] = cores
+                # By the process's name: a server names its threads itself (Erlang's schedulers).
+                if (process / "comm").read_text().strip() != process_name:
+                    continue
+                for task in (process / "task").iterdir():
+                    with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                        tid = int(task.name)
+                        cores = os.sched_getaffinity(tid)
+                        os.sched_setaffinity(tid, {SERVER_CORE})
+                        saved[tid] = cores
     try:
         yield len(saved)
     finally:

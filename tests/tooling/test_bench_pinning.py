@@ -4,33 +4,48 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
+import sys
 
 import pytest
 
 from bench.cpu import SERVER_CORE, can_pin, system_server_on_server_core
 
+# Stands for a system service: the process takes a name no other has, and its second thread
+# names itself, as Erlang's schedulers do inside beam.smp.
+SERVER = """
+import os, sys, threading
+open("/proc/self/comm", "w").write(sys.argv[1])
+named = threading.Event()
+def scheduler():
+    open(f"/proc/self/task/{threading.get_native_id()}/comm", "w").write("1_scheduler")
+    named.set()
+    threading.Event().wait(60)
+threading.Thread(target=scheduler, daemon=True).start()
+named.wait()
+print(" ".join(os.listdir("/proc/self/task")), flush=True)
+threading.Event().wait(60)
+"""
+
 
 @pytest.mark.skipif(not can_pin(), reason="needs taskset and two cores")
-def test_every_thread_of_the_named_processes_moves_and_comes_back(tmp_path: Path) -> None:
-    # A copy of `sleep` under a name no other process has stands for the system service.
+def test_every_thread_of_the_named_process_moves_and_comes_back() -> None:
     name = f"srv{os.getpid()}"[:15]
-    program = tmp_path / name
-    program.write_bytes(
-        Path(subprocess.check_output(["which", "sleep"], text=True).strip()).read_bytes()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, name], stdout=subprocess.PIPE, text=True
     )
-    program.chmod(0o755)
-    server = subprocess.Popen([str(program), "60"])
     try:
-        before = os.sched_getaffinity(server.pid)
-        assert before != {SERVER_CORE}
+        assert server.stdout is not None
+        threads = [int(tid) for tid in server.stdout.readline().split()]
+        assert len(threads) == 2
+        before = {tid: os.sched_getaffinity(tid) for tid in threads}
+        assert all(cores != {SERVER_CORE} for cores in before.values())
         with system_server_on_server_core(name) as moved:
-            assert moved == 1
-            assert os.sched_getaffinity(server.pid) == {SERVER_CORE}
-        assert os.sched_getaffinity(server.pid) == before
+            assert moved == 2
+            assert all(os.sched_getaffinity(tid) == {SERVER_CORE} for tid in threads)
+        assert {tid: os.sched_getaffinity(tid) for tid in threads} == before
     finally:
         server.kill()
-        server.wait()
+        server.communicate()
 
 
 def test_a_name_no_process_has_moves_nothing() -> None:
