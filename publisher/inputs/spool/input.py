@@ -96,8 +96,8 @@ class SpoolInput:
         self._trusted: set[str] = set()
         """Tenants whose every row not yet delivered is held in memory (self._fresh)."""
         self._unheld_top = 0
-        """Memory holds every row above this id (older rows, others' puts and puts over its
-        budget are at or below it): a tenant read past it is trusted, even if not short."""
+        """Older rows, others' puts and puts over memory's budget are at or below this id (a put
+        cancelled after its commit is not: read after a restart): a read past it is trusted."""
         self._scan_needed = True
         """Whether the file may hold rows of tenants that are not trusted (see _plan)."""
         self._read_blank = True
