@@ -86,8 +86,8 @@ class Calls:
                 entry.attempts += 1
             outcome = await self._call(batch)
             # Settlement writes (acks, dead letters) must finish even if shutdown cancels the
-            # calls: cancel() passes over a task while it settles, which costs nothing per
-            # call where asyncio.shield would run each settlement as a task of its own.
+            # calls: cancel() passes over a task while it settles (no extra task per call, as
+            # a shielded settlement would need).
             task = asyncio.current_task()
             assert task is not None
             self._settling.add(task)

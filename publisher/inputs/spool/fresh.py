@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from publisher.core.event import Event
 from publisher.core.message import Message, ValidatedMessage
 
-# Rows and bytes of bodies held at most; a row's event and bookkeeping take about 900 bytes
+# Rows and bytes of bodies held at most; a row's message and event take several hundred bytes
 # more. Past either, rows are read back from the file and decoded again, which costs the
 # consumer more than the rest of its work on the row: the budget covers a burst of a few
 # seconds at the account's default quota, so that a consumer catching up on one does not
@@ -135,8 +135,8 @@ class FreshRows:
 def _deliveries(
     row_ids: range, bodies: Sequence[bytes], enqueued_at: float, events: Sequence[Event] | None
 ) -> list[Message]:
-    """The rows' first deliveries, built once here rather than a holder now and a message when
-    taken; with the events validated when put, if any."""
+    """The rows' first deliveries, built once when put (take hands them out as they are); with
+    the events validated when put, if any."""
     if events is None:
         return [Message(str(i), body, enqueued_at) for i, body in zip(row_ids, bodies, strict=True)]
     return [
