@@ -98,7 +98,7 @@ class Admission:
         """
         verdicts: list[Verdict] = []
         append = verdicts.append
-        lanes: dict[str, _Lane | None] = {}
+        lanes: dict[str, _TenantLane | None] = {}
         max_request_bytes, max_age_s = self._max_request_bytes, self._max_age_s
         new_id = self._new_ids.next
         for message in messages:
@@ -141,7 +141,7 @@ class Admission:
                 )
         return verdicts
 
-    def _lane(self, tenant: str) -> _Lane | None:
+    def _lane(self, tenant: str) -> _TenantLane | None:
         """The tenant's route and what its source's state makes of its events; None: unknown."""
         route = self._tenants.get(tenant)
         if route is None:
@@ -150,7 +150,7 @@ class Admission:
         entry_type: type[Entry] | None = Entry
         if state in GONE or state == PENDING:
             entry_type = PendingEntry if self._pending == "send" and state == PENDING else None
-        return _Lane(route.source, route.region, state, entry_type)
+        return _TenantLane(route.source, route.region, state, entry_type)
 
     def _misrouted(self, message: Message, event: Event) -> Refusal:
         """The refusal of an event for an unknown tenant or naming another tenant's source."""
@@ -170,7 +170,7 @@ class Admission:
 
 
 @dataclass(frozen=True, slots=True)
-class _Lane:
+class _TenantLane:
     """What admission needs of one tenant during one call: its route, its source's state."""
 
     source: str
