@@ -104,9 +104,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
-def test_either_event_loop_publishes_and_stops_on_sigterm(
-    tmp_path: Path, event_loop: str
-) -> None:
+def test_either_event_loop_publishes_and_stops_on_sigterm(tmp_path: Path, event_loop: str) -> None:
     with emulator_process(LENIENT) as url:
         config = write_config(tmp_path, url)
         settings = yaml.safe_load(config.read_text())
