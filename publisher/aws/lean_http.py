@@ -72,27 +72,20 @@ class LeanPool:
         return self._open
 
     async def post(self, route: Route, request: bytes) -> Reply:
-        """Send `request` (the whole HTTP/1.1 request) and read its reply, in request_timeout_s."""
-        timeout = asyncio.timeout(self._request_timeout_s)
-        try:
-            async with timeout:
-                return await self._exchange(route, request)
-        except TimeoutError:
-            if not timeout.expired():
-                raise  # the connect timeout, with its own message
-            raise TimeoutError(
-                f"no complete reply from {route.host}:{route.port} "
-                f"within {self._request_timeout_s} s"
-            ) from None
+        """Send `request` (the whole HTTP/1.1 request) and read its reply, in request_timeout_s.
 
-    async def _exchange(self, route: Route, request: bytes) -> Reply:
+        The deadline is one timer on the reply's future rather than asyncio.timeout around
+        the call: it costs half as much, and cancels nothing but the wait for the reply.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._request_timeout_s
         connection = self._reuse(route)
         reused = connection is not None
         if connection is None:
-            connection, reused = await self._connect(route, reuse=True)
-        loop = asyncio.get_running_loop()
+            connection, reused = await self._connect(route, deadline, reuse=True)
         while True:
             waiter: asyncio.Future[Reply] = loop.create_future()
+            expiry = loop.call_at(deadline, self._expire, waiter, route)
             try:
                 connection.send(request, waiter)
                 reply = await waiter
@@ -101,13 +94,24 @@ class LeanPool:
                 if not (reused and exc.before_reply):
                     raise
                 # Once, on a new connection: the server's close crossed the request.
-                connection, reused = await self._connect(route, reuse=False)
+                connection, reused = await self._connect(route, deadline, reuse=False)
                 continue
             except BaseException:
                 self._discard(connection)
                 raise
+            finally:
+                expiry.cancel()
             self._release(route, connection)
             return reply
+
+    def _expire(self, waiter: asyncio.Future[Reply], route: Route) -> None:
+        if not waiter.done():
+            waiter.set_exception(
+                TimeoutError(
+                    f"no complete reply from {route.host}:{route.port} "
+                    f"within {self._request_timeout_s} s"
+                )
+            )
 
     def _reuse(self, route: Route) -> HttpConnection | None:
         """The most recently used idle connection to `route` that is still good, if any."""
@@ -122,10 +126,13 @@ class LeanPool:
             self._discard(connection, polite=True)  # older ones are older: all expire in turn
         return None
 
-    async def _connect(self, route: Route, reuse: bool) -> tuple[HttpConnection, bool]:
-        """A connection within connect_timeout_s: a new one once the limit allows, or (`reuse`)
-        an idle one released meanwhile; and whether it was reused."""
-        timeout = asyncio.timeout(self._connect_timeout_s)
+    async def _connect(
+        self, route: Route, deadline: float, reuse: bool
+    ) -> tuple[HttpConnection, bool]:
+        """A connection within connect_timeout_s (and before the call's deadline): a new one once
+        the limit allows, or (`reuse`) an idle one released meanwhile; and whether it was reused."""
+        connect_by = asyncio.get_running_loop().time() + self._connect_timeout_s
+        timeout = asyncio.timeout_at(min(deadline, connect_by))
         try:
             async with timeout:
                 while not (self._open < self._limit or self._evict_oldest_idle()):
@@ -145,6 +152,11 @@ class LeanPool:
         except TimeoutError:
             if not timeout.expired():
                 raise
+            if deadline < connect_by:
+                raise TimeoutError(
+                    f"no connection to {route.host}:{route.port} before the call's "
+                    f"{self._request_timeout_s} s were over"
+                ) from None
             raise TimeoutError(
                 f"no connection to {route.host}:{route.port} within {self._connect_timeout_s} s"
             ) from None
