@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 MAX_HEAD_BYTES = 64 * 1024
 """A status line and headers longer than this are not a reply worth waiting for."""
@@ -84,8 +84,8 @@ class HttpConnection(asyncio.Protocol):
         self._body = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport; not an asyncio.Transport subclass on every loop (uvloop's is not).
+        self.transport = cast(asyncio.Transport, transport)
 
     def send(self, request: bytes, waiter: asyncio.Future[Reply]) -> None:
         """Write the whole request at once; `waiter` gets the reply or the reason there is none."""

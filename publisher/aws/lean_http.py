@@ -20,9 +20,12 @@ NetworkError and Timeout. Routes through a proxy stay on aiohttp (fastclient.py)
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
 from typing import NamedTuple
+
+import aiohappyeyeballs
 
 from publisher.aws.http_reply import ClosedEarly, HttpConnection, Reply
 from publisher.aws.replies import MAX_REPLY_BYTES
@@ -178,15 +181,27 @@ class LeanPool:
                 self._waiters.remove(waiter)
 
     async def _open_connection(self, route: Route) -> HttpConnection:
+        """Connect as aiohttp does: the addresses resolved, tried by happy eyeballs (on any loop:
+        uvloop's create_connection has no such option), then TLS over the socket that answered."""
         loop = asyncio.get_running_loop()
-        _, connection = await loop.create_connection(
-            lambda: HttpConnection(self._reply_limit, self._lost),
-            route.host,
-            route.port,
-            ssl=route.tls,
-            server_hostname=route.host if route.tls is not None else None,
-            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
+        addresses = await loop.getaddrinfo(
+            route.host, route.port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
         )
+        if not addresses:
+            raise OSError(f"no address for {route.host}")
+        sock = await aiohappyeyeballs.start_connection(
+            addresses, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S
+        )
+        try:
+            _, connection = await loop.create_connection(
+                lambda: HttpConnection(self._reply_limit, self._lost),
+                sock=sock,
+                ssl=route.tls,
+                server_hostname=route.host if route.tls is not None else None,
+            )
+        except BaseException:
+            sock.close()
+            raise
         self._routes[connection] = route
         return connection
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+import uvloop
 from yarl import URL
 
 from publisher.aws.fastclient import DirectPost, FastRegionClients, RequestSigner
 from publisher.aws.lean_http import LeanPool, Route
 from publisher.aws.putevents import CallFailed, PartnerEventsClient
 from publisher.aws.replies import MAX_REPLY_BYTES
+from publisher.commands.event_loop import run_on_loop
 from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.settings import AwsSettings, PublishSettings
 from tests.conftest import eventually
@@ -349,3 +351,41 @@ async def test_many_concurrent_calls_are_verified_and_accepted_by_the_emulator()
         assert emulator.state.stats.requests == 30
         assert emulator.state.stats.calls["auth_error"] == 0
         assert len(emulator.state.events.delivered.records) == 600
+
+
+# -- on uvloop, the daemon's loop --------------------------------------------------------------
+
+Case = Callable[[Certificates, ssl.SSLContext], Coroutine[Any, Any, None]]
+ON_UVLOOP: dict[str, Case] = {
+    "length": lambda *_: test_replies_framed_by_length_or_chunks_keep_one_connection("/ok"),
+    "chunked": lambda *_: test_replies_framed_by_length_or_chunks_keep_one_connection("/chunked"),
+    "trailers": lambda *_: test_chunk_extensions_and_trailers_are_read_past(),
+    "close": lambda *_: test_connection_close_is_honoured(),
+    "limit": lambda *_: test_calls_beyond_the_limit_wait_for_a_connection(),
+    "idle_close": lambda *_: test_a_connection_the_server_closed_while_idle_is_not_used_again(),
+    "crossing": lambda *_: (
+        test_a_close_crossing_a_request_on_a_reused_connection_sends_it_once_more()
+    ),
+    "cut": lambda *_: test_a_reply_cut_short_is_a_network_error_and_never_sent_again(),
+    "huge": lambda *_: test_an_oversized_body_is_malformed_and_its_connection_dropped(),
+    "stall": lambda *_: test_a_stalled_reply_times_out_within_the_request_timeout(),
+    "handshake": lambda *_: test_a_stalled_tls_handshake_times_out_within_the_connect_timeout(),
+    "shutdown": lambda *_: test_closing_the_clients_aborts_a_stuck_call_without_waiting_for_it(),
+    "tls": test_tls_with_a_private_ca_keeps_one_verified_connection,
+    "untrusted": lambda _, tls: test_tls_without_the_private_ca_is_refused(tls),
+    "emulator": lambda *_: test_many_concurrent_calls_are_verified_and_accepted_by_the_emulator(),
+}
+
+
+@pytest.mark.parametrize("case", ON_UVLOOP)
+def test_the_cases_hold_on_uvloop(
+    case: str, certificates: Certificates, server_tls: ssl.SSLContext
+) -> None:
+    assert run_on_loop(_loop_kind(ON_UVLOOP[case](certificates, server_tls)), "uvloop") == (
+        "uvloop"
+    )
+
+
+async def _loop_kind(case: Coroutine[Any, Any, None]) -> str:
+    await case
+    return "uvloop" if isinstance(asyncio.get_running_loop(), uvloop.Loop) else "asyncio"
