@@ -46,9 +46,6 @@ T = TypeVar("T")
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 1.0
 _MIN_SLEEP_S = 0.005
-# Acks start a DELETE at most this often, so that a flood's settled calls share fewer
-# transactions and thread round trips; a PutPartnerEvents call keeps its slot until its ack
-# returns, so a longer interval would cost throughput where slots are the limit.
 _ACK_INTERVAL_S = 0.005
 
 
@@ -91,8 +88,8 @@ class SpoolInput:
         self._arrived = asyncio.Event()
         self._leases = LeaseTable()
         self._reading = asyncio.Lock()  # two fetches at once must not read past one cursor
-        # Not one DELETE per PutPartnerEvents call, each a round trip to the SQLite thread:
-        # acks that arrive while one runs, or within _ACK_INTERVAL_S, share the next statement.
+        # Acks within _ACK_INTERVAL_S share a DELETE and a round trip to the SQLite thread;
+        # kept short, as a PutPartnerEvents call holds its slot until its ack returns.
         self._acks: Coalescer[int] = Coalescer(self._delete, _ACK_INTERVAL_S)
         self._cursors: dict[str, int] = {}
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
