@@ -85,21 +85,18 @@ class Calls:
             for entry in batch.entries:
                 entry.attempts += 1
             outcome = await self._call(batch)
+            # Settlement writes (acks, dead letters) must finish even if shutdown cancels the
+            # calls: cancel() passes over a task while it settles (no extra task per call, as
+            # a shielded settlement would need).
+            task = asyncio.current_task()
+            assert task is not None
+            self._settling.add(task)
+            try:
+                await self._settlement.settle(batch, outcome)
+            finally:
+                self._settling.discard(task)
         finally:
-            # The slot bounds calls to AWS, not settlements: the next call need not wait for
-            # this one's acks (the input may hold them a few milliseconds to share a
-            # statement). Events being settled still count against max_buffered_events.
             self._slots.release()
-        # Settlement writes (acks, dead letters) must finish even if shutdown cancels the
-        # calls: cancel() passes over a task while it settles (no extra task per call, as a
-        # shielded settlement would need).
-        task = asyncio.current_task()
-        assert task is not None
-        self._settling.add(task)
-        try:
-            await self._settlement.settle(batch, outcome)
-        finally:
-            self._settling.discard(task)
 
     async def _call(self, batch: Batch[Entry]) -> Outcome:
         client = await self._clients.get(batch.region)

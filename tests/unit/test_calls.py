@@ -1,5 +1,4 @@
-"""Calls under way: cancelling them on shutdown spares a call that is settling; a slot is
-held for the call to AWS, not for its settlement."""
+"""Calls under way: cancelling them on shutdown spares a call that is settling."""
 
 from __future__ import annotations
 
@@ -47,19 +46,14 @@ class SlowSettlement:
         self.settled.append(batch)
         self.finished.set()
 
-    async def until_settled(self, count: int) -> None:
-        while len(self.settled) < count:
-            self.finished.clear()
-            await self.finished.wait()
 
-
-def calls_with(clients: Clients, settlement: SlowSettlement, max_in_flight: int = 4) -> Calls:
+def calls_with(clients: Clients, settlement: SlowSettlement) -> Calls:
     return Calls(
         clients=clients,  # type: ignore[arg-type]
         settlement=settlement,  # type: ignore[arg-type]
         limiter=AdaptiveRateLimiter(1000),
         metrics=Metrics(),
-        max_in_flight=max_in_flight,
+        max_in_flight=4,
         on_finished=lambda: None,
     )
 
@@ -94,35 +88,3 @@ async def test_cancel_stops_a_call_still_waiting_for_its_answer() -> None:
     await asyncio.wait_for(calls.cancel(), 5)
     assert len(calls) == 0
     assert not settlement.started.is_set()
-
-
-async def test_the_next_call_starts_while_the_last_one_still_settles() -> None:
-    settlement = SlowSettlement()
-    calls = calls_with(Clients(), settlement, max_in_flight=1)
-    assert await calls.start(batch())
-    await asyncio.wait_for(settlement.started.wait(), 5)
-
-    # One slot, and the first call's settlement (its ack) has not returned: the slot is free.
-    assert await asyncio.wait_for(calls.start(batch()), 5)
-    assert len(calls) == 2
-    settlement.release.set()
-    await asyncio.wait_for(settlement.until_settled(2), 5)
-    assert calls.failure is None
-
-
-async def test_the_slot_is_held_while_the_call_waits_for_aws() -> None:
-    answer = asyncio.Event()
-    clients = Clients(answer)
-    settlement = SlowSettlement()
-    settlement.release.set()
-    calls = calls_with(clients, settlement, max_in_flight=1)
-    assert await calls.start(batch())
-    await asyncio.wait_for(clients.called.wait(), 5)
-
-    second = asyncio.create_task(calls.start(batch()))
-    for _ in range(20):  # loop turns, not time: the second start has every chance to run
-        await asyncio.sleep(0)
-    assert not second.done()
-    answer.set()
-    assert await asyncio.wait_for(second, 5)
-    await asyncio.wait_for(settlement.until_settled(2), 5)
