@@ -23,16 +23,14 @@ from hashlib import sha256
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import aiohttp
 import orjson
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSRequest
 from botocore.utils import normalize_url_path
-from yarl import URL
 
 from publisher import __version__
 from publisher.aws.env_session import env_session
-from publisher.aws.lean_http import KEEPALIVE_S, LeanPool, Route
+from publisher.aws.lean_http import LeanPool, Route
 from publisher.aws.network import (
     ca_bundle_for,
     check_readable,
@@ -51,7 +49,6 @@ from publisher.aws.replies import (
     EntryResult,
     decoded_body,
     error_from_response,
-    read_bounded,
     results_from_body,
 )
 from publisher.settings import AwsSettings, PublishSettings
@@ -193,7 +190,7 @@ class FastPartnerEventsClient:
             status, reply_headers, payload = await self._post(body, headers)
         except TimeoutError as exc:
             raise CallFailed("Timeout", f"no answer in time ({exc})") from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except OSError as exc:  # a proxied route's aiohttp errors come as CallFailed
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
         encoding = reply_headers.get("Content-Encoding")
@@ -232,30 +229,6 @@ class DirectPost:
         return reply.status, reply.headers, reply.body
 
 
-class ProxiedPost:
-    """POST over aiohttp through a proxy (HTTP, or CONNECT for HTTPS)."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        proxy: str,
-        tls: ssl.SSLContext | bool,
-    ) -> None:
-        self._session = session
-        # encoded=True: sent exactly as signed, as aiobotocore sends it (no re-quoting).
-        self._url = URL(url, encoded=True)
-        self._proxy = proxy
-        self._tls = tls
-
-    async def __call__(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
-        async with self._session.post(
-            self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
-        ) as response:
-            payload = await read_bounded(response)
-        return response.status, response.headers, payload
-
-
 class FastRegionClients(RegionClientPool):
     """Fast clients per Region; endpoints resolved as botocore does.
 
@@ -271,7 +244,7 @@ class FastRegionClients(RegionClientPool):
         self._session: Any = env_session(aws) or _sdk_session(aws)
         self._credentials: Any = None
         self._direct: LeanPool | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._http: Any = None  # aiohttp's session for proxied routes, opened when first needed
         self._ca_bundle: str | None = None
         self._tls: ssl.SSLContext | None = None
 
@@ -301,24 +274,16 @@ class FastRegionClients(RegionClientPool):
             context = tls if isinstance(tls, ssl.SSLContext) else None
             post = DirectPost(self._direct, signer, context)
         else:
-            post = ProxiedPost(await self._proxied_session(), signer.url, proxy, tls)
+            post = await self._proxied_post(signer.url, proxy, tls)
         return FastPartnerEventsClient(post, signer, self._credentials)
 
-    async def _proxied_session(self) -> aiohttp.ClientSession:
-        """The aiohttp session for routes through a proxy, opened for the first such Region."""
+    async def _proxied_post(self, url: str, proxy: str, tls: ssl.SSLContext | bool) -> Post:
+        """A POST through `proxy` over aiohttp, whose session opens for the first such Region."""
+        from publisher.aws import proxied  # aiohttp's client: only for a route with a proxy
+
         if self._http is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._publish.max_in_flight,
-                keepalive_timeout=KEEPALIVE_S,
-                enable_cleanup_closed=True,
-            )
-            timeout = aiohttp.ClientTimeout(
-                total=self._publish.request_timeout_s, connect=self._publish.connect_timeout_s
-            )
-            self._http = await self._stack.enter_async_context(
-                aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
-            )
-        return self._http
+            self._http = await proxied.open_session(self._stack, self._publish)
+        return proxied.ProxiedPost(self._http, url, proxy, tls)
 
     async def _tls_for(self, endpoint: str, proxy: str | None) -> ssl.SSLContext | bool:
         """The context for HTTPS (to the endpoint or the proxy), built once, when first needed."""

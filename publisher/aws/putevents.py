@@ -8,7 +8,6 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
 from publisher.aws.endpoints import events_endpoint
@@ -36,10 +35,13 @@ class SdkPartnerEventsClient:
     """PutPartnerEvents through an aiobotocore client whose own retries are off."""
 
     def __init__(self, client: Any) -> None:
+        import aiohttp  # the SDK's HTTP client; imported with aiobotocore's stack anyway
+
         from publisher.aws.sdk_replies import entries_sent
 
         self._client = client
         self._entries_sent = entries_sent
+        self._network_errors = (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError)
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
         self._entries_sent.set(len(entries))  # read by check_reply, which runs inside this call
@@ -52,7 +54,7 @@ class SdkPartnerEventsClient:
                 str(error.get("Message") or exc),
                 _status(exc.response),
             ) from None
-        except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+        except self._network_errors as exc:
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
         return parse_results(response, len(entries))

@@ -10,10 +10,12 @@ bytes of the body.
 from __future__ import annotations
 
 import zlib
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import aiohttp
 import orjson
+
+if TYPE_CHECKING:  # only proxied routes and the SDK client read aiohttp responses
+    import aiohttp
 
 MAX_REPLY_BYTES = 2 * 1024 * 1024
 """A reply is about 60 bytes per entry; a body over this is never AWS's and is not read on."""
