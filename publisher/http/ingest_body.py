@@ -32,14 +32,8 @@ from typing import Any
 
 import orjson
 
-from publisher.core.event import (
-    Event,
-    encode_json,
-    event_from_object,
-    has_long_digit_run,
-    json_type,
-    with_headroom,
-)
+from publisher.core.digit_runs import has_long_digit_run
+from publisher.core.event import Event, encode_json, event_from_object, json_type, with_headroom
 from publisher.errors import InvalidEvent, PublisherError
 
 NDJSON_CONTENT_TYPES = frozenset({"application/x-ndjson", "application/ndjson"})
