@@ -88,12 +88,13 @@ def decode_event(body: bytes) -> Event:
 
 
 def event_from_object(
-    obj: dict[str, Any], body: bytes | None = None, *, body_digits_checked: bool = False
+    obj: dict[str, Any], body: bytes | None = None, body_digits_checked: bool = False
 ) -> Event:
     """Validate an already-decoded event object (body, when given, speeds up rare checks).
 
     body_digits_checked: the caller found no long digit run in a text holding `body` (a whole
-    NDJSON request), so this event's integers all fit 64 bits without looking again.
+    NDJSON request), so this event's integers all fit 64 bits without looking again. Not
+    keyword-only: ingest's loop passes it positionally, a keyword call costing more per event.
 
     The hot path of the daemon: plain checks inline for the common case, a helper call only
     for the optional fields that are present. The first broken rule stops it; only then are

@@ -193,7 +193,7 @@ def _decode_lines(body: bytes, route: Router, decoded: Decoded, slice_items: int
         try:
             if type(item) is not dict:
                 raise InvalidEvent("event", f"must be a JSON object, not {json_type(item)}")
-            event = event_from_object(item, line, body_digits_checked=digits_checked)
+            event = event_from_object(item, line, digits_checked)
             route(event)
         except _ITEM_ERRORS as exc:
             decoded.rejected.append((index - 1, _item_error(exc)))
