@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat, starmap
-from operator import attrgetter
 from typing import Generic, Protocol, TypeVar
 
 
@@ -105,7 +104,7 @@ class FairQueue(Generic[T]):
         """Queue items in order, each under its tenant."""
         if not items:
             return
-        tenants = list(map(_TENANT, items))
+        tenants = [item.tenant for item in items]
         if tenants.count(tenants[0]) == len(tenants):
             self._push_one_tenant(tenants[0], items)
             return
@@ -125,7 +124,7 @@ class FairQueue(Generic[T]):
         self.bytes += size
 
     def _push_one_tenant(self, tenant: str, items: Sequence[T]) -> None:
-        """push_all for items of one tenant (a fetch mostly is): one extend, sizes summed in C."""
+        """push_all for items of one tenant (a fetch mostly is): one extend, not one per item."""
         lane = self._lanes.get(tenant)
         if lane is None:
             lane = self._lanes[tenant] = _Lane(tenant)
@@ -135,7 +134,7 @@ class FairQueue(Generic[T]):
             lane.active = True
             self._round.append(lane)
         self.count += len(items)
-        self.bytes += sum(map(_SIZE, items))
+        self.bytes += sum([item.size for item in items])
 
     def queued(self, tenant: str) -> int:
         lane = self._lanes.get(tenant)
@@ -209,19 +208,16 @@ class FairQueue(Generic[T]):
             bucket.take(taken)
 
 
-_TENANT = attrgetter("tenant")
-_SIZE = attrgetter("size")
-
-
 def _move(
     source: deque[T], batch: list[T], room: float, bytes_left: int, size: int
 ) -> tuple[int, int]:
     """Move items from the front of source into batch while they fit; (moved, new size)."""
     if room <= 0:
         return 0, size
-    # Sizes read and items moved in C (starmap calls popleft once per item), not a Python
-    # loop per item; the sizes are summed one by one only when they do not all fit.
-    sizes = list(map(_SIZE, islice(source, math.ceil(min(room, len(source))))))
+    # One comprehension reads the sizes and starmap moves the items (popleft called from C),
+    # rather than a loop of several steps per item; sizes are added up one by one only when
+    # they do not all fit.
+    sizes = [item.size for item in islice(source, math.ceil(min(room, len(source))))]
     fitting = sum(sizes)
     moved = len(sizes)
     if fitting > bytes_left:

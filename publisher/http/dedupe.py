@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 from publisher.core.event import Event
 from publisher.core.ids import random_uuids
@@ -42,8 +41,9 @@ def assign_ids(decoded: Decoded) -> list[bool]:
     random bits are read from the OS once per body rather than once per event.
     """
     events, bodies = decoded.events, decoded.bodies
-    # The usual body: no event carries an id (asked in C: a valid id is never empty).
-    if not any(map(_ID, events)):
+    # The usual body: no event carries an id (a valid id is never empty). A list
+    # comprehension asks it with less work per event than a generator or map(attrgetter).
+    if not any([event.id for event in events]):
         new_ids = random_uuids(len(events))
         for event, new_id in zip(events, new_ids, strict=True):
             event.id = new_id
@@ -79,7 +79,6 @@ def _with_id(body: bytes, event_id: str) -> bytes:
 # What comes before an object's closing brace that calls for the general case: an empty
 # object, whitespace (inside or after the object) that the general case strips, or nothing.
 _BEFORE_CLOSE_UNLESS_PLAIN = frozenset((b"{", b" ", b"\t", b"\n", b"\r", b""))
-_ID = attrgetter("id")
 
 
 class IdempotentPuts:
