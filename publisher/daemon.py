@@ -228,6 +228,8 @@ def _log_started(
         region=settings.aws.region,
         endpoint_url=settings.aws.endpoint_url,
         pending_policy=settings.sources.pending,
+        # "uvloop" or "asyncio": the loop `event_loop` chose (asyncio where uvloop is missing).
+        event_loop=type(asyncio.get_running_loop()).__module__.partition(".")[0],
     )
 
 

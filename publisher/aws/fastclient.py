@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
@@ -31,6 +32,7 @@ from yarl import URL
 
 from publisher import __version__
 from publisher.aws.env_session import env_session
+from publisher.aws.lean_http import KEEPALIVE_S, LeanPool, Route
 from publisher.aws.network import (
     ca_bundle_for,
     check_readable,
@@ -60,9 +62,6 @@ TARGET = "AWSEvents.PutPartnerEvents"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 SIGNING_NAME = "events"
 USER_AGENT = f"partner-publisher/{__version__}"
-# As aiobotocore: under the 20 s after which AWS closes an idle connection, so a pooled one is
-# not reused just as the server drops it.
-KEEPALIVE_S = 12
 
 
 class RequestSigner:
@@ -177,24 +176,12 @@ def request_url(endpoint_url: str) -> str:
 
 
 class FastPartnerEventsClient:
-    """PutPartnerEvents for one Region over a shared aiohttp session."""
+    """PutPartnerEvents for one Region: signed here, sent by `post` (direct or via a proxy)."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint_url: str,
-        region: str,
-        credentials: Any,
-        proxy: str | None = None,
-        tls: ssl.SSLContext | bool = True,
-    ) -> None:
-        self._session = session
-        self._signer = RequestSigner(endpoint_url, region)
-        # encoded=True: sent exactly as signed, as aiobotocore sends it (no re-quoting).
-        self._url = URL(self._signer.url, encoded=True)
+    def __init__(self, post: Post, signer: RequestSigner, credentials: Any) -> None:
+        self._post = post
+        self._signer = signer
         self._credentials = credentials
-        self._proxy = proxy
-        self._tls = tls
 
     async def put_partner_events(self, entries: Sequence[dict[str, Any]]) -> list[EntryResult]:
         body = orjson.dumps({"Entries": entries})
@@ -203,27 +190,78 @@ class FastPartnerEventsClient:
         headers["User-Agent"] = USER_AGENT
         headers["Accept-Encoding"] = "identity"  # as aiobotocore: botocore decodes no codings
         try:
-            async with self._session.post(
-                self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
-            ) as response:
-                payload = await read_bounded(response)
+            status, reply_headers, payload = await self._post(body, headers)
         except TimeoutError as exc:
             raise CallFailed("Timeout", f"no answer in time ({exc})") from None
         except (aiohttp.ClientError, OSError) as exc:
             # The request may have landed: a retry can duplicate (at-least-once).
             raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
-        encoding = response.headers.get("Content-Encoding")
-        if response.status != 200:
-            plain = decoded_body(payload, encoding, response.status)
-            raise error_from_response(response.status, response.headers, plain)
+        encoding = reply_headers.get("Content-Encoding")
+        if status != 200:
+            plain = decoded_body(payload, encoding, status)
+            raise error_from_response(status, reply_headers, plain)
         return results_from_body(payload, len(entries), encoding)
 
 
-class FastRegionClients(RegionClientPool):
-    """Fast clients per Region sharing one connection pool; endpoints resolved as botocore does.
+Post = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, Any, bytes]]]
+"""Send the signed body with its headers; the reply's status, headers (looked up in any case)
+and body, read as replies.read_bounded reads it."""
 
-    The pool trusts what botocore would trust (aws.ca_bundle, AWS_CA_BUNDLE, ...), always
-    verifying certificates; each Region's client goes through the proxy botocore would use.
+# aiohttp refuses these in a header, as a header injection; so does the direct route.
+_FORBIDDEN_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class DirectPost:
+    """POST over the lean client (lean_http.py), the bytes aiohttp would send: the request
+    line, Host, the signed headers in order, Accept, Content-Length, the body."""
+
+    def __init__(self, pool: LeanPool, signer: RequestSigner, tls: ssl.SSLContext | None) -> None:
+        parts = urlsplit(signer.url)
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        default_port = 443 if parts.scheme.lower() == "https" else 80
+        self._pool = pool
+        self._route = Route(parts.hostname or "", parts.port or default_port, tls)
+        self._start = f"POST {target} HTTP/1.1\r\nHost: {signer.host}\r\n"
+
+    async def __call__(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+        if _FORBIDDEN_IN_HEADERS.search("".join(headers.values())):
+            raise ValueError("a control character in a header: not sent (header injection)")
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        head = f"{self._start}{fields}Accept: */*\r\nContent-Length: {len(body)}\r\n\r\n"
+        reply = await self._pool.post(self._route, head.encode() + body)
+        return reply.status, reply.headers, reply.body
+
+
+class ProxiedPost:
+    """POST over aiohttp through a proxy (HTTP, or CONNECT for HTTPS)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        proxy: str,
+        tls: ssl.SSLContext | bool,
+    ) -> None:
+        self._session = session
+        # encoded=True: sent exactly as signed, as aiobotocore sends it (no re-quoting).
+        self._url = URL(url, encoded=True)
+        self._proxy = proxy
+        self._tls = tls
+
+    async def __call__(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+        async with self._session.post(
+            self._url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
+        ) as response:
+            payload = await read_bounded(response)
+        return response.status, response.headers, payload
+
+
+class FastRegionClients(RegionClientPool):
+    """Fast clients per Region; endpoints resolved as botocore does.
+
+    Trust is what botocore would trust (aws.ca_bundle, AWS_CA_BUNDLE, ...), certificates always
+    verified. A Region reached directly goes over one lean connection pool shared by all
+    Regions; one reached through the proxy botocore would use goes over aiohttp.
     """
 
     def __init__(self, aws: AwsSettings, publish: PublishSettings) -> None:
@@ -232,6 +270,7 @@ class FastRegionClients(RegionClientPool):
         self._publish = publish
         self._session: Any = env_session(aws) or _sdk_session(aws)
         self._credentials: Any = None
+        self._direct: LeanPool | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ca_bundle: str | None = None
         self._tls: ssl.SSLContext | None = None
@@ -244,25 +283,42 @@ class FastRegionClients(RegionClientPool):
                 self._tls = await asyncio.to_thread(tls_context, self._ca_bundle)
             else:
                 check_readable(self._ca_bundle)
-        connector = aiohttp.TCPConnector(
-            limit=self._publish.max_in_flight,
-            keepalive_timeout=KEEPALIVE_S,
-            enable_cleanup_closed=True,
+        publish = self._publish
+        self._direct = LeanPool(
+            publish.max_in_flight, publish.connect_timeout_s, publish.request_timeout_s
         )
-        timeout = aiohttp.ClientTimeout(
-            total=self._publish.request_timeout_s, connect=self._publish.connect_timeout_s
-        )
-        self._http = await self._stack.enter_async_context(
-            aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
-        )
+        self._stack.push_async_callback(self._direct.close)
         return self
 
     async def _create(self, region: str) -> FastPartnerEventsClient:
-        assert self._http is not None, "use FastRegionClients as a context manager"
+        assert self._direct is not None, "use FastRegionClients as a context manager"
         endpoint = await resolve_endpoint(self._session, region, self._aws)
         proxy = proxy_url_for(endpoint, proxies_for(endpoint, self._aws.proxies))
         tls = await self._tls_for(endpoint, proxy)
-        return FastPartnerEventsClient(self._http, endpoint, region, self._credentials, proxy, tls)
+        signer = RequestSigner(endpoint, region)
+        post: Post
+        if proxy is None:
+            context = tls if isinstance(tls, ssl.SSLContext) else None
+            post = DirectPost(self._direct, signer, context)
+        else:
+            post = ProxiedPost(await self._proxied_session(), signer.url, proxy, tls)
+        return FastPartnerEventsClient(post, signer, self._credentials)
+
+    async def _proxied_session(self) -> aiohttp.ClientSession:
+        """The aiohttp session for routes through a proxy, opened for the first such Region."""
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._publish.max_in_flight,
+                keepalive_timeout=KEEPALIVE_S,
+                enable_cleanup_closed=True,
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=self._publish.request_timeout_s, connect=self._publish.connect_timeout_s
+            )
+            self._http = await self._stack.enter_async_context(
+                aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+            )
+        return self._http
 
     async def _tls_for(self, endpoint: str, proxy: str | None) -> ssl.SSLContext | bool:
         """The context for HTTPS (to the endpoint or the proxy), built once, when first needed."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import structlog
 
 from publisher.commands import common
+from publisher.commands.event_loop import run_on_loop
 from publisher.errors import ConfigError, StartRefused
 from publisher.inputs.spool.mark import ACCEPT_FLAG
 from publisher.settings import Settings
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     settings = common.settings_or_exit(args)
     common.warn_unknown_regions(settings)
     try:
-        asyncio.run(_main(settings, args.accept_empty_spool))
+        run_on_loop(_main(settings, args.accept_empty_spool), settings.event_loop)
     except ConfigError as exc:
         print(f"partner-publisher: {exc}", file=sys.stderr)
         return common.EXIT_USAGE

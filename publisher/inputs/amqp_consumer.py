@@ -21,7 +21,7 @@ import contextlib
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pamqp.frame
 from pamqp import commands
@@ -161,10 +161,10 @@ class AmqpConsumer(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport; not an asyncio.Transport subclass on every loop (uvloop's is not).
+        self._transport = cast(asyncio.Transport, transport)
         self._last_read = asyncio.get_running_loop().time()
-        transport.write(ProtocolHeader().marshal())
+        self._transport.write(ProtocolHeader().marshal())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._closed.is_set():

@@ -16,10 +16,16 @@ class Coalescer(Generic[T]):
     each flush carries what queued up behind the last one, so the cost per item of a statement
     or a round trip falls as the load rises. `submit` returns (or raises) with the flush that
     carried its items; cancelling a caller does not cancel that flush.
+
+    With `min_interval_s`, flushes start at most that often: the first after a quiet spell
+    still starts at once, later ones carry what arrived during the interval too.
     """
 
-    def __init__(self, flush: Callable[[list[T]], Awaitable[None]]) -> None:
+    def __init__(
+        self, flush: Callable[[list[T]], Awaitable[None]], min_interval_s: float = 0.0
+    ) -> None:
         self._flush = flush
+        self._min_interval_s = min_interval_s
         self._pending: list[T] = []
         self._next: asyncio.Future[None] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -41,10 +47,12 @@ class Coalescer(Generic[T]):
             await asyncio.wait([self._runner])
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._next is not None:
                 items, done = self._pending, self._next
                 self._pending, self._next = [], None
+                started = loop.time()
                 try:
                     await self._flush(items)
                 except BaseException as exc:
@@ -53,6 +61,9 @@ class Coalescer(Generic[T]):
                         raise
                 else:
                     _settle(done, None)
+                if self._min_interval_s > 0:
+                    # Stays the runner meanwhile, so that a submit waits for the interval.
+                    await asyncio.sleep(started + self._min_interval_s - loop.time())
         finally:
             self._runner = None
             if self._next is not None:  # cancelled with items still queued: their callers fail

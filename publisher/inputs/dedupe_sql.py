@@ -17,6 +17,7 @@ import hashlib
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cache
 
 from publisher.inputs.dedupe import DedupeLimits
 
@@ -27,7 +28,10 @@ CREATE TABLE IF NOT EXISTS dedupe_log (
     expires_at REAL NOT NULL
 );
 """
-_APPEND = "INSERT INTO dedupe_log (key_hash, expires_at) VALUES (?, ?)"
+_APPEND = "INSERT INTO dedupe_log (key_hash, expires_at) VALUES "
+# Rows appended many to a statement, in chunks of powers of two up to this: executemany's
+# bind, step and reset per row cost more than the insert itself (as for the spool's rows).
+_APPEND_MAX_ROWS = 64
 _LOAD = "SELECT key_hash, expires_at FROM dedupe_log WHERE expires_at > ? ORDER BY seq"
 # Rows are in the order they expire (one window for all), so forgetting walks the head.
 _FORGET_EXPIRED = (
@@ -122,9 +126,24 @@ def remember(
         return
     expires_at = now + limits.window_s
     hashes = [key_hash(key) for key in keys]
-    conn.executemany(_APPEND, [(digest, expires_at) for digest in hashes])
+    _append(conn, hashes, expires_at)
     conn.execute(_FORGET_OVER_CAP, {"max_ids": limits.max_ids})
     memory.stage(hashes, expires_at, now, limits.max_ids)
+
+
+def _append(conn: sqlite3.Connection, hashes: Sequence[bytes], expires_at: float) -> None:
+    start, left = 0, len(hashes)
+    while left:
+        size = min(1 << (left.bit_length() - 1), _APPEND_MAX_ROWS)
+        chunk = map(bytearray, hashes[start : start + size])  # a BLOB at once (spool.inserts)
+        conn.execute(_append_sql(size), [*chunk, expires_at])
+        start, left = start + size, left - size
+
+
+@cache
+def _append_sql(rows: int) -> str:
+    """?1..?rows are the hashes, then their expiry."""
+    return _APPEND + ",".join(f"(?{i}, ?{rows + 1})" for i in range(1, rows + 1))
 
 
 def count(conn: sqlite3.Connection) -> int:

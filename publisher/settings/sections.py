@@ -15,6 +15,8 @@ from publisher.core.event import is_valid_account, is_valid_source
 from publisher.settings.base import AWS_MAX_REQUEST_BYTES, _Section, is_loopback
 from publisher.settings.inputs import InputSettings, SpoolInputSettings
 
+EventLoopKind = Literal["uvloop", "asyncio"]
+
 
 class AwsSettings(_Section):
     region: str = "us-east-1"
@@ -198,6 +200,8 @@ class Settings(_Section):
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     tenants_file: Path | None = None
     """Optional YAML mapping of more tenants, re-read on SIGHUP without a restart."""
+    event_loop: EventLoopKind = "uvloop"
+    """The daemon's event loop: uvloop (where installed) or the standard one."""
 
     def redacted(self) -> dict[str, Any]:
         """The effective config as plain data, secrets replaced by '***'."""

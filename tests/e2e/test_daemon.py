@@ -8,6 +8,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+import yaml
+
 from tests.conftest import cli_env, emulator_process, run_cli, wait_until
 from tests.e2e.processes import (
     LENIENT,
@@ -98,6 +101,24 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
             wait_until(
                 lambda: set(published_numbers(url)) == set(range(100)), 20, "the rest published"
             )
+
+
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+def test_either_event_loop_publishes_and_stops_on_sigterm(tmp_path: Path, event_loop: str) -> None:
+    with emulator_process(LENIENT) as url:
+        config = write_config(tmp_path, url)
+        settings = yaml.safe_load(config.read_text())
+        settings["event_loop"] = event_loop
+        config.write_text(yaml.safe_dump(settings))
+        proc = Daemon(config, tmp_path / "loop.log")
+        proc.wait_ready()
+        assert proc.post(event_lines(range(40)).encode())[0] == 202
+        wait_until(lambda: len(emulator_events(url)) == 40, 15, "40 events at the emulator")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        started = [e for e in read_jsonl(proc.log_path) if e.get("event") == "daemon_started"]
+        assert [e["event_loop"] for e in started] == [event_loop]
+        assert published_numbers(url) == Counter(range(40))
 
 
 def test_second_signal_exits_at_once(tmp_path: Path) -> None:

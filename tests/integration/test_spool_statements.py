@@ -80,3 +80,25 @@ def test_acks_delete_runs_and_scattered_ids_and_count_them_per_tenant(tmp_path: 
     }
     assert sum("BETWEEN" in sql for sql in deletes) == 2  # 11..41 and 70..89
     db.close()
+
+
+def test_a_run_of_one_tenant_is_summed_without_grouping(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "spool.db")
+    bodies = [b"x" * n for n in range(1, 41)]
+    with db.transaction():
+        db.put(bodies, ["acme"] * 20 + ["acme", "globex"] * 10, 1.0)
+    statements: list[str] = []
+    db._conn.set_trace_callback(statements.append)
+    with db.transaction():
+        db.ack(range(1, 21))  # acme's only
+    grouped_for_one = sum("GROUP BY" in sql for sql in statements)
+    assert db._totals() == (20, sum(range(21, 41)))
+    assert db.rows_by_tenant() == {"acme": 10, "globex": 10}
+    with db.transaction():
+        db.ack(range(21, 41))  # both
+    db._conn.set_trace_callback(None)
+    assert grouped_for_one == 0
+    assert sum("GROUP BY" in sql for sql in statements) == 1
+    assert db._totals() == (0, 0)
+    assert db.rows_by_tenant() == {}
+    db.close()

@@ -106,3 +106,26 @@ async def test_drain_waits_for_queued_items_too() -> None:
     assert flush.flushed == [[1], [2]]
     assert flush.log == ["flushed [1]", "flushed [2]", "drained"]
     assert all(caller.done() for caller in callers)
+
+
+async def test_with_an_interval_later_submits_wait_for_it_and_share_a_flush() -> None:
+    loop = asyncio.get_running_loop()
+    interval_s = 0.2
+    flushes: list[tuple[list[int], float]] = []
+
+    async def flush(items: list[int]) -> None:
+        flushes.append((items, loop.time()))
+
+    coalescer: Coalescer[int] = Coalescer(flush, min_interval_s=interval_s)
+    before = loop.time()
+    await coalescer.submit([1])  # after a quiet spell: at once
+    assert loop.time() - before < interval_s
+    second = asyncio.create_task(coalescer.submit([2]))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [items for items, _ in flushes] == [[1]]  # [2] waits for the interval
+    third = asyncio.create_task(coalescer.submit([3]))
+    await asyncio.wait_for(asyncio.gather(second, third), 5)
+    assert [items for items, _ in flushes] == [[1], [2, 3]]
+    assert flushes[1][1] - flushes[0][1] >= interval_s * 0.99
+    await asyncio.wait_for(coalescer.drain(), 5)  # the runner ends after its interval

@@ -55,3 +55,20 @@ def test_a_new_index_reads_the_log() -> None:
     later = dedupe_sql.RememberedKeys()
     later.load_once(conn, 1100.0)
     assert len(later) == 0
+
+
+def test_keys_are_appended_many_to_a_statement_in_order() -> None:
+    conn, memory = opened()
+    appends: list[str] = []
+    conn.set_trace_callback(lambda sql: appends.append(sql) if "INSERT" in sql else None)
+    keys = [f"k{n}" for n in range(131)]
+    conn.execute("BEGIN")
+    dedupe_sql.remember(conn, memory, keys, 1000.0, DedupeLimits(window_s=100, max_ids=1000))
+    conn.execute("COMMIT")
+    conn.set_trace_callback(None)
+    assert len(appends) == 4  # 64 + 64 + 2 + 1
+    logged = [bytes(row[0]) for row in conn.execute("SELECT key_hash FROM dedupe_log ORDER BY seq")]
+    assert logged == [dedupe_sql.key_hash(key) for key in keys]
+    fresh = dedupe_sql.RememberedKeys()
+    fresh.load_once(conn, 1000.0)
+    assert fresh.known(keys, 1000.0) == set(keys)

@@ -16,6 +16,7 @@ from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.spool import integrity
 from publisher.inputs.spool.inserts import insert_rows
+from publisher.inputs.spool.reclaim import SpaceReclaimer
 from publisher.inputs.spool.runs import split_runs
 from publisher.inputs.spool.upgrade import COUNT_TENANTS, add_tenants, visible_at_without_default
 
@@ -88,12 +89,14 @@ _ACKED_IN_RUN = (
     "SELECT tenant, count(*), sum(length(body)) FROM messages "
     "WHERE id BETWEEN ? AND ? GROUP BY tenant"
 )
+# The usual run is one tenant's: asked first without GROUP BY, which sorts every row.
+_ONE_TENANT_IN_RUN = (
+    "SELECT min(tenant), max(tenant), count(*), sum(length(body)) FROM messages "
+    "WHERE id BETWEEN ? AND ?"
+)
 _DELETE_RUN = "DELETE FROM messages WHERE id BETWEEN ? AND ?"
+_ADD_TOTALS = "UPDATE totals SET events = events + ?, bytes = bytes + ? RETURNING bytes"
 
-# Give space back only once at least this many pages are free and they are half the file:
-# while a steady flow runs, freed pages are reused by new puts and moving pages would be waste.
-_RECLAIM_MIN_FREE_PAGES = 256
-_RECLAIM_MAX_PAGES_PER_PASS = 4096
 _JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 # Checkpoints normally run on a connection of their own (open_checkpointer), off the thread
 # that answers puts and fetches: a checkpoint copies many pages, and every operation queued
@@ -112,7 +115,7 @@ class SpoolDb:
         self._conn = conn
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._acked_since_reclaim_check = False
+        self._reclaimer = SpaceReclaimer(conn)
         # Loaded on the first keyed put: processes that only enqueue never need it.
         self._remembered = dedupe_sql.RememberedKeys()
         self._old_file = visible_at_without_default(conn)
@@ -204,10 +207,8 @@ class SpoolDb:
         self._remembered.commit()
 
     def after_commit(self) -> None:
-        """Housekeeping that must run outside a transaction."""
-        if self._acked_since_reclaim_check:
-            self._acked_since_reclaim_check = False
-            self._reclaim_if_mostly_free()
+        """Housekeeping that must run outside a transaction (spool.reclaim)."""
+        self._reclaimer.after_commit()
 
     def put(self, bodies: Sequence[bytes], tenants: Sequence[str], now: float) -> tuple[int, bool]:
         """Insert all bodies, or raise InputFull before writing anything; returns the first id
@@ -222,13 +223,13 @@ class SpoolDb:
             raise InputFull(f"the spool holds at most {self._max_events} events")
         if used + size > self._max_bytes:
             raise InputFull(f"the spool holds at most {self._max_bytes} bytes of events")
-        if self._old_file:
+        if self._old_file or not bodies:  # else the last INSERT's cursor tells the last id
             rows = zip(map(bytearray, bodies), tenants, strict=True)
             self._conn.executemany(_INSERT_INTO_OLD_FILE, [(b, now, now, t) for b, t in rows])
+            (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
         else:
-            insert_rows(self._conn, bodies, tenants, now)
-        (last_id,) = self._conn.execute("SELECT last_insert_rowid()").fetchone()
-        self._add_totals(len(bodies), size)
+            last_id = insert_rows(self._conn, bodies, tenants, now)
+        self._reclaimer.stored(self._add_totals(len(bodies), size))
         self._count_tenants(tenants, 1)
         first_id = int(last_id) - len(bodies) + 1
         others_put = first_id != self._known_top + 1
@@ -301,7 +302,11 @@ class SpoolDb:
         runs, others = split_runs(ids)
         acked: dict[str, tuple[int, int]] = {}
         for first, last in runs:
-            _add_up(acked, self._conn.execute(_ACKED_IN_RUN, (first, last)))
+            ((low, high, count, size),) = self._conn.execute(_ONE_TENANT_IN_RUN, (first, last))
+            if low == high and count:
+                _add_up(acked, [(low, count, size)])
+            elif count:
+                _add_up(acked, self._conn.execute(_ACKED_IN_RUN, (first, last)))
         params = {"ids": json_ids(others)}
         if others:
             _add_up(acked, self._conn.execute(_ACKED_BY_TENANT, params))
@@ -310,9 +315,11 @@ class SpoolDb:
         self._conn.executemany(_DELETE_RUN, runs)
         if others:
             self._conn.execute(_DELETE, params)
-        self._add_totals(-sum(n for n, _ in acked.values()), -sum(s for _, s in acked.values()))
+        left = self._add_totals(
+            -sum(n for n, _ in acked.values()), -sum(s for _, s in acked.values())
+        )
         self._conn.executemany(_COUNT, [(tenant, -n) for tenant, (n, _) in acked.items()])
-        self._acked_since_reclaim_check = True
+        self._reclaimer.acked(left)
 
     def backlog(self) -> int:
         return self._totals()[0]
@@ -360,25 +367,12 @@ class SpoolDb:
             counts[tenant] = counts.get(tenant, 0) + sign
         self._conn.executemany(_COUNT, list(counts.items()))
 
-    def _add_totals(self, events: int, size: int) -> None:
+    def _add_totals(self, events: int, size: int) -> int:
+        """Add to the totals; the bytes stored after."""
         # A counter row updated in the same transaction as the rows it counts stays exact even
         # when another process (the `enqueue` command) writes to the same file.
-        self._conn.execute(
-            "UPDATE totals SET events = events + ?, bytes = bytes + ?", (events, size)
-        )
-
-    def _reclaim_if_mostly_free(self) -> None:
-        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        if free < _RECLAIM_MIN_FREE_PAGES:
-            return
-        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        if free * 2 < pages:
-            return
-        # execute() would step this pragma once, freeing one page; executescript runs it through.
-        self._conn.executescript(f"PRAGMA incremental_vacuum({_RECLAIM_MAX_PAGES_PER_PASS})")
-        # The main file only shrinks when the WAL is checkpointed; TRUNCATE also empties the WAL.
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        log.info("spool_space_reclaimed", pages=min(free, _RECLAIM_MAX_PAGES_PER_PASS))
+        ((stored,),) = self._conn.execute(_ADD_TOTALS, (events, size)).fetchall()
+        return int(stored)
 
 
 def _add_up(acked: dict[str, tuple[int, int]], rows: Iterable[tuple[str, int, int]]) -> None:

@@ -46,6 +46,7 @@ T = TypeVar("T")
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 1.0
 _MIN_SLEEP_S = 0.005
+_ACK_INTERVAL_S = 0.005
 
 
 class SpoolInput:
@@ -87,9 +88,9 @@ class SpoolInput:
         self._arrived = asyncio.Event()
         self._leases = LeaseTable()
         self._reading = asyncio.Lock()  # two fetches at once must not read past one cursor
-        # One DELETE per PutPartnerEvents call, each a round trip to the SQLite thread:
-        # acks that arrive while one runs share the next statement.
-        self._acks: Coalescer[int] = Coalescer(self._delete)
+        # Acks within _ACK_INTERVAL_S share a DELETE and a round trip to the SQLite thread;
+        # kept short, as a PutPartnerEvents call holds its slot until its ack returns.
+        self._acks: Coalescer[int] = Coalescer(self._delete, _ACK_INTERVAL_S)
         self._cursors: dict[str, int] = {}
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
         above it never were."""
