@@ -119,7 +119,14 @@ class Admission:
                 append(self._misrouted(message, event))
                 continue
             source = lane.source
-            size = entry_size(source, event)
+            # The usual event (no resources, no time, an ASCII detail type) is sized and made
+            # into its request entry inline, as entry_size and request_entry would: two calls
+            # fewer per event.
+            plain = not event.resources and event.time is None
+            if plain and event.detail_type.isascii():
+                size = lane.source_bytes + len(event.detail_type) + event.detail_bytes
+            else:
+                size = entry_size(source, event)
             if size >= max_request_bytes:  # AWS: "less than" the limit
                 rule = f"entry is {size} bytes, not under max_request_bytes {max_request_bytes}"
                 append(_refuse(message, event, Reason.TOO_LARGE, rule))
@@ -133,7 +140,9 @@ class Admission:
                     lane.entry_type(
                         message,
                         lane.region,
-                        request_entry(source, event),
+                        {"Source": source, "DetailType": event.detail_type, "Detail": event.detail}
+                        if plain
+                        else request_entry(source, event),
                         size,
                         tenant,
                         event.id or new_id(),
@@ -150,7 +159,8 @@ class Admission:
         entry_type: type[Entry] | None = Entry
         if state in GONE or state == PENDING:
             entry_type = PendingEntry if self._pending == "send" and state == PENDING else None
-        return _TenantLane(route.source, route.region, state, entry_type)
+        source_bytes = len(route.source.encode())
+        return _TenantLane(route.source, source_bytes, route.region, state, entry_type)
 
     def _misrouted(self, message: Message, event: Event) -> Refusal:
         """The refusal of an event for an unknown tenant or naming another tenant's source."""
@@ -174,6 +184,8 @@ class _TenantLane:
     """What admission needs of one tenant during one call: its route, its source's state."""
 
     source: str
+    source_bytes: int
+    """The source's length in UTF-8, as entry_size counts it."""
     region: str
     state: str
     entry_type: type[Entry] | None

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from publisher.core.digit_runs import has_long_digit_run
 from publisher.core.field_names import unknown_field_rule
 from publisher.errors import InvalidEvent
 
@@ -41,11 +42,6 @@ ACCOUNT_PATTERN = re.compile(r"\d{12}")
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-# A signed 64-bit integer has at most 19 digits: without such a run no integer can overflow.
-# Mapping every digit to "0" and every other byte to " " turns the search for a run into a
-# plain substring search, several times faster than a regular expression on every event.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_DIGIT_RUN = b"0" * 19
 _FIELDS = frozenset({"tenant", "detail_type", "detail", "resources", "time", "id", "source"})
 # orjson encodes at most 254 levels and the stdlib's C code counts each level as a Python call;
 # AWS allows 1000, so the rare deep event goes through the stdlib with headroom (one at a time).
@@ -92,12 +88,13 @@ def decode_event(body: bytes) -> Event:
 
 
 def event_from_object(
-    obj: dict[str, Any], body: bytes | None = None, *, body_digits_checked: bool = False
+    obj: dict[str, Any], body: bytes | None = None, body_digits_checked: bool = False
 ) -> Event:
     """Validate an already-decoded event object (body, when given, speeds up rare checks).
 
     body_digits_checked: the caller found no long digit run in a text holding `body` (a whole
-    NDJSON request), so this event's integers all fit 64 bits without looking again.
+    NDJSON request), so this event's integers all fit 64 bits without looking again. Not
+    keyword-only: ingest's loop passes it positionally, a keyword call costing more per event.
 
     The hot path of the daemon: plain checks inline for the common case, a helper call only
     for the optional fields that are present. The first broken rule stops it; only then are
@@ -293,13 +290,6 @@ def _check_detail_limits(detail: dict[str, Any], body: bytes | None) -> None:
         exact = with_headroom(json.loads, body)["detail"] if body is not None else detail
         if _has_int_outside_int64(exact):
             raise InvalidEvent("detail", "holds an integer outside the signed 64-bit range")
-
-
-def has_long_digit_run(body: bytes) -> bool:
-    """True when `body` holds 19 or more digits in a row: an integer that may not fit 64 bits."""
-    # find, not `in`: bytes.__contains__ first tries its operand as an integer (a byte value)
-    # and raises and clears a TypeError doing so, which costs more than the search.
-    return body.translate(_DIGITS_AS_ZERO).find(_LONG_DIGIT_RUN) >= 0
 
 
 def encode_json(value: Any) -> bytes:

@@ -257,12 +257,13 @@ class Pipeline:
         limited = self._tenants.any_limits()
         now = self._clock()
         admitted: list[Entry] = []
+        received = 0  # counted here, added to the tally once
         for message, verdict in zip(
             messages, self._admission.admit_all(messages, wall), strict=True
         ):
             if message.id in held:
                 continue  # a lease that ran out while we still work on it: one copy is enough
-            tally.received += 1
+            received += 1
             if isinstance(verdict, Entry):
                 if limited and queue.holds_back(verdict):
                     tally.throttled.append(message)
@@ -279,6 +280,7 @@ class Pipeline:
                 tally.waiting.append(message)
             else:
                 tally.refused.append(verdict)
+        tally.received += received
         queue.add_all(admitted, now)
 
     async def _put_back(

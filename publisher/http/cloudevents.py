@@ -18,7 +18,8 @@ from urllib.parse import unquote
 
 import orjson
 
-from publisher.core.event import encode_json, event_from_object, has_long_digit_run, json_type
+from publisher.core.digit_runs import has_long_digit_run
+from publisher.core.event import encode_json, event_from_object, json_type
 from publisher.errors import InvalidEvent
 from publisher.http.ingest_body import Decoded, MalformedBody, Router
 

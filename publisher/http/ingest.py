@@ -99,7 +99,7 @@ class Ingest:
     ) -> None:
         self._settings = settings
         self._puts = IdempotentPuts(sink, settings)
-        self._route = tenants.route
+        self._tenants = tenants
         self._max_request_bytes = max_request_bytes
         self._metrics = metrics
         # The counters' children, looked up once: labels() takes a lock and builds a key.
@@ -180,7 +180,9 @@ class Ingest:
     def _admit(self, event: Event) -> None:
         """The pipeline's rules that do not change while an event waits: its tenant's route
         and AWS's size of the entry (answered now, not dead-lettered later)."""
-        route = self._route(event)
+        route = self._tenants.routes.get(event.tenant)
+        if route is None or (event.source is not None and event.source != route.source):
+            route = self._tenants.route(event)  # raises: an unknown tenant or another's source
         limit = self._max_request_bytes
         if limit is None or (not event.resources and event.detail_bytes + _MOST_BESIDES <= limit):
             return  # the usual event: within the limit whatever its other strings hold

@@ -9,7 +9,7 @@ import pytest
 
 from publisher.core.admission import Admission, Entry, PendingEntry, Refusal, Verdict
 from publisher.core.decisions import RetryAfter
-from publisher.core.event import decode_event
+from publisher.core.event import decode_event, entry_size, request_entry
 from publisher.core.message import Message, ValidatedMessage
 from publisher.core.reasons import Reason
 from publisher.core.source_states import DELETED, PENDING, SourceStates
@@ -54,6 +54,31 @@ def test_an_admitted_entry_carries_its_region_request_fields_aws_size_tenant_and
     assert entry.fields == {"Source": SOURCE, "DetailType": "OrderCreated", "Detail": '{"n":1}'}
     assert entry.size == len(SOURCE) + len("OrderCreated") + len('{"n":1}')
     assert (entry.tenant, entry.event_id, entry.attempts) == ("acme", "evt-1", 0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"detail_type": "BestellungÄnderung"},
+        {"resources": ["arn:aws:s3:::bücher", "r2"]},
+        {"time": "2026-11-22T05:00:00Z"},
+        {"resources": ["r"], "time": "2026-11-22T05:00:00Z", "detail_type": "Zeit·Plan"},
+    ],
+)
+def test_every_entry_is_sized_and_built_as_entry_size_and_request_entry_say(
+    extra: dict[str, object],
+) -> None:
+    gate = admission()
+    body = orjson.dumps(
+        {"tenant": "acme", "detail_type": "OrderCreated", "detail": {"n": "ü"}, **extra}
+    )
+    event = decode_event(body)
+    entry = gate.admit(ValidatedMessage("1", body, NOW, event=event), NOW)
+    assert isinstance(entry, Entry)
+    assert entry.size == entry_size(SOURCE, event)
+    assert entry.fields == request_entry(SOURCE, event)
+    assert list(entry.fields) == list(request_entry(SOURCE, event))
 
 
 def test_an_event_without_an_id_gets_a_fresh_random_uuid_per_admission() -> None:

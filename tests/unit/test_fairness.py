@@ -73,6 +73,25 @@ def test_a_batch_stops_at_max_bytes() -> None:
     assert q.bytes == 120
 
 
+def test_a_batch_takes_items_that_sum_to_exactly_max_bytes_and_stops_at_the_next() -> None:
+    q = queue()
+    q.push_all([Item("acme", size=size, seq=seq) for seq, size in enumerate([40, 60, 1, 5])])
+    assert [item.seq for item in q.take(20, 100, 0.0)] == [0, 1]
+    assert q.last_size == 100
+    assert (len(q), q.bytes) == (2, 6)
+    assert [item.seq for item in q.take(20, 100, 0.0)] == [2, 3]
+    assert (len(q), q.bytes, q.last_size) == (0, 0, 6)
+
+
+def test_a_mixed_push_queues_each_item_under_its_tenant_in_order() -> None:
+    q = queue(quantum=2)
+    q.push_all([Item("acme", seq=0), Item("globex", seq=0), Item("acme", seq=1)])
+    q.push_all([Item("globex", seq=1), Item("globex", seq=2)])
+    assert (q.queued("acme"), q.queued("globex"), len(q), q.bytes) == (2, 3, 5, 50)
+    taken = [(item.tenant, item.seq) for item in q.take(20, 10_000, 0.0)]
+    assert taken == [("acme", 0), ("acme", 1), ("globex", 0), ("globex", 1), ("globex", 2)]
+
+
 def test_a_rate_limited_tenant_is_skipped_without_holding_up_the_others() -> None:
     q = queue({"acme": Share(max_events_per_s=5)})
     fill(q, "acme", 100)

@@ -56,6 +56,23 @@ def test_a_body_of_events_without_ids_gets_one_each() -> None:
         assert body == original[:-1] + b',"id":"' + event.id.encode() + b'"}'
 
 
+def test_a_body_without_ids_places_each_id_as_with_id_does_whatever_the_spacing() -> None:
+    event = b'"tenant":"acme","detail_type":"T","detail":{}'
+    bodies = [
+        b"{" + event + b"}",
+        b"{" + event + b" }",
+        b" {" + event + b"}\n",
+        b"{" + event + b',"id":null}',
+        b"{" + event + b"}\t",
+    ]
+    batch = decoded(*bodies)
+    assert assign_ids(batch) == [True] * len(bodies)
+    for body, event_with_id, original in zip(batch.bodies, batch.events, bodies, strict=True):
+        assert event_with_id.id is not None
+        assert body == _with_id(original, event_with_id.id)
+        assert decode_event(body).id == event_with_id.id
+
+
 @pytest.mark.parametrize(
     ("body", "with_id"),
     [
