@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 from publisher.core.source_states import SourceStates
@@ -26,6 +27,8 @@ from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
 
 SOURCE = "aws.partner/example.com/acme/orders"
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 HIDDEN_HOST = "events.emulator.test"
 """A name only the test proxy resolves: a call that reaches it went through the proxy."""
 PROXY_SCRIPT = Path(__file__).with_name("forward_proxy.py")
@@ -233,3 +236,14 @@ async def broken_server(kind: str) -> AsyncIterator[BrokenServer]:
         yield server
     finally:
         await runner.cleanup()
+
+
+def isolate_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials the emulator verifies; no proxy or CA setting leaks in from outside."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)

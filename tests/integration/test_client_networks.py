@@ -18,34 +18,28 @@ from publisher.emulator import EmulatorOptions, running_emulator
 from publisher.emulator.faults import FaultConfig
 from publisher.errors import ConfigError
 from tests.integration.network_support import (
+    ACCESS_KEY,
     BROKEN_REPLIES,
     HIDDEN_HOST,
+    SECRET_KEY,
     Certificates,
     RunningProxy,
     broken_server,
     delivered_numbers,
     engine_settings,
     forward_proxy,
+    isolate_aws_environment,
     make_certificates,
     publish,
 )
 
 CLIENTS = ["sdk", "fast"]
-ACCESS_KEY = "AKIDEXAMPLE"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 EVENTS = 60
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials the emulator verifies; no proxy or CA setting leaks in from outside."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "AWS_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    isolate_aws_environment(monkeypatch)
 
 
 def options(**switches: Any) -> EmulatorOptions:

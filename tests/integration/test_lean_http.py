@@ -29,22 +29,20 @@ from tests.integration.http_servers import (
     http_reply,
     scripted_server,
 )
-from tests.integration.network_support import Certificates, make_certificates
+from tests.integration.network_support import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    Certificates,
+    isolate_aws_environment,
+    make_certificates,
+)
 
-ACCESS_KEY = "AKIDEXAMPLE"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 ENTRY = {"Source": "aws.partner/example.com/acme/orders", "DetailType": "T", "Detail": "{}"}
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "AWS_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    isolate_aws_environment(monkeypatch)
 
 
 @asynccontextmanager
@@ -93,18 +91,36 @@ async def test_replies_framed_by_length_or_chunks_keep_one_connection(path: str)
     assert (server.requests, server.connections) == (3, 1)
 
 
-async def test_chunk_extensions_and_trailers_are_read_past() -> None:
+def chunked_with_extensions_and_trailers() -> bytes:
     pieces = [OK_BODY[start : start + 9] for start in range(0, len(OK_BODY), 9)]
     chunks = b"".join(b"%x;note=1\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-    reply = head + chunks + b"0\r\nX-Checksum: 1\r\n\r\n"
+    return head + chunks + b"0\r\nX-Checksum: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("reply", "connections"),
+    [
+        # Chunk extensions and trailers are read past; the connection is kept.
+        pytest.param(chunked_with_extensions_and_trailers(), 1, id="chunked-trailers"),
+        # An interim reply (100 Continue) is skipped; an HTTP/1.0 reply is not reused.
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\n" + http_reply(version="HTTP/1.0"),
+            2,
+            id="interim-http-1.0",
+        ),
+    ],
+)
+async def test_two_calls_read_each_reply_and_reuse_only_what_may_be(
+    reply: bytes, connections: int
+) -> None:
     async with (
         scripted_server(lambda _: Action(reply)) as server,
         fast_client(server.url) as client,
     ):
         results = [await outcome(client) for _ in range(2)]
     assert all(accepted(r) for r in results), results
-    assert (len(server.requests), server.connections) == (2, 1)
+    assert (len(server.requests), server.connections) == (2, connections)
 
 
 async def test_connection_close_is_honoured() -> None:
@@ -112,17 +128,6 @@ async def test_connection_close_is_honoured() -> None:
         results = [await outcome(client) for _ in range(2)]
     assert all(accepted(r) for r in results), results
     assert (server.requests, server.connections) == (2, 2)
-
-
-async def test_an_interim_reply_is_skipped_and_http_1_0_is_not_reused() -> None:
-    reply = b"HTTP/1.1 100 Continue\r\n\r\n" + http_reply(version="HTTP/1.0")
-    async with (
-        scripted_server(lambda _: Action(reply)) as server,
-        fast_client(server.url) as client,
-    ):
-        results = [await outcome(client) for _ in range(2)]
-    assert all(accepted(r) for r in results), results
-    assert (len(server.requests), server.connections) == (2, 2)
 
 
 async def test_an_idle_connection_past_its_keepalive_is_not_reused() -> None:
@@ -359,7 +364,9 @@ Case = Callable[[Certificates, ssl.SSLContext], Coroutine[Any, Any, None]]
 ON_UVLOOP: dict[str, Case] = {
     "length": lambda *_: test_replies_framed_by_length_or_chunks_keep_one_connection("/ok"),
     "chunked": lambda *_: test_replies_framed_by_length_or_chunks_keep_one_connection("/chunked"),
-    "trailers": lambda *_: test_chunk_extensions_and_trailers_are_read_past(),
+    "trailers": lambda *_: test_two_calls_read_each_reply_and_reuse_only_what_may_be(
+        chunked_with_extensions_and_trailers(), 1
+    ),
     "close": lambda *_: test_connection_close_is_honoured(),
     "limit": lambda *_: test_calls_beyond_the_limit_wait_for_a_connection(),
     "idle_close": lambda *_: test_a_connection_the_server_closed_while_idle_is_not_used_again(),
