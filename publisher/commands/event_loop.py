@@ -1,11 +1,9 @@
-"""The event loop the daemon (`run`) runs on: uvloop where it is installed.
+"""The event loop of the long-running commands (`run`, `send`): uvloop where it is installed.
 
 uvloop (libuv under asyncio's API) does the loop's own work, socket reads and writes, callbacks
 and timers, in C: the daemon spends about 4% less CPU per event on it (README, "Benchmarks").
 `event_loop: asyncio` keeps the standard library's loop, for a platform without uvloop or to
-rule the loop out when chasing a problem. `send` stays on the standard loop: importing uvloop
-costs a one-event `send` about 10 M instructions (0.7%) of start-up, which its budget has not
-got to spare.
+rule the loop out when chasing a problem.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from publisher.commands import common
+from publisher.commands.event_loop import run_on_loop
 from publisher.commands.ndjson import add_ndjson_arguments, open_lines
 from publisher.commands.progress import Snapshot, plain_line, terminal_line
 from publisher.core.source_states import SourceStates
@@ -79,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         with open_lines(args.file) as handle:
             feed = LineFeed(handle)
             size = file_size(handle)
-            tally = asyncio.run(_send(settings, feed, args.progress_interval_s, size))
+            tally = run_on_loop(
+                _send(settings, feed, args.progress_interval_s, size), settings.event_loop
+            )
     except FileNotFoundError:
         print(f"partner-publisher: no such file: {args.file}", file=sys.stderr)
         return common.EXIT_USAGE

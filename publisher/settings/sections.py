@@ -201,7 +201,7 @@ class Settings(_Section):
     tenants_file: Path | None = None
     """Optional YAML mapping of more tenants, re-read on SIGHUP without a restart."""
     event_loop: EventLoopKind = "uvloop"
-    """The daemon's event loop: uvloop (where installed) or the standard one."""
+    """The event loop of `run` and `send`: uvloop (where installed) or the standard one."""
 
     def redacted(self) -> dict[str, Any]:
         """The effective config as plain data, secrets replaced by '***'."""

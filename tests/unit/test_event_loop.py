@@ -1,4 +1,4 @@
-"""The event loop the daemon runs on (`event_loop`)."""
+"""The event loop `run` and `send` run on (`event_loop`)."""
 
 from __future__ import annotations
 
