@@ -94,6 +94,9 @@ class HttpConnection(asyncio.Protocol):
         self._waiter = waiter
         self._received = False
         self._step = self._head
+        if not self.usable():  # lost before its first request: nothing would be written
+            waiter.set_exception(ClosedEarly("the connection closed before the request", True))
+            return
         self.transport.write(request)
 
     def usable(self) -> bool:
@@ -125,7 +128,7 @@ class HttpConnection(asyncio.Protocol):
         self.reusable = False
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            if self._step == self._to_eof:
+            if self._step == self._to_eof and exc is None:  # the body ends with the connection
                 self._finish(bytes(self._body), keep_alive=False)
             else:
                 why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""

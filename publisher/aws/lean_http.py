@@ -3,9 +3,10 @@
 aiohttp's client spends about 280,000 instructions more on one PutPartnerEvents call than this
 one (its session, connector, request and response objects, multidicts): 9% of the daemon's
 instructions per event. A call here is one write of bytes built by the caller and one reply
-parsed as it arrives (http_reply.py), over a small pool of connections per host:
+parsed as it arrives (http_reply.py), over a pool of keep-alive connections kept per host:
 
-- at most `limit` connections open at once; an idle one is reused for KEEPALIVE_S at most;
+- at most `limit` connections open at once, all hosts together; an idle one is reused for
+  KEEPALIVE_S at most;
 - `connect_timeout_s` to get a connection (waiting for a free one, TCP and TLS), and
   `request_timeout_s` for the whole call: TimeoutError, as aiohttp's would be;
 - a connection the server closed while it sat idle is never used again once the close is
@@ -14,7 +15,7 @@ parsed as it arrives (http_reply.py), over a small pool of connections per host:
   the server may have read the first copy (at least once, as every retry in the daemon).
 
 Errors are OSError (ConnectionError, ssl errors) or TimeoutError, which the caller maps to
-NetworkError and Timeout. Routes through a proxy stay on aiohttp (fastclient.py).
+NetworkError and Timeout. Routes through a proxy stay on aiohttp (proxied.py).
 """
 
 from __future__ import annotations
@@ -202,7 +203,8 @@ class LeanPool:
         except BaseException:
             sock.close()
             raise
-        self._routes[connection] = route
+        if not connection.lost:  # lost already: its send fails, and nothing is left to close
+            self._routes[connection] = route
         return connection
 
     def _release(self, route: Route, connection: HttpConnection) -> None:

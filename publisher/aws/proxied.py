@@ -1,8 +1,9 @@
 """The fast client's routes through a proxy: PutPartnerEvents over aiohttp (HTTP proxies and
 CONNECT tunnels), imported only when a Region's route has a proxy.
 
-A route reached directly goes over the lean client (lean_http.py); `send` and the daemon
-then never import aiohttp's client, a sixth of a short `send`'s start-up.
+A route reached directly goes over the lean client (lean_http.py): `send` then never imports
+aiohttp's client, a sixth of a one-event `send`'s start-up. (The daemon imports it anyway,
+with aiohttp's web server.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from publisher.inputs.spool.db import SpoolDb
 from publisher.inputs.spool.reclaim import MIN_FREE_BYTES, MIN_PEAK_BYTES
@@ -87,3 +90,28 @@ def test_pages_move_a_bounded_number_at_a_time_when_much_is_kept(tmp_path: Path)
     assert spool.reclaims
     assert all(sql.startswith("PRAGMA incremental") for sql in spool.reclaims)
     assert pages * 4096 < full * 4096 - MIN_PEAK_BYTES
+
+
+def test_a_reclaim_that_fails_is_tried_again_after_the_next_ack(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    spool = Spool(path)
+    spool.db._conn.execute("PRAGMA busy_timeout = 50")  # fail fast on the held lock below
+    spool.put(4 * MIN_PEAK_BYTES)
+    with spool.db.transaction():
+        spool.db.ack(range(1, spool.top))  # all but the last row: a backlog drained
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer (the enqueue command) holds the lock
+    with pytest.raises(sqlite3.OperationalError):
+        spool.db.after_commit()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert spool.reclaims == ["VACUUM"]
+    full, _ = spool.pages()
+
+    with spool.db.transaction():
+        spool.db.ack([spool.top])
+    spool.db.after_commit()
+    pages, _ = spool.pages()
+    spool.db.close()
+    assert spool.reclaims == ["VACUUM", "VACUUM"]
+    assert pages * 4096 < full * 4096 // 16

@@ -37,6 +37,7 @@ class SpaceReclaimer:
         opened may hold free pages from before)."""
         self._look = False
         self._backlog = 0
+        self._failing = False
 
     def stored(self, backlog_bytes: int) -> None:
         """Note the bytes stored after a put."""
@@ -55,6 +56,19 @@ class SpaceReclaimer:
         if not self._look:
             return
         self._look = False
+        try:
+            self._reclaim()
+        except sqlite3.Error as exc:
+            # A lock held too long, no room for VACUUM's copy: look again at the next ack,
+            # saying so once per run of failures.
+            self._peak = None
+            if not self._failing:
+                log.warning("spool_reclaim_failed", error=str(exc))
+            self._failing = True
+            raise
+        self._failing = False
+
+    def _reclaim(self) -> None:
         self._peak = self._backlog
         free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
         if free * self._page_size < MIN_FREE_BYTES:

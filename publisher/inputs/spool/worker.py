@@ -126,7 +126,7 @@ class SpoolWorker:
             by_loop.setdefault(job.loop, []).append((job.future, result, error))
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle_all, settled)
-        with contextlib.suppress(sqlite3.Error):  # housekeeping only; the next group retries
+        with contextlib.suppress(sqlite3.Error):  # housekeeping only, retried after a later ack
             db.after_commit()
 
 
