@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher.inputs.spool.db import SpoolDb
+from publisher.errors import StartRefused
+from publisher.inputs.spool.db import SpoolDb, require_sqlite_version
 from publisher.inputs.spool.inserts import MAX_ROWS, insert_rows
 
 
@@ -102,3 +103,9 @@ def test_a_run_of_one_tenant_is_summed_without_grouping(tmp_path: Path) -> None:
     assert db._totals() == (0, 0)
     assert db.rows_by_tenant() == {}
     db.close()
+
+
+def test_an_sqlite_older_than_3_35_is_refused_with_both_versions() -> None:
+    require_sqlite_version((3, 35, 0))  # the oldest with UPDATE ... RETURNING: accepted
+    with pytest.raises(StartRefused, match=r"SQLite 3\.35\.0 or newer; this Python has 3\.34\.1"):
+        require_sqlite_version((3, 34, 1))

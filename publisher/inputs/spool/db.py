@@ -11,7 +11,7 @@ from typing import Literal
 
 import structlog
 
-from publisher.errors import InputFull, SpoolDamaged
+from publisher.errors import InputFull, SpoolDamaged, StartRefused
 from publisher.inputs import dedupe_sql
 from publisher.inputs.dedupe import DedupeLimits
 from publisher.inputs.spool import integrity
@@ -134,6 +134,7 @@ class SpoolDb:
     ) -> SpoolDb:
         """Open or create the file; raise SpoolDamaged for a file SQLite finds corrupt
         (checked in full, as far as PRAGMA quick_check goes, with check_integrity)."""
+        require_sqlite_version()
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
         try:
@@ -380,6 +381,18 @@ def _add_up(acked: dict[str, tuple[int, int]], rows: Iterable[tuple[str, int, in
     for tenant, count, size in rows:
         before, before_size = acked.get(tenant, (0, 0))
         acked[tenant] = (before + count, before_size + size)
+
+
+MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING (the totals after a put or an ack)
+
+
+def require_sqlite_version(found: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """StartRefused naming both versions when Python's SQLite library is older than MIN_SQLITE."""
+    if found < MIN_SQLITE:
+        raise StartRefused(
+            f"the spool needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; "
+            f"this Python has {'.'.join(map(str, found))}"
+        )
 
 
 def json_ids(ids: Sequence[int]) -> str:
