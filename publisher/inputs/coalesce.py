@@ -8,6 +8,10 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+ACK_INTERVAL_S = 0.005
+"""How often an input's acks start a statement or a round trip at most: acks settled within it
+share one. Kept short, as a PutPartnerEvents call holds its slot until its ack returns."""
+
 
 class Coalescer(Generic[T]):
     """Runs `flush` on everything submitted while the previous flush ran, one flush at a time.

@@ -37,7 +37,7 @@ from publisher.core.backoff import Doubling
 from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs.base import Deadline, renew_interval_s
-from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.coalesce import ACK_INTERVAL_S, Coalescer
 from publisher.inputs.outbox_sql import OutboxSql
 from publisher.settings import PostgresInputSettings, redact_url
 
@@ -73,7 +73,7 @@ class PostgresOutboxInput:
         self._notified = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._vacuum: asyncio.Task[None] | None = None
-        self._acks: Coalescer[int] = Coalescer(self._delete)
+        self._acks: Coalescer[int] = Coalescer(self._delete, ACK_INTERVAL_S)
         self._where = f"postgres outbox {settings.table}"
         self._closed = False
 

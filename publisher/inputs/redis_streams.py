@@ -53,7 +53,7 @@ from publisher.core.message import Message
 from publisher.errors import InputFull, InputUnavailable
 from publisher.inputs import redis_scripts
 from publisher.inputs.base import Deadline, renew_interval_s
-from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.coalesce import ACK_INTERVAL_S, Coalescer
 from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.settings import RedisInputSettings
 
@@ -96,8 +96,8 @@ class RedisStreamsInput:
         )
         self._next_claim_at = 0.0
         self._claim_cursor: bytes | str = b"0-0"
-        # Acks that arrive while one is under way share the next round trip.
-        self._acks: Coalescer[str] = Coalescer(self._acknowledge)
+        # Acks that arrive while one is under way (or within ACK_INTERVAL_S) share a round trip.
+        self._acks: Coalescer[str] = Coalescer(self._acknowledge, ACK_INTERVAL_S)
 
     @property
     def lease_renew_s(self) -> float:

@@ -18,7 +18,7 @@ from publisher.core.fairness import EQUAL_SHARE, ShareOf, split_fairly
 from publisher.core.message import Message
 from publisher.errors import DiskFull, InputUnavailable
 from publisher.inputs.base import Allowance, renew_interval_s
-from publisher.inputs.coalesce import Coalescer
+from publisher.inputs.coalesce import ACK_INTERVAL_S, Coalescer
 from publisher.inputs.dedupe import DedupeLimits, KeyedBodies
 from publisher.inputs.leases import LeaseTable
 from publisher.inputs.spool.db import Row, SpoolDb, Synchronous
@@ -46,7 +46,6 @@ T = TypeVar("T")
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 1.0
 _MIN_SLEEP_S = 0.005
-_ACK_INTERVAL_S = 0.005
 
 
 class SpoolInput:
@@ -88,9 +87,8 @@ class SpoolInput:
         self._arrived = asyncio.Event()
         self._leases = LeaseTable()
         self._reading = asyncio.Lock()  # two fetches at once must not read past one cursor
-        # Acks within _ACK_INTERVAL_S share a DELETE and a round trip to the SQLite thread;
-        # kept short, as a PutPartnerEvents call holds its slot until its ack returns.
-        self._acks: Coalescer[int] = Coalescer(self._delete, _ACK_INTERVAL_S)
+        # Acks within ACK_INTERVAL_S share a DELETE and a round trip to the SQLite thread.
+        self._acks: Coalescer[int] = Coalescer(self._delete, ACK_INTERVAL_S)
         self._cursors: dict[str, int] = {}
         """Per tenant, the highest id delivered from the file or memory; rows of that tenant
         above it never were."""
