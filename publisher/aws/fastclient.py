@@ -49,6 +49,7 @@ from publisher.aws.replies import (
     EntryResult,
     decoded_body,
     error_from_response,
+    no_answer,
     results_from_body,
 )
 from publisher.settings import AwsSettings, PublishSettings
@@ -191,8 +192,7 @@ class FastPartnerEventsClient:
         except TimeoutError as exc:
             raise CallFailed("Timeout", f"no answer in time ({exc})") from None
         except OSError as exc:  # a proxied route's aiohttp errors come as CallFailed
-            # The request may have landed: a retry can duplicate (at-least-once).
-            raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
+            raise no_answer(exc) from None
         encoding = reply_headers.get("Content-Encoding")
         if status != 200:
             plain = decoded_body(payload, encoding, status)

@@ -226,10 +226,7 @@ class LeanPool:
     def _discard(self, connection: HttpConnection, polite: bool = False) -> None:
         """Stop counting `connection` and close it: politely when idle (TLS close_notify), else
         at once (nothing it still holds is wanted)."""
-        if connection.counted:
-            connection.counted = False
-            self._open -= 1
-            self._wake()
+        self._uncount(connection)
         if connection.lost or connection.transport is None:
             return
         if polite:
@@ -244,12 +241,16 @@ class LeanPool:
         idle = self._idle.get(route)
         if idle and connection in idle:
             idle.remove(connection)  # closed by the server while idle: never handed out again
+        self._uncount(connection)
+        if self._all_lost is not None and not self._routes and not self._all_lost.done():
+            self._all_lost.set_result(None)
+
+    def _uncount(self, connection: HttpConnection) -> None:
+        """Take `connection` off the limit, once, and let a waiting call have its place."""
         if connection.counted:
             connection.counted = False
             self._open -= 1
             self._wake()
-        if self._all_lost is not None and not self._routes and not self._all_lost.done():
-            self._all_lost.set_result(None)
 
     def _wake(self) -> None:
         while self._waiters:

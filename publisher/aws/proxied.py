@@ -16,7 +16,7 @@ import aiohttp
 from yarl import URL
 
 from publisher.aws.lean_http import KEEPALIVE_S
-from publisher.aws.replies import CallFailed, read_bounded
+from publisher.aws.replies import no_answer, read_bounded
 from publisher.settings import PublishSettings
 
 
@@ -45,8 +45,7 @@ class ProxiedPost:
         except TimeoutError:
             raise  # aiohttp's timeouts are TimeoutErrors too: the caller's "Timeout"
         except aiohttp.ClientError as exc:
-            # The request may have landed: a retry can duplicate (at-least-once).
-            raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
+            raise no_answer(exc) from None
         return response.status, response.headers, payload
 
 

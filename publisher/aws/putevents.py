@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from publisher.aws.endpoints import events_endpoint
 from publisher.aws.failures import CredentialsMissing
 from publisher.aws.network import ca_bundle_for, proxies_for, tls_context
-from publisher.aws.replies import CallFailed, EntryResult, parse_results
+from publisher.aws.replies import CallFailed, EntryResult, no_answer, parse_results
 from publisher.settings import AwsSettings, PublishSettings
 
 if TYPE_CHECKING:  # aiobotocore's client stack: imported only when an SDK client is made
@@ -55,8 +55,7 @@ class SdkPartnerEventsClient:
                 _status(exc.response),
             ) from None
         except self._network_errors as exc:
-            # The request may have landed: a retry can duplicate (at-least-once).
-            raise CallFailed("NetworkError", f"{type(exc).__name__}: {exc}") from None
+            raise no_answer(exc) from None
         return parse_results(response, len(entries))
 
 

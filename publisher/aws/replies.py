@@ -49,6 +49,12 @@ class CallFailed(Exception):
         self.http_status = http_status
 
 
+def no_answer(exc: BaseException) -> CallFailed:
+    """A NetworkError for a call that got no usable answer. The request may have landed: a
+    retry can duplicate (at-least-once)."""
+    return CallFailed("NetworkError", f"{type(exc).__name__}: {exc}")
+
+
 def malformed(reason: str, status: int | None, body: bytes) -> CallFailed:
     """A retryable MalformedResponse that says why, with the status and the body's first bytes."""
     head = body[:BODY_HEAD_BYTES].decode("utf-8", "replace")
