@@ -85,6 +85,20 @@ def latest_per_tenant(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
     return [e for group in by_tenant.values() if (e := latest(group)) is not None]
 
 
+def merged_rows(rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+    """One row per (id, tenant): the one that upserting `rows` one after another leaves, where
+    a settled row replaces any and a pending row only a pending one. Applying the result once
+    with that same rule gives what applying every row in order does, so a store can write a
+    batch in one statement that may not touch a key twice."""
+    by_key: dict[tuple[str, str], LedgerRow] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        held = by_key.get(key)
+        if held is None or row[2] != PENDING or held[2] == PENDING:
+            by_key[key] = row
+    return list(by_key.values())
+
+
 def view(event_id: str, tenant: str | None, entry: LedgerEntry | None) -> dict[str, Any]:
     """The JSON `trace --output json` prints last and `GET /v1/events/{id}` answers."""
     if entry is None:

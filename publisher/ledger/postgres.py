@@ -1,16 +1,23 @@
 """The PostgreSQL ledger, for inputs that run on PostgreSQL (the outbox): one row per
-(tenant, id), written with one multi-row upsert per batch."""
+(tenant, id), written with one multi-row upsert per batch.
+
+A batch goes as one JSON array of rows (orjson writes it in C) that the server takes apart:
+one statement and one round trip for thousands of rows, where executemany sent a statement
+per row and cost the outbox path a quarter of its CPU (psycopg's array parameters, one per
+column, cost as much again). One statement may not update a row twice, so the batch is first
+cut to one row per key (entry.merged_rows) with the upsert's own rule."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 
 from publisher.inputs.pg_schema import create_once
-from publisher.ledger.entry import LedgerEntry, LedgerRow
+from publisher.ledger.entry import LedgerEntry, LedgerRow, merged_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -29,7 +36,10 @@ CREATE TABLE IF NOT EXISTS {table} (
 CREATE INDEX IF NOT EXISTS {by_age} ON {table} (written_at);
 """
 UPSERT = """
-INSERT INTO {table} AS old VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO {table} AS old
+SELECT r->>0, r->>1, r->>2, (r->>3)::float8, (r->>4)::integer, (r->>5)::float8, r->>6,
+       (r->>7)::float8, r->>8, r->>9
+FROM json_array_elements(%s::json) AS r
 ON CONFLICT (id, tenant) DO UPDATE SET
     state = excluded.state, received_at = excluded.received_at, attempts = excluded.attempts,
     written_at = excluded.written_at, aws_event_id = excluded.aws_event_id,
@@ -60,6 +70,7 @@ class PostgresLedger:
         self._retention_s = retention_s
         self._max_events = max_events
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._upsert = self._sql(UPSERT)
 
     @property
     def conn(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
@@ -80,8 +91,8 @@ class PostgresLedger:
             raise
 
     async def write(self, rows: Sequence[LedgerRow]) -> None:
-        async with self.conn.transaction(), self.conn.cursor() as cursor:
-            await cursor.executemany(self._sql(UPSERT), rows)
+        if rows:
+            await self.conn.execute(self._upsert, (orjson.dumps(merged_rows(rows)).decode(),))
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
         query = f"SELECT {COLUMNS} FROM {{table}} WHERE id = %s AND written_at >= %s"

@@ -126,6 +126,54 @@ async def test_settled_replaces_pending_and_pending_never_replaces_settled(
     assert (b.state, b.aws_event_id) == (PUBLISHED, "aws-b")
 
 
+async def test_one_batch_naming_a_key_many_times_ends_as_written_one_by_one(
+    open_ledger: OpenLedger,
+) -> None:
+    """A flush can hold an event's pending row and its settlement, or an id sent twice (the
+    stores that append rows tell two of one kind apart by written_at, so those differ)."""
+    store = await open_ledger()
+    now = time.time()
+    await store.write(rows([entry("kept", PUBLISHED, attempts=1)]))
+    await store.write(
+        rows(
+            [
+                entry("a", PENDING),
+                entry("a", PUBLISHED, attempts=2),
+                entry("a", PENDING, attempts=3),  # a late pending: never replaces the settled
+                entry("b", PENDING, attempts=1, written_at=now - 1),
+                entry("b", PENDING, attempts=2, written_at=now),
+                entry("c", PUBLISHED, attempts=1, written_at=now - 1),
+                entry("c", DEAD_LETTERED, attempts=4, written_at=now),
+                entry("kept", PENDING, attempts=5),
+                entry("a", PUBLISHED, tenant="globex", attempts=6),
+            ]
+        )
+    )
+
+    def state(event_id: str, tenant: str = "acme") -> tuple[str, int]:
+        return found[(event_id, tenant)]
+
+    found = {
+        (e.id, e.tenant): (e.state, e.attempts)
+        for event_id in ("a", "b", "c", "kept")
+        for e in await store.lookup(event_id, None, time.time())
+    }
+    assert state("a") == (PUBLISHED, 2)
+    assert state("a", "globex") == (PUBLISHED, 6)
+    assert state("b") == (PENDING, 2)
+    assert state("c") == (DEAD_LETTERED, 4)
+    assert state("kept") == (PUBLISHED, 1)
+
+
+async def test_a_batch_of_thousands_is_written_whole(open_ledger: OpenLedger) -> None:
+    store = await open_ledger(max_events=10_000)
+    await store.write(rows([entry(f"ord-{n}", attempts=n % 7 + 1) for n in range(5000)]))
+
+    assert await store.count(time.time()) == 5000
+    (last,) = await store.lookup("ord-4999", "acme", time.time())
+    assert (last.state, last.attempts, last.aws_event_id) == (PUBLISHED, 2, "aws-ord-4999")
+
+
 async def test_entries_older_than_the_retention_disappear(open_ledger: OpenLedger) -> None:
     store = await open_ledger(retention_s=60)
     now = time.time()
