@@ -92,15 +92,17 @@ class LoopLag:
         }
 
 
-async def drain(sink: MemoryInput) -> int:
+async def drain(sink: MemoryInput, sent: asyncio.Event) -> int:
     """Fetch and ack everything, as the pipeline would, so the input does not grow for ever
-    (millions of live objects would make the garbage collector's pauses the measurement)."""
+    (millions of live objects would make the garbage collector's pauses the measurement),
+    until the load generator is done and nothing is left."""
     drained = 0
-    while not sink.exhausted():
+    while True:
         messages = await sink.fetch(20_000, wait_s=0.05)
         await sink.ack(messages)
         drained += len(messages)
-    return drained
+        if not messages and sent.is_set() and await sink.backlog() == 0:
+            return drained
 
 
 async def scenario(
@@ -119,14 +121,15 @@ async def scenario(
     command = [sys.executable, "-m", "bench.ingest_rate", "--client", url]
     command += [str(body_events), str(requests), str(concurrency)]
     try:
-        drained = asyncio.create_task(drain(sink))
+        sent = asyncio.Event()
+        drained = asyncio.create_task(drain(sink, sent))
         with LoopLag() as lag:
             child = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
             out, _ = await child.communicate()
         if child.returncode != 0:
             raise RuntimeError(f"load generator failed ({child.returncode})")
         result = json.loads(out)
-        sink.seal()
+        sent.set()
         assert await drained == result["accepted"] == body_events * requests
     finally:
         await ingest.stop()
