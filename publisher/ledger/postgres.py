@@ -1,8 +1,8 @@
 """The PostgreSQL ledger, for inputs that run on PostgreSQL (the outbox): one row per
-(tenant, id), written with one multi-row upsert per batch.
+(tenant, id), written with one multi-row upsert per WRITE_SLICE rows of a batch.
 
-A batch goes as one JSON array of rows (orjson writes it in C) that the server takes apart:
-one statement and one round trip for thousands of rows, where executemany sent a statement
+The rows go as one JSON array (orjson writes it in C) that the server takes apart: one
+statement and one round trip for thousands of rows, where executemany sent a statement
 per row and cost the outbox path a quarter of its CPU (psycopg's array parameters, one per
 column, cost as much again). One statement may not update a row twice, so the batch is first
 cut to one row per key (entry.merged_rows) with the upsert's own rule."""
@@ -47,6 +47,9 @@ ON CONFLICT (id, tenant) DO UPDATE SET
     dead_letter_id = excluded.dead_letter_id
 WHERE excluded.state <> 'pending' OR old.state = 'pending'
 """
+WRITE_SLICE = 5000
+"""Rows per statement (about 1 MB of JSON): a backlog of outcomes kept through an outage of
+the server goes as several statements, not one document of tens of megabytes."""
 COLUMNS = "id, tenant, state, received_at, attempts, written_at, aws_event_id, settled_at, "
 COLUMNS += "reason, dead_letter_id"
 
@@ -91,8 +94,11 @@ class PostgresLedger:
             raise
 
     async def write(self, rows: Sequence[LedgerRow]) -> None:
-        if rows:
-            await self.conn.execute(self._upsert, (orjson.dumps(merged_rows(rows)).decode(),))
+        merged = merged_rows(rows)
+        async with self.conn.transaction():
+            for start in range(0, len(merged), WRITE_SLICE):
+                document = orjson.dumps(merged[start : start + WRITE_SLICE]).decode()
+                await self.conn.execute(self._upsert, (document,))
 
     async def lookup(self, event_id: str, tenant: str | None, now: float) -> list[LedgerEntry]:
         query = f"SELECT {COLUMNS} FROM {{table}} WHERE id = %s AND written_at >= %s"

@@ -166,12 +166,12 @@ async def test_one_batch_naming_a_key_many_times_ends_as_written_one_by_one(
 
 
 async def test_a_batch_of_thousands_is_written_whole(open_ledger: OpenLedger) -> None:
-    store = await open_ledger(max_events=10_000)
-    await store.write(rows([entry(f"ord-{n}", attempts=n % 7 + 1) for n in range(5000)]))
+    store = await open_ledger(max_events=20_000)
+    await store.write(rows([entry(f"ord-{n}", attempts=n % 7 + 1) for n in range(12_000)]))
 
-    assert await store.count(time.time()) == 5000
-    (last,) = await store.lookup("ord-4999", "acme", time.time())
-    assert (last.state, last.attempts, last.aws_event_id) == (PUBLISHED, 2, "aws-ord-4999")
+    assert await store.count(time.time()) == 12_000
+    (last,) = await store.lookup("ord-11999", "acme", time.time())
+    assert (last.state, last.attempts, last.aws_event_id) == (PUBLISHED, 2, "aws-ord-11999")
 
 
 async def test_entries_older_than_the_retention_disappear(open_ledger: OpenLedger) -> None:
