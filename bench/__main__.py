@@ -41,15 +41,19 @@ METHOD = [
     "- `daemon_postgres`, `daemon_amqp` (on demand): the local PostgreSQL / RabbitMQ (system "
     "services: every thread of their processes is moved to core 0 for the run and back after, "
     "as redis-server runs there); the harness, moved to core 0, writes the events (multi-row "
-    "INSERTs of 1,000 / publishes with confirms, 1,000 awaited at once) while one daemon "
-    "drains them; events/s = N / (first write to the last event's `received_at`). "
+    "INSERTs of 1,000 / publishes with confirms, 1,000 awaited at once) twice: first while "
+    "the daemon is stopped (SIGSTOP), then resumed to drain that backlog at its own pace "
+    "(events/s = N / (resume to the last event's `received_at`); the figures the targets "
+    "compare), then while it drains (`live_*`: events/s = N / (first write to the last "
+    "event's `received_at`), the producer's pace on this machine). "
     "`outbox_latency`: 100 one-event transactions per second; latency = `received_at` - "
     "the wall time just before COMMIT.",
     "- `spool_backlog_rss` (on demand): the daemon points at a closed port, 1,000,000 events "
     "are ingested and stay in the spool; peak RSS is VmHWM from /proc/<pid>/status. `soak` "
     "(on demand): RSS every 10 s at 2,000 events/s.",
-    "- `send_1`: `send` of a one-event file, the whole process's CPU (almost all start-up). "
-    "The package's bytecode is compiled before the runs, as an installed package has it.",
+    "- `send_1`: `send` of a one-event file, the whole process's CPU (almost all start-up), "
+    "five processes one after another per round, their median. The package's bytecode is "
+    "compiled before the runs, as an installed package has it.",
     "- `daemon_ingest_20`: as `daemon_ingest` with bodies of 20 events. `daemon_cpu_advantage` "
     "compares the daemon's CPU per event with the SDK loop's, start-up excluded on both sides. "
     "Events are about 500 bytes as NDJSON lines.",
