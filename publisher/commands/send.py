@@ -23,7 +23,7 @@ from publisher.engine.assemble import open_pipeline
 from publisher.errors import ConfigError, StartRefused
 from publisher.gc_policy import freeze_start_up
 from publisher.inputs.lines import LineFeed
-from publisher.observe.metrics import Metrics
+from publisher.observe.discard import discarded_metrics
 from publisher.settings import Settings
 
 TERMINAL_REFRESH_S = 0.25
@@ -109,7 +109,7 @@ async def _send(
     stop = asyncio.Event()
     tenants = tenants_for(settings)
     async with open_pipeline(
-        settings, feed, Metrics(), tenants, SourceStates(), on_settled=tally.on_settled
+        settings, feed, discarded_metrics(), tenants, SourceStates(), on_settled=tally.on_settled
     ) as pipeline:
         freeze_start_up()
         publishing = asyncio.create_task(

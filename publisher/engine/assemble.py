@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -21,8 +22,10 @@ from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.factory import running_ledger
 from publisher.observe.health import Health
-from publisher.observe.metrics import Metrics
 from publisher.settings import Settings
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -6,13 +6,16 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from publisher.aws.putevents import CallFailed, RegionClients
 from publisher.core.admission import Entry
 from publisher.core.batching import Batch
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.engine.settle import Outcome, Settlement
-from publisher.observe.metrics import Metrics
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 
 class Calls:

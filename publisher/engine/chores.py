@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 import structlog
 
 from publisher.core.message import Message
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input
-from publisher.observe.metrics import Metrics
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

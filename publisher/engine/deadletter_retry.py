@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
 from publisher.core.backoff import Doubling
 from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.observe.health import Health
-from publisher.observe.metrics import Metrics
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -34,7 +35,9 @@ from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input, TenantReads
 from publisher.ledger.recorder import Ledger
 from publisher.observe.health import Health
-from publisher.observe.metrics import Metrics
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -28,7 +28,10 @@ from publisher.engine.deadletter import DeadLetter, DeadLetterSink
 from publisher.engine.ratelimit import AdaptiveRateLimiter
 from publisher.inputs.base import Input
 from publisher.ledger.recorder import Ledger
-from publisher.observe.metrics import PUT_OUTCOMES, Metrics, error_code_label
+from publisher.observe.labels import PUT_OUTCOMES, error_code_label
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

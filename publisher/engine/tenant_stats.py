@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -19,7 +19,9 @@ from publisher.core.tenants import TenantRegistry
 from publisher.engine.send_queue import SendQueue
 from publisher.errors import InputUnavailable
 from publisher.inputs.base import Input
-from publisher.observe.metrics import Metrics
+
+if TYPE_CHECKING:
+    from publisher.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

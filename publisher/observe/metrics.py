@@ -11,41 +11,16 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from publisher.core.decisions import (
-    CALL_PERMANENT,
-    CALL_RETRYABLE,
-    ENTRY_PERMANENT,
-    ENTRY_RETRYABLE,
-    SOURCE_GONE_CODES,
-    THROTTLING_CODES,
-)
 from publisher.observe.histogram import BatchHistogram
+from publisher.observe.labels import INGEST_CODES, PUT_OUTCOMES
 
 # The *_created series double the exposition size and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
-
-# Label values are bounded: error codes come from AWS's short list (anything else is "other"),
-# reasons and outcomes from the enums below. No tenant ids as labels, except on the per-tenant
-# gauges, which carry only the top N tenants by backlog (admin.tenant_metrics_top_n).
-PUT_OUTCOMES = ("ok", "partial", "throttled", "retryable_error", "rejected")
-INGEST_CODES = ("202", "400", "401", "404", "405", "408", "413", "415", "500", "503")
-KNOWN_ERROR_CODES = (
-    ENTRY_RETRYABLE
-    | ENTRY_PERMANENT
-    | SOURCE_GONE_CODES
-    | THROTTLING_CODES
-    | CALL_RETRYABLE
-    | CALL_PERMANENT
-)
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 _REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _ENTRY_BUCKETS = (1, 2, 5, 10, 15, 19, 20)
 _BYTE_BUCKETS = (1024, 4096, 16384, 65536, 131072, 262144, 524288, 1048576)
-
-
-def error_code_label(code: str) -> str:
-    return code if code in KNOWN_ERROR_CODES else "other"
 
 
 class Metrics:

@@ -48,6 +48,17 @@ def test_parsing_send_does_not_import_the_other_commands() -> None:
     assert "publisher.daemon" not in imported
 
 
+def test_send_exports_no_metrics_so_it_never_imports_the_prometheus_client() -> None:
+    probe = (
+        "import json, sys\n"
+        "import publisher.commands.send, publisher.engine.assemble\n"
+        "sent = 'prometheus_client' in sys.modules\n"
+        "import publisher.daemon\n"
+        "print(json.dumps([sent, 'prometheus_client' in sys.modules]))\n"
+    )
+    assert run_probe(probe) == [False, True]  # the daemon, which serves /metrics, does
+
+
 def test_a_command_runs_with_the_cli_collector_thresholds() -> None:
     probe = (
         "import gc, json\n"
