@@ -115,6 +115,25 @@ def test_the_cli_skips_import_time_work_no_command_uses() -> None:
     assert not shadowed
 
 
+def test_pydantic_plugins_are_not_searched_for_unless_the_user_says_so() -> None:
+    probe = (
+        "import json, os\n"
+        "from publisher.cli import prepare_imports\n"
+        "os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+        "prepare_imports()\n"
+        "ours = os.environ['PYDANTIC_DISABLE_PLUGINS']\n"
+        "os.environ['PYDANTIC_DISABLE_PLUGINS'] = ''\n"
+        "prepare_imports()\n"
+        "from pydantic.plugin import _loader\n"
+        "print(json.dumps([ours, os.environ['PYDANTIC_DISABLE_PLUGINS'],"
+        " list(_loader.get_plugins()) == []]))\n"
+    )
+    ours, theirs, none_installed = run_probe(probe)
+    assert ours == "__all__"
+    assert theirs == ""  # a user's own setting (empty: plugins load) is left alone
+    assert none_installed
+
+
 def test_the_cli_defers_import_time_regular_expressions_of_the_listed_libraries() -> None:
     probe = (
         "import json, re\n"
