@@ -3,9 +3,9 @@
 
 The rows go as one JSON array (orjson writes it in C) that the server takes apart: one
 statement and one round trip for thousands of rows, where executemany sent a statement
-per row and cost the outbox path a quarter of its CPU (psycopg's array parameters, one per
-column, cost as much again). One statement may not update a row twice, so the batch is first
-cut to one row per key (entry.merged_rows) with the upsert's own rule."""
+per row and cost the outbox path a quarter of its CPU (ten array parameters, one per column,
+cost about as much to adapt in psycopg). One statement may not update a row twice, so the
+batch is first cut to one row per key (entry.merged_rows) with the upsert's own rule."""
 
 from __future__ import annotations
 
