@@ -208,7 +208,6 @@ def _drain(
         _daemon(ctx, name, input=source, ingest={"enabled": False}) as daemon,
         emulator_busy(ctx, result, reset=False),
     ):
-        assert daemon.proc is not None
         meter = CpuMeter(daemon.pid)
         os.kill(daemon.pid, signal.SIGSTOP)
         try:
